@@ -1,0 +1,1 @@
+"""What the care team sees: Slack messages, threads and interactivity."""

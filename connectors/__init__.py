@@ -1,0 +1,1 @@
+"""One module per outside source or probe; `base` holds the contracts and the error vocabulary."""

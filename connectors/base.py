@@ -1,0 +1,57 @@
+"""The contracts every connector meets, and the small error vocabulary they translate into.
+
+Each connector maps its own library's exceptions into these at exactly one place, so the
+pipeline and the daemon only ever reason about four kinds of failure.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+from monitor.models import Batch, Cursor, HealthReading, Mention
+
+
+class SourceError(Exception):
+    """Base of every error a connector may raise."""
+
+
+class TransientError(SourceError):
+    """429, 5xx, timeout, dropped connection: keep the cursor, back off, try later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(SourceError):
+    """401/403: the credentials no longer work. Stop this source and tell the operator."""
+
+
+class ConfigError(SourceError):
+    """The configuration cannot work (bad query, unknown account). Fail at start with the YAML path."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class BadPayload(SourceError):
+    """The upstream sent something malformed. Skip the item, keep going, count it."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    name: ClassVar[str]  # the YAML `type:`
+
+    async def check(self) -> None: ...
+
+    async def fetch(self, cursors: dict[str, Cursor]) -> Batch: ...
+
+    async def close(self) -> None: ...
+
+
+class Probe(Protocol):
+    async def probe(self) -> list[HealthReading]: ...
+
+
+class Replier(Protocol):
+    async def reply(self, to: Mention, text: str, *, key: str) -> str: ...

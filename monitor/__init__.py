@@ -1,0 +1,3 @@
+"""outreach-monitor: the core and the daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,25 @@
+"""The `outreach-monitor` command. Each area registers its own commands; this file only wires them."""
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="outreach-monitor",
+    help="Watch what people say about the brand and how its services are doing; tell the team; answer safely.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register_all() -> None:
+    from monitor.sandbox import cli as sandbox_cli
+    from monitor.triage import cli as triage_cli
+
+    triage_cli.register(app)
+    sandbox_cli.register(app)
+
+
+def main() -> None:
+    _register_all()
+    app()

@@ -1,0 +1,179 @@
+"""The operator's one YAML file: `${ENV}` secrets, pydantic validation, errors that name the YAML path.
+
+Source settings live beside their connector (`connectors/x.py: XConfig`); this module joins them
+into a discriminated union on `type:` so a typo in one source names exactly that source.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from connectors.reddit import RedditConfig
+from connectors.x import XConfig
+from monitor.models import URGENCIES
+
+SourceConfig = Annotated[Union[XConfig, RedditConfig], Field(discriminator="type")]
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigFileError(Exception):
+    """A config file that cannot be used. `problems` are `(yaml path, what was expected)` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  {path or '(top level)'}: {msg}" for path, msg in problems)
+        super().__init__(f"{source} is not a valid configuration:\n{lines}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BrandConfig(_Strict):
+    name: str = "Our brand"
+    own_handles: list[str] = Field(default_factory=list)
+
+    @field_validator("own_handles")
+    @classmethod
+    def _strip_at(cls, v: list[str]) -> list[str]:
+        return [h.lstrip("@").lower() for h in v]
+
+
+class StorageConfig(_Strict):
+    url: str = "sqlite+aiosqlite:///outreach-monitor.db"
+
+
+class SlackConfig(_Strict):
+    token: SecretStr
+    api_base: str = "https://slack.com/api/"
+    # urgency -> channel; an urgency left out (or null) gets no Slack alert
+    channels: dict[str, str | None] = Field(
+        default_factory=lambda: {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care"}
+    )
+    operators_channel: str = "#care-ops"
+    # Slack allows about one message a second per channel; the dispatcher paces itself to this.
+    min_interval_per_channel: float = Field(1.0, ge=0)
+
+    @field_validator("channels")
+    @classmethod
+    def _known_urgencies(cls, v: dict[str, str | None]) -> dict[str, str | None]:
+        unknown = sorted(set(v) - set(URGENCIES))
+        if unknown:
+            raise ValueError(f"unknown urgency {unknown}; expected some of {list(URGENCIES)}")
+        return v
+
+
+class TriageConfig(_Strict):
+    rules: Path | None = None  # operator rules; the shipped defaults when empty
+    alert_min_urgency: str = "normal"
+
+
+class OutboxConfig(_Strict):
+    max_attempts: int = Field(8, ge=1)
+    base_backoff: float = Field(2.0, gt=0)
+    max_backoff: float = Field(300.0, gt=0)
+    batch_size: int = Field(20, ge=1)
+    poll_interval: float = Field(0.5, gt=0)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class LoggingConfig(_Strict):
+    level: str = "info"
+    json_: bool = Field(True, alias="json")
+
+
+class Config(_Strict):
+    brand: BrandConfig = Field(default_factory=BrandConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    slack: SlackConfig | None = None
+    triage: TriageConfig = Field(default_factory=TriageConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    lease_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, v: list[Any]) -> list[Any]:
+        seen: set[str] = set()
+        for s in v:
+            if s.name in seen:
+                raise ValueError(f"two sources are named {s.name!r}; names must be unique")
+            seen.add(s.name)
+        return v
+
+
+def _interpolate(node: Any, path: str, env: dict[str, str], problems: list[tuple[str, str]]) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env, problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, f"{path}[{i}]", env, problems) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV_REF.sub(sub, node)
+    return node
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("x", "reddit") and out.endswith("]"):
+            continue  # pydantic adds the union tag to the location; the YAML has no such key
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_config(data: Any, *, source: str = "<config>", env: dict[str, str] | None = None) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigFileError(source, [("", "expected a mapping at the top level")])
+    problems: list[tuple[str, str]] = []
+    data = _interpolate(data, "", dict(os.environ) if env is None else env, problems)
+    if problems:
+        raise ConfigFileError(source, problems)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigFileError(
+            source, [(_loc_to_path(err["loc"]), err["msg"]) for err in e.errors(include_url=False)]
+        ) from None
+
+
+def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigFileError(str(p), [("", f"cannot read the file: {e.strerror}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigFileError(str(p), [(where, f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
+    return parse_config(data, source=str(p), env=env)

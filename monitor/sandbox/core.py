@@ -1,0 +1,184 @@
+"""What every sandbox server shares: a request recorder, injectable faults, and a runner.
+
+A fault is queued for a path prefix and consumed by the next matching request(s), so a test
+says exactly which call fails and how:
+
+    faults.add("/2/tweets/search/recent", Fault("429", times=1, reset_in=30))
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "malformed", "drop"]
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    times: int = 1
+    reset_in: float = 60.0  # seconds until the rate-limit window resets (429)
+    delay: float = 30.0  # how long a "timeout" hangs before answering
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+    at: float = field(default_factory=time.time)
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def form(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.body.decode()))
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+
+    def matching(self, path_prefix: str, method: str | None = None) -> list[Recorded]:
+        return [
+            r
+            for r in self.requests
+            if r.path.startswith(path_prefix) and (method is None or r.method == method)
+        ]
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._queue: deque[tuple[str, Fault]] = deque()
+
+    def add(self, path_prefix: str, fault: Fault) -> None:
+        self._queue.append((path_prefix, fault))
+
+    def clear(self) -> None:
+        self._queue.clear()
+
+    def take(self, path: str) -> Fault | None:
+        for item in self._queue:
+            prefix, fault = item
+            if path.startswith(prefix):
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._queue.remove(item)
+                return fault
+        return None
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=json.dumps(data), status=status, content_type="application/json", headers=headers or {}
+    )
+
+
+def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> web.StreamResponse | None:
+    """The answer a real service gives for this fault, in its own dialect. None: handled by caller."""
+    now = int(time.time())
+    if fault.kind in ("429", "429-no-reset"):
+        headers: dict[str, str] = {}
+        if style == "x":
+            body: Any = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+            if fault.kind == "429":
+                headers = {"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0",
+                           "x-rate-limit-reset": str(now + int(fault.reset_in))}
+        elif style == "slack":
+            body = {"ok": False, "error": "ratelimited"}
+            if fault.kind == "429":
+                headers = {"Retry-After": str(int(fault.reset_in))}
+        else:
+            body = {"message": "Too Many Requests", "error": 429}
+            if fault.kind == "429":
+                headers = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "100",
+                           "x-ratelimit-reset": str(int(fault.reset_in))}
+        return json_response(body, 429, headers)
+    if fault.kind in ("401", "403"):
+        status = int(fault.kind)
+        if style == "x":
+            body = {"title": "Unauthorized" if status == 401 else "Forbidden", "type": "about:blank",
+                    "status": status, "detail": "Unauthorized" if status == 401 else "Forbidden"}
+        elif style == "slack":
+            return json_response({"ok": False, "error": "invalid_auth"}, 200)
+        else:
+            body = {"message": "Unauthorized" if status == 401 else "Forbidden", "error": status}
+        return json_response(body, status)
+    if fault.kind in ("500", "503"):
+        status = int(fault.kind)
+        if style == "x":
+            return json_response({"title": "Service Unavailable", "type": "about:blank", "status": status,
+                                  "detail": "Service Unavailable"}, status)
+        return web.Response(text="upstream error", status=status, content_type="text/html")
+    if fault.kind == "malformed":
+        return web.Response(text='{"data": [{"id": "1", "text": ', status=200, content_type="application/json")
+    return None  # timeout and drop need the request object
+
+
+def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "slack", "reddit"]):  # type: ignore[no-untyped-def]
+    @web.middleware
+    async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        body = await request.read()
+        rec = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        recorder.requests.append(rec)
+        fault = faults.take(request.path)
+        if fault is not None:
+            if fault.kind == "timeout":
+                await asyncio.sleep(fault.delay)
+            elif fault.kind == "drop":
+                if request.transport is not None:
+                    request.transport.abort()
+                rec.status = -1
+                raise ConnectionResetError("sandbox dropped the connection")
+            else:
+                resp = fault_response(fault, style=style)
+                assert resp is not None
+                rec.status = resp.status
+                return resp
+        resp = await handler(request)
+        rec.status = resp.status
+        return resp
+
+    return middleware
+
+
+class Server:
+    """Runs one aiohttp app on 127.0.0.1 (port 0 by default) inside the current event loop."""
+
+    def __init__(self, app: web.Application, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1]
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,8 @@
+"""Triage commands (placeholder until the triage work lands)."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

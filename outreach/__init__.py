@@ -1,0 +1,1 @@
+"""What customers see: public replies and proactive notifications (not built yet)."""
