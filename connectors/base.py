@@ -17,9 +17,10 @@ class SourceError(Exception):
 class TransientError(SourceError):
     """429, 5xx, timeout, dropped connection: keep the cursor, back off, try later."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited  # a 429: counted apart, because it means the budget was overspent
 
 
 class AuthError(SourceError):

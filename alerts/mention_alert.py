@@ -1,0 +1,214 @@
+"""The Slack message the care team gets for one mention: what was said, by whom, why it matters, what to do.
+
+`build_mention_alert` is pure: `MentionView` in, `{"text", "blocks"}` out, ready for
+`chat.postMessage`. Everything that came from a stranger (the post, their name and handle, even
+triage reasons that quote matched words) is escaped with `alerts.escape`, and every text is cut to
+Block Kit's limits so Slack never refuses the message as `invalid_blocks`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+from alerts.escape import escape_mrkdwn, escape_truncated, quote_block, safe_link, safe_url, truncate_plain
+from monitor.models import Author, Mention, Verdict
+
+# Stable ids the interactivity handler dispatches on; every button's `value` is the mention id.
+ACTION_CLAIM = "mention_claim"
+ACTION_APPROVE_REPLY = "mention_approve_reply"
+ACTION_RELABEL = "mention_relabel"
+ACTION_ESCALATE = "mention_escalate"
+ACTION_OPEN = "mention_open"  # a link button; Slack still sends an interaction that must be acked
+ACTIONS_BLOCK_PREFIX = "mention_actions:"
+
+POST_LIMIT = 1500  # of the 3000 a section allows: enough to read, short enough to scan in a channel
+FALLBACK_SNIPPET = 140
+MAX_REASONS = 8
+REASON_LIMIT = 200
+
+_URGENCY_ICON = {
+    "critical": ":rotating_light:",
+    "high": ":red_circle:",
+    "normal": ":large_yellow_circle:",
+    "low": ":white_circle:",
+    "ignore": ":zzz:",
+}
+_SOURCE_LABEL = {"x": "X", "reddit": "Reddit", "hackernews": "Hacker News"}
+
+
+@dataclass(frozen=True, slots=True)
+class MentionView:
+    """What an alert shows about one stored mention and its verdict (as the pipeline stores it)."""
+
+    mention_id: int
+    source: str
+    external_id: str
+    text: str
+    urgency: str
+    category: str
+    author_username: str = ""
+    author_name: str = ""
+    author_followers: int = 0
+    url: str = ""
+    created_at: float = 0.0  # epoch seconds
+    score: int = 0
+    confidence: float = 0.0
+    sentiment: float = 0.0
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+    ticket_id: int | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        return d
+
+    @classmethod
+    def from_payload(cls, d: dict[str, Any]) -> MentionView:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in d.items() if k in known}
+        kwargs["reasons"] = tuple(kwargs.get("reasons") or ())
+        return cls(**kwargs)
+
+    @classmethod
+    def from_models(cls, mention_id: int, m: Mention, v: Verdict, *, ticket_id: int | None = None) -> MentionView:
+        a: Author = m.author
+        return cls(
+            mention_id=mention_id, source=m.source, external_id=m.external_id, text=m.text,
+            urgency=v.urgency, category=v.category, author_username=a.username, author_name=a.name,
+            author_followers=a.followers, url=m.url, created_at=m.created_at.timestamp(), score=v.score,
+            confidence=v.confidence, sentiment=v.sentiment, reasons=tuple(v.reasons), ticket_id=ticket_id,
+        )
+
+
+def build_mention_alert(m: MentionView) -> dict[str, Any]:
+    """The `chat.postMessage` body (`text` fallback and `blocks`) for one mention."""
+    blocks: list[dict[str, Any]] = [
+        _header(m),
+        _section(_who(m)),
+        _section(quote_block(escape_truncated(m.text, POST_LIMIT) or "_(no text)_")),
+        {"type": "section", "fields": _facts(m)},
+    ]
+    if m.reasons:
+        blocks.append(_section(_reasons(m.reasons)))
+    blocks.append({"type": "context", "elements": [_mrkdwn(_footer(m))]})
+    blocks.append(_actions(m))
+    return {"text": _fallback(m), "blocks": blocks}
+
+
+# -- pieces ----------------------------------------------------------------------------------------
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: Slack must not auto-link channel names or parse mentions in what we show
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate_plain(text, limit), "emoji": True}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _source_label(source: str) -> str:
+    return _SOURCE_LABEL.get(source.lower(), source)
+
+
+def _category_label(category: str) -> str:
+    return category.replace("_", " ").strip().capitalize() or "Uncategorised"
+
+
+def _header(m: MentionView) -> dict[str, Any]:
+    icon = _URGENCY_ICON.get(m.urgency, ":grey_question:")
+    title = f"{icon} {m.urgency.capitalize()} · {_category_label(m.category)} · {_source_label(m.source)}"
+    return {"type": "header", "text": _plain(title, 150)}
+
+
+def _who(m: MentionView) -> str:
+    handle = f"@{m.author_username}" if m.author_username else "someone"
+    who = safe_link(m.url, handle) if m.url else escape_mrkdwn(handle)
+    parts = [f"*{who}*"]
+    if m.author_name and m.author_name != m.author_username:
+        parts.append(escape_truncated(m.author_name, 100))
+    parts.append(f"{_count(m.author_followers)} followers")
+    return " · ".join(parts)
+
+
+def _count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,}"
+
+
+def _sentiment(s: float) -> str:
+    word = "negative" if s <= -0.05 else "positive" if s >= 0.05 else "neutral"
+    return f"{s:+.2f} ({word})"
+
+
+def _facts(m: MentionView) -> list[dict[str, Any]]:
+    ticket = f"#{m.ticket_id}" if m.ticket_id is not None else "—"
+    return [
+        _mrkdwn(f"*Score · confidence*\n{m.score}/100 · {m.confidence:.0%}"),
+        _mrkdwn(f"*Sentiment*\n{_sentiment(m.sentiment)}"),
+        _mrkdwn(f"*Ticket*\n{ticket}"),
+        _mrkdwn(f"*Posted*\n{_when(m.created_at)}"),
+    ]
+
+
+def _when(epoch: float) -> str:
+    if epoch <= 0:
+        return "unknown"
+    fallback = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    # Slack shows this in each reader's own time zone; the fallback is for clients that cannot
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _reasons(reasons: tuple[str, ...]) -> str:
+    shown = [f"• {escape_truncated(r, REASON_LIMIT)}" for r in reasons[:MAX_REASONS]]
+    if len(reasons) > MAX_REASONS:
+        shown.append(f"_and {len(reasons) - MAX_REASONS} more_")
+    return "*Why it was flagged*\n" + "\n".join(shown)
+
+
+def _footer(m: MentionView) -> str:
+    bits = [f"mention {m.mention_id}", f"{escape_truncated(_source_label(m.source), 50)} id "
+            f"{escape_truncated(m.external_id, 80)}"]
+    if m.ticket_id is not None:
+        bits.append(f"ticket #{m.ticket_id}")
+    return " · ".join(bits)
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    b: dict[str, Any] = {"type": "button", "text": _plain(text, 75), "action_id": action_id, "value": value}
+    if style:
+        b["style"] = style
+    return b
+
+
+def _actions(m: MentionView) -> dict[str, Any]:
+    value = str(m.mention_id)
+    elements = [
+        _button("Claim", ACTION_CLAIM, value, "primary"),
+        _button("Approve reply", ACTION_APPROVE_REPLY, value),
+        _button("Relabel", ACTION_RELABEL, value),
+        _button("Escalate", ACTION_ESCALATE, value, "danger"),
+    ]
+    url = safe_url(m.url) if m.url else None
+    if url:
+        open_post = _button(f"Open on {_source_label(m.source)}", ACTION_OPEN, value)
+        open_post["url"] = url
+        elements.append(open_post)
+    return {"type": "actions", "block_id": f"{ACTIONS_BLOCK_PREFIX}{m.mention_id}", "elements": elements}
+
+
+def _fallback(m: MentionView) -> str:
+    """The notification text (and what screen readers and old clients show)."""
+    who = f"@{m.author_username}" if m.author_username else "someone"
+    return escape_mrkdwn(
+        f"{m.urgency.capitalize()} {_category_label(m.category).lower()} mention from {who} on "
+        f"{_source_label(m.source)}: {truncate_plain(' '.join(m.text.split()), FALLBACK_SNIPPET)}"
+    )

@@ -1,0 +1,57 @@
+"""`outreach-monitor check`: try the database, every source and Slack, and say what works."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connectors.base import SourceError
+from monitor.config import Config
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    what: str
+    ok: bool
+    detail: str
+
+
+async def run_checks(cfg: Config) -> list[CheckResult]:
+    from monitor.sources import build_sources
+    from monitor.storage.engine import create_engine
+    from monitor.storage.migrate import current_revision, head_revision
+
+    results: list[CheckResult] = []
+    engine = create_engine(cfg.storage.url)
+    try:
+        rev = await current_revision(engine)
+        head = head_revision()
+        if rev == head:
+            results.append(CheckResult("storage", True, f"schema at {rev}"))
+        else:
+            results.append(CheckResult("storage", True, f"reachable; schema {rev or 'empty'} → {head} on start"))
+    except Exception as e:  # any driver error: the point is to report it readably
+        results.append(CheckResult("storage", False, f"{type(e).__name__}: {e}"))
+    finally:
+        await engine.dispose()
+
+    try:
+        sources = build_sources(cfg)
+    except SourceError as e:
+        return [*results, CheckResult("sources", False, str(e))]
+    for name, source in sources.items():
+        try:
+            await source.check()
+            results.append(CheckResult(f"source {name}", True, "credentials and settings work"))
+        except SourceError as e:
+            results.append(CheckResult(f"source {name}", False, f"{type(e).__name__}: {e}"))
+        finally:
+            await source.close()
+
+    if cfg.slack is not None:
+        from alerts.slack_delivery import check_slack
+
+        try:
+            who = await check_slack(cfg.slack.token.get_secret_value(), cfg.slack.api_base)
+            results.append(CheckResult("slack", True, who))
+        except Exception as e:
+            results.append(CheckResult("slack", False, f"{type(e).__name__}: {e}"))
+    return results

@@ -1,0 +1,232 @@
+"""One poll's worth of mentions into the database: stored, triaged, ticketed, alerted, cursor saved.
+
+Everything happens in ONE transaction, so the cursor never runs ahead of what is stored and an
+alert is never decided without its mention (and vice versa). Killed half-way, nothing is written
+and the next poll fetches the same items again; the unique (source, external_id) makes that harmless.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from alerts.mention_alert import MentionView, build_mention_alert
+from alerts.routing import channel_for
+from monitor.models import URGENCIES, Batch, Mention, Verdict
+from monitor.outbox import NewEffect, enqueue
+from monitor.storage.dialect import insert_for
+from monitor.storage.schema import cursors, mentions, tickets
+from monitor.triage import Triage
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
+    min_urgency: str = "normal"
+
+    def channel(self, verdict: Verdict) -> str | None:
+        if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
+            return None
+        return channel_for(verdict.urgency, self.channels)
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    alerts: int = 0
+    tickets_opened: int = 0
+    by_urgency: Counter[str] = field(default_factory=Counter)
+
+
+def ticket_root(m: Mention) -> str:
+    """The conversation a mention belongs to: a thread, and replies in it, share one ticket."""
+    return f"{m.source}:{m.conversation_id or m.external_id}"
+
+
+def alert_key(m: Mention) -> str:
+    return f"slack.mention:{m.source}:{m.external_id}"
+
+
+async def _known_ids(conn: AsyncConnection, source: str, ids: Sequence[str]) -> set[str]:
+    rows = await conn.execute(
+        select(mentions.c.external_id).where(mentions.c.source == source, mentions.c.external_id.in_(ids))
+    )
+    return {r[0] for r in rows}
+
+
+async def _recent_contacts(conn: AsyncConnection, source: str, authors: set[str], since: float) -> Counter[str]:
+    if not authors:
+        return Counter()
+    rows = await conn.execute(
+        select(mentions.c.author_id, func.count())
+        .where(mentions.c.source == source, mentions.c.author_id.in_(authors), mentions.c.created_at >= since)
+        .group_by(mentions.c.author_id)
+    )
+    return Counter({a: n for a, n in rows})
+
+
+async def _open_tickets(conn: AsyncConnection, roots: dict[str, tuple[Mention, Verdict]], now: float) -> dict[str, int]:
+    """Ticket id per conversation root, opening the ones that do not exist yet."""
+    if not roots:
+        return {}
+    rows = [
+        {
+            "root_key": root,
+            "source": m.source,
+            "author_id": m.author.id,
+            "status": "open",
+            "urgency": v.urgency,
+            "mention_count": 0,
+            "opened_at": now,
+            "updated_at": now,
+        }
+        for root, (m, v) in roots.items()
+    ]
+    await conn.execute(insert_for(conn, tickets).on_conflict_do_nothing(index_elements=["root_key"]), rows)
+    found = await conn.execute(select(tickets.c.root_key, tickets.c.id).where(tickets.c.root_key.in_(list(roots))))
+    return {root: tid for root, tid in found}
+
+
+async def ingest(
+    engine: AsyncEngine,
+    batch: Batch,
+    *,
+    source: str,
+    triage: Triage,
+    policy: AlertPolicy | None,
+    clock: Callable[[], float] = time.time,
+) -> IngestResult:
+    now = clock()
+    result = IngestResult()
+    # A page can repeat an item (X pages overlap when new posts arrive mid-paging): keep the first.
+    unique: dict[str, Mention] = {}
+    for m in batch.mentions:
+        unique.setdefault(m.external_id, m)
+
+    async with engine.begin() as conn:
+        known = await _known_ids(conn, source, list(unique)) if unique else set()
+        fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
+        result.duplicates = len(batch.mentions) - len(fresh)
+
+        contacts = await _recent_contacts(
+            conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY
+        )
+        verdicts: list[Verdict | None] = []
+        for m in fresh:
+            if m.is_own:
+                verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
+                continue
+            prior = contacts[m.author.id]
+            contacts[m.author.id] += 1
+            verdicts.append(triage.classify(m, prior_contacts=prior))
+
+        roots: dict[str, tuple[Mention, Verdict]] = {}
+        for m, v in zip(fresh, verdicts):
+            if v is not None and (v.actionable or v.urgency in ("critical", "high")):
+                roots.setdefault(ticket_root(m), (m, v))
+        ticket_ids = await _open_tickets(conn, roots, now)
+
+        rows = []
+        for m, v in zip(fresh, verdicts):
+            row = {
+                "source": source,
+                "external_id": m.external_id,
+                "stream": m.stream,
+                "author_id": m.author.id,
+                "author_username": m.author.username,
+                "author_name": m.author.name,
+                "author_followers": m.author.followers,
+                "text": m.text,
+                "url": m.url,
+                "conversation_id": m.conversation_id,
+                "in_reply_to": m.in_reply_to,
+                "lang": m.lang,
+                "metrics": m.metrics or None,
+                "is_own": m.is_own,
+                "created_at": m.created_at.timestamp(),
+                "fetched_at": now,
+                "ticket_id": ticket_ids.get(ticket_root(m)) if v is not None else None,
+                "urgency": None,
+                "category": None,
+                "complaint": None,
+                "actionable": None,
+                "sentiment": None,
+                "score": None,
+                "confidence": None,
+                "reasons": None,
+            }
+            if v is not None:
+                row.update(
+                    urgency=v.urgency,
+                    category=v.category,
+                    complaint=v.complaint,
+                    actionable=v.actionable,
+                    sentiment=v.sentiment,
+                    score=v.score,
+                    confidence=v.confidence,
+                    reasons=list(v.reasons),
+                )
+                result.by_urgency[v.urgency] += 1
+            rows.append(row)
+
+        ids: dict[str, int] = {}
+        if rows:
+            stmt = (
+                insert_for(conn, mentions)
+                .on_conflict_do_nothing(index_elements=["source", "external_id"])
+                .returning(mentions.c.id, mentions.c.external_id)
+            )
+            ids = {eid: mid for mid, eid in (await conn.execute(stmt, rows)).all()}
+        result.stored = len(ids)
+        result.duplicates += len(rows) - len(ids)  # another daemon stored them between our read and write
+
+        counts = Counter(ticket_root(m) for m, v in zip(fresh, verdicts) if v is not None and m.external_id in ids)
+        for root, n in counts.items():
+            if root in ticket_ids:
+                await conn.execute(
+                    update(tickets)
+                    .where(tickets.c.id == ticket_ids[root])
+                    .values(mention_count=tickets.c.mention_count + n, updated_at=now)
+                )
+        result.tickets_opened = len(ticket_ids)
+
+        effects = []
+        if policy is not None:
+            for m, v in zip(fresh, verdicts):
+                if v is None or m.external_id not in ids:
+                    continue
+                channel = policy.channel(v)
+                if channel is None:
+                    continue
+                view = MentionView.from_stored(
+                    mention_id=ids[m.external_id], mention=m, verdict=v, ticket_id=ticket_ids.get(ticket_root(m))
+                )
+                effects.append(NewEffect(alert_key(m), "slack.message", channel, build_mention_alert(view)))
+        result.alerts = await enqueue(conn, effects, now=now)
+
+        if batch.cursors:
+            cur_rows = [
+                {"source": source, "stream": c.stream, "value": c.value, "updated_at": now} for c in batch.cursors
+            ]
+            ins = insert_for(conn, cursors)
+            await conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["source", "stream"],
+                    set_={"value": ins.excluded.value, "updated_at": ins.excluded.updated_at},
+                ),
+                cur_rows,
+            )
+    return result
+
+
+async def load_cursors(engine: AsyncEngine, source: str) -> dict[str, str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(cursors.c.stream, cursors.c.value).where(cursors.c.source == source))
+        return {s: v for s, v in rows}

@@ -1,0 +1,767 @@
+"""A local X (Twitter) API v2 that tweepy's AsyncClient cannot tell from the real one.
+
+`XWorld` is the in-memory state (users, tweets, tokens, rate windows, read counter) with an
+injectable clock; `make_x_app(world)` serves it. Only what the monitor uses is served, but that
+part follows the real wire format: errors are `application/json` problem documents, tweets carry
+`edit_history_tweet_ids`, `data` is absent when nothing matched, results are newest first, and
+every answer carries the endpoint's `x-rate-limit-*` headers (15-minute windows; a client that
+overspends gets the real 429).
+
+Search understands a small but real subset of X's query language (see `parse_query`).
+"""
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from monitor.sandbox.core import Faults, Recorder, json_response, make_middleware
+
+if TYPE_CHECKING:
+    from monitor.sandbox.scenario import Scenario
+
+WINDOW_S = 15 * 60
+SEARCH_RECENT_S = 7 * 24 * 3600  # recent search only reaches back seven days
+MENTIONS_CAP = 800  # the mentions timeline returns at most the 800 newest
+TWEPOCH_MS = 1288834974657  # X's snowflake epoch
+
+# Per-endpoint requests per 15-minute window, per principal (the app token or a user).
+DEFAULT_LIMITS: dict[str, int] = {
+    "search_recent": 450,
+    "mentions": 450,
+    "user_by_username": 300,
+    "users_me": 75,
+    "create_tweet": 200,
+}
+
+_TWEET_FIELDS = {
+    "attachments", "author_id", "context_annotations", "conversation_id", "created_at", "edit_controls",
+    "edit_history_tweet_ids", "entities", "geo", "id", "in_reply_to_user_id", "lang", "non_public_metrics",
+    "note_tweet", "organic_metrics", "possibly_sensitive", "promoted_metrics", "public_metrics",
+    "referenced_tweets", "reply_settings", "source", "text", "withheld",
+}
+_USER_FIELDS = {
+    "created_at", "description", "entities", "id", "location", "most_recent_tweet_id", "name",
+    "pinned_tweet_id", "profile_image_url", "protected", "public_metrics", "url", "username", "verified",
+    "verified_type", "withheld",
+}
+_EXPANSIONS = {
+    "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id", "in_reply_to_user_id",
+    "attachments.media_keys", "attachments.poll_ids", "geo.place_id", "entities.mentions.username",
+    "edit_history_tweet_ids",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The world
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    name: str
+    followers: int = 0
+    following: int = 0
+    verified: bool = False
+    created_at: float = 1262304000.0  # 2010-01-01
+    description: str = ""
+
+
+@dataclass
+class Tweet:
+    id: str
+    author_id: str
+    text: str
+    at: float  # epoch seconds; invisible until the world's clock reaches it
+    lang: str = "en"
+    conversation_id: str = ""
+    reply_to: str | None = None
+    in_reply_to_user_id: str | None = None
+    quote_of: str | None = None
+    repost_of: str | None = None
+    likes: int = 0
+
+    @property
+    def mentions(self) -> set[str]:
+        return {m.lower() for m in re.findall(r"@(\w+)", self.text)}
+
+    @property
+    def hashtags(self) -> set[str]:
+        return {h.lower() for h in re.findall(r"[#$](\w+)", self.text)}
+
+
+@dataclass
+class _Window:
+    start: float
+    used: int = 0
+
+
+@dataclass
+class Outage:
+    """A timed condition: between `start` and `end` (world clock) every request gets `status`."""
+
+    start: float
+    end: float
+    status: int = 503
+
+
+class XWorld:
+    """Users, tweets and tokens of the sandbox X. Tests and scenarios drive it directly."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        *,
+        bearer_token: str = "sandbox-bearer",
+        limits: dict[str, int] | None = None,
+        monthly_read_cap: int | None = None,
+    ) -> None:
+        self.clock = clock
+        self.bearer_tokens: set[str] = {bearer_token}
+        self.user_tokens: dict[str, str] = {}  # OAuth access token (1.0a or 2.0 user context) -> user id
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self.monthly_read_cap = monthly_read_cap
+        self.reads = 0  # posts returned this month, as X bills them
+        self.users: dict[str, User] = {}
+        self.tweets: dict[str, Tweet] = {}
+        self.outages: list[Outage] = []
+        self.token_expiries: list[tuple[float, str]] = []  # (at, token): revoked once the clock passes
+        self.recorder = Recorder()
+        self.faults = Faults()
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._ids_per_ms: dict[int, int] = {}
+        self._next_user_id = 1_000_001
+
+    # -- building the world ---------------------------------------------------------------
+
+    def add_user(
+        self,
+        username: str,
+        name: str | None = None,
+        followers: int = 0,
+        verified: bool = False,
+        *,
+        token: str | None = None,
+        description: str = "",
+    ) -> User:
+        """Create (or return the existing) account. `token` lets it act through the API as itself."""
+        existing = self.user_by_username(username)
+        if existing is not None:
+            if token:
+                self.user_tokens[token] = existing.id
+            return existing
+        user = User(str(self._next_user_id), username.lstrip("@"), name or username.lstrip("@"), followers,
+                    verified=verified, description=description)
+        self._next_user_id += 1
+        self.users[user.id] = user
+        if token:
+            self.user_tokens[token] = user.id
+        return user
+
+    def user_by_username(self, username: str) -> User | None:
+        wanted = username.lstrip("@").lower()
+        return next((u for u in self.users.values() if u.username.lower() == wanted), None)
+
+    def post(
+        self,
+        user: User | str,
+        text: str,
+        at: float | None = None,
+        reply_to: str | None = None,
+        quote_of: str | None = None,
+        repost_of: str | None = None,
+        lang: str = "en",
+        likes: int = 0,
+    ) -> str:
+        """Add a tweet (visible once the clock reaches `at`, default now). Returns its id.
+
+        Like X, a reply's text starts with the parent author's @handle and a repost's with
+        `RT @author:`; ids are snowflakes, so they increase with `at`.
+        """
+        author = user if isinstance(user, User) else self.user_by_username(user) or self.add_user(user)
+        at = self.clock() if at is None else at
+        tid = self._snowflake(at)
+        in_reply_to_user_id = None
+        conversation_id = tid
+        if repost_of is not None:
+            original = self.tweets[repost_of]
+            text = f"RT @{self.users[original.author_id].username}: {original.text}"
+        elif reply_to is not None:
+            parent = self.tweets[reply_to]
+            parent_author = self.users[parent.author_id]
+            in_reply_to_user_id = parent_author.id
+            conversation_id = parent.conversation_id
+            if parent_author.id != author.id and parent_author.username.lower() not in {
+                m.lower() for m in re.findall(r"@(\w+)", text)
+            }:
+                text = f"@{parent_author.username} {text}"
+        if quote_of is not None and quote_of not in self.tweets:
+            raise KeyError(f"quoted tweet {quote_of} does not exist")
+        self.tweets[tid] = Tweet(tid, author.id, text, at, lang, conversation_id, reply_to,
+                                 in_reply_to_user_id, quote_of, repost_of, likes)
+        return tid
+
+    def schedule(self, scenario: Scenario, start_at: float | None = None) -> dict[str, str]:
+        """Load a scenario's X posts (and its timed outages/token expiries) relative to `start_at`.
+
+        Returns the scenario's post keys mapped to tweet ids.
+        """
+        start = self.clock() if start_at is None else start_at
+        brand = self.add_user(scenario.brand_handle, scenario.brand_name or scenario.brand_handle,
+                              followers=250_000, verified=True)
+        if scenario.brand_token:
+            self.user_tokens[scenario.brand_token] = brand.id
+        for profile in scenario.authors.values():
+            self.add_user(profile.username, profile.name, profile.followers, profile.verified)
+        ids: dict[str, str] = {}
+        for p in sorted((p for p in scenario.posts if p.platform == "x"), key=lambda p: p.offset):
+            ref = lambda key: None if key is None else ids[key]  # noqa: E731
+            ids[p.key] = self.post(p.author, p.text, at=start + p.offset, reply_to=ref(p.reply_to),
+                                   quote_of=ref(p.quote_of), repost_of=ref(p.repost_of), lang=p.lang,
+                                   likes=p.likes)
+        for ev in scenario.events:
+            if ev.platform != "x":
+                continue
+            if ev.kind == "outage":
+                self.outages.append(Outage(start + ev.offset, start + ev.offset + ev.duration, ev.status))
+            elif ev.kind == "token_expiry":
+                for token in sorted(self.bearer_tokens):
+                    self.token_expiries.append((start + ev.offset, token))
+        return ids
+
+    def visible(self) -> list[Tweet]:
+        """Tweets whose time has come, newest first."""
+        now = self.clock()
+        return sorted((t for t in self.tweets.values() if t.at <= now), key=lambda t: int(t.id), reverse=True)
+
+    def _snowflake(self, at: float) -> str:
+        ms = int(at * 1000)
+        # A test clock near zero would make every id collide; fall back to raw milliseconds.
+        ts = ms - TWEPOCH_MS if ms >= TWEPOCH_MS else ms
+        n = self._ids_per_ms.get(ts, 0)
+        self._ids_per_ms[ts] = n + 1
+        return str((ts << 22) + n)
+
+    # -- auth and budgets -----------------------------------------------------------------
+
+    def _expire_tokens(self) -> None:
+        now = self.clock()
+        for at, token in list(self.token_expiries):
+            if at <= now:
+                self.bearer_tokens.discard(token)
+                self.user_tokens.pop(token, None)
+                self.token_expiries.remove((at, token))
+
+    def principal(self, authorization: str) -> tuple[str, User | None] | None:
+        """("app", None) for the app bearer, (user id, user) for a user token, None when invalid."""
+        self._expire_tokens()
+        if authorization.startswith("Bearer "):
+            token = authorization[len("Bearer "):].strip()
+            if token in self.bearer_tokens:
+                return "app", None
+            if token in self.user_tokens:
+                uid = self.user_tokens[token]
+                return uid, self.users.get(uid)
+            return None
+        if authorization.startswith("OAuth "):
+            m = re.search(r'oauth_token="([^"]*)"', authorization)
+            token = m.group(1) if m else ""
+            from urllib.parse import unquote
+
+            uid = self.user_tokens.get(unquote(token))
+            return (uid, self.users.get(uid)) if uid else None
+        return None
+
+    def spend(self, endpoint: str, principal: str) -> tuple[bool, dict[str, str]]:
+        """Count one request against its window. Returns (allowed, x-rate-limit headers)."""
+        now = self.clock()
+        key = (endpoint, principal)
+        win = self._windows.get(key)
+        if win is None or now >= win.start + WINDOW_S:
+            win = self._windows[key] = _Window(now)
+        limit = self.limits[endpoint]
+        allowed = win.used < limit
+        if allowed:
+            win.used += 1
+        headers = {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(0, limit - win.used)),
+            "x-rate-limit-reset": str(int(win.start + WINDOW_S)),
+        }
+        return allowed, headers
+
+    def outage_now(self) -> Outage | None:
+        now = self.clock()
+        return next((o for o in self.outages if o.start <= now < o.end), None)
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def public_metrics(self, t: Tweet) -> dict[str, int]:
+        now = self.clock()
+        others = [o for o in self.tweets.values() if o.at <= now]
+        return {
+            "retweet_count": sum(1 for o in others if o.repost_of == t.id),
+            "reply_count": sum(1 for o in others if o.reply_to == t.id),
+            "like_count": t.likes,
+            "quote_count": sum(1 for o in others if o.quote_of == t.id),
+            "bookmark_count": 0,
+            "impression_count": t.likes * 40 + 10,
+        }
+
+    def render_tweet(self, t: Tweet, fields: set[str], expansions: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": t.id, "text": t.text, "edit_history_tweet_ids": [t.id]}
+        if "author_id" in fields or "author_id" in expansions:
+            out["author_id"] = t.author_id
+        if "created_at" in fields:
+            out["created_at"] = iso(t.at)
+        if "conversation_id" in fields:
+            out["conversation_id"] = t.conversation_id
+        if "lang" in fields:
+            out["lang"] = t.lang
+        if "in_reply_to_user_id" in fields and t.in_reply_to_user_id:
+            out["in_reply_to_user_id"] = t.in_reply_to_user_id
+        if "public_metrics" in fields:
+            out["public_metrics"] = self.public_metrics(t)
+        if "possibly_sensitive" in fields:
+            out["possibly_sensitive"] = False
+        if "referenced_tweets" in fields and (refs := referenced(t)):
+            out["referenced_tweets"] = refs
+        if "entities" in fields:
+            entities: dict[str, Any] = {}
+            if t.mentions:
+                entities["mentions"] = [{"username": m} for m in sorted(t.mentions)]
+            if t.hashtags:
+                entities["hashtags"] = [{"tag": h} for h in sorted(t.hashtags)]
+            if entities:
+                out["entities"] = entities
+        return out
+
+    def render_user(self, u: User, fields: set[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": u.id, "name": u.name, "username": u.username}
+        if "public_metrics" in fields:
+            tweets = sum(1 for t in self.tweets.values() if t.author_id == u.id and t.at <= self.clock())
+            out["public_metrics"] = {"followers_count": u.followers, "following_count": u.following,
+                                     "tweet_count": tweets, "listed_count": u.followers // 1000,
+                                     "like_count": 0}
+        if "verified" in fields:
+            out["verified"] = u.verified
+        if "verified_type" in fields:
+            out["verified_type"] = "blue" if u.verified else "none"
+        if "created_at" in fields:
+            out["created_at"] = iso(u.created_at)
+        if "description" in fields:
+            out["description"] = u.description
+        if "protected" in fields:
+            out["protected"] = False
+        return out
+
+
+def referenced(t: Tweet) -> list[dict[str, str]]:
+    refs = []
+    if t.repost_of:
+        refs.append({"type": "retweeted", "id": t.repost_of})
+    if t.quote_of:
+        refs.append({"type": "quoted", "id": t.quote_of})
+    if t.reply_to:
+        refs.append({"type": "replied_to", "id": t.reply_to})
+    return refs
+
+
+def iso(epoch: float) -> str:
+    dt = datetime.fromtimestamp(epoch, timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+# ---------------------------------------------------------------------------------------------
+# The query language: words AND-ed, "phrases", OR, ( ), -negation, and a few operators.
+
+
+class QueryError(ValueError):
+    pass
+
+
+Predicate = Callable[[Tweet, XWorld], bool]
+
+_TOKEN = re.compile(r'\s*(?:(?P<lp>-?\()|(?P<rp>\))|(?P<phrase>-?"[^"]*")|(?P<term>[^\s()"]+))')
+_STANDALONE = {"from", "to", "conversation_id", "url", "retweets_of", "in_reply_to_tweet_id", "quotes_of"}
+_CONJUNCTION_ONLY = {"is", "lang", "has"}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _contains_run(haystack: list[str], needle: list[str]) -> bool:
+    n = len(needle)
+    return n > 0 and any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
+
+
+def _term(raw: str) -> tuple[Predicate, bool]:
+    """A predicate for one term, and whether it may stand alone (X rejects `-is:retweet` alone)."""
+    if raw.startswith("@") and len(raw) > 1:
+        handle = raw[1:].lower()
+        return (lambda t, w: handle in t.mentions), True
+    if raw[0] in "#$" and len(raw) > 1:
+        tag = raw[1:].lower()
+        return (lambda t, w: tag in t.hashtags), True
+    m = re.fullmatch(r"([a-z_]+):(.+)", raw)
+    if m:
+        op, arg = m.group(1), m.group(2)
+        argl = arg.lower().lstrip("@")
+        preds: dict[str, Predicate] = {
+            "from": lambda t, w: w.users[t.author_id].username.lower() == argl,
+            "to": lambda t, w: bool(t.in_reply_to_user_id)
+            and w.users[t.in_reply_to_user_id].username.lower() == argl,
+            "lang": lambda t, w: t.lang.lower() == argl,
+            "conversation_id": lambda t, w: t.conversation_id == arg,
+            "in_reply_to_tweet_id": lambda t, w: t.reply_to == arg,
+            "retweets_of": lambda t, w: bool(t.repost_of)
+            and w.users[w.tweets[t.repost_of].author_id].username.lower() == argl,
+            "quotes_of": lambda t, w: t.quote_of == arg,
+            "url": lambda t, w: argl in t.text.lower(),
+        }
+        if op == "is":
+            flags: dict[str, Predicate] = {
+                "retweet": lambda t, w: t.repost_of is not None,
+                "reply": lambda t, w: t.reply_to is not None,
+                "quote": lambda t, w: t.quote_of is not None,
+                "verified": lambda t, w: w.users[t.author_id].verified,
+            }
+            if argl not in flags:
+                raise QueryError(f"Reference to invalid operator 'is:{arg}'")
+            return flags[argl], False
+        if op == "has":
+            has: dict[str, Predicate] = {
+                "links": lambda t, w: "http" in t.text,
+                "mentions": lambda t, w: bool(t.mentions),
+                "hashtags": lambda t, w: bool(t.hashtags),
+            }
+            if argl not in has:
+                raise QueryError(f"Reference to invalid operator 'has:{arg}'")
+            return has[argl], False
+        if op not in preds:
+            raise QueryError(f"Reference to invalid operator '{op}'")
+        return preds[op], op in _STANDALONE
+    words = _words(raw)
+    if not words:
+        raise QueryError(f"There is nothing to match in '{raw}'")
+    return (lambda t, w: _contains_run(_words(t.text), words)), True
+
+
+class _Parser:
+    """expr := and ('OR' and)* ; and := unary+ ; unary := '-'? atom ; atom := '(' expr ')' | term.
+
+    As on X, AND binds tighter than OR: `a b OR c` is `(a b) OR c`.
+    """
+
+    def __init__(self, query: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        query = query.strip()
+        while pos < len(query):
+            m = _TOKEN.match(query, pos)
+            if not m or m.end() == pos:
+                raise QueryError(f"Unbalanced quote in query at position {pos}")
+            kind = m.lastgroup or ""
+            self.tokens.append((kind, m.group(kind)))
+            pos = m.end()
+            while pos < len(query) and query[pos].isspace():
+                pos += 1
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def parse(self) -> tuple[Predicate, bool]:
+        if not self.tokens:
+            raise QueryError("The query is empty")
+        pred, standalone = self.expr()
+        if self.peek() is not None:
+            raise QueryError(f"Unexpected '{self.peek()[1]}'")  # type: ignore[index]
+        return pred, standalone
+
+    def expr(self) -> tuple[Predicate, bool]:
+        parts = [self.conj()]
+        while (tok := self.peek()) is not None and tok == ("term", "OR"):
+            self.i += 1
+            parts.append(self.conj())
+        if len(parts) == 1:
+            return parts[0]
+        preds = [p for p, _ in parts]
+        return (lambda t, w: any(p(t, w) for p in preds)), all(s for _, s in parts)
+
+    def conj(self) -> tuple[Predicate, bool]:
+        parts: list[tuple[Predicate, bool]] = []
+        while (tok := self.peek()) is not None and tok[0] != "rp" and tok != ("term", "OR"):
+            parts.append(self.unary())
+        if not parts:
+            raise QueryError("An operand is missing (empty group or dangling OR)")
+        preds = [p for p, _ in parts]
+        return (lambda t, w: all(p(t, w) for p in preds)), any(s for _, s in parts)
+
+    def unary(self) -> tuple[Predicate, bool]:
+        kind, text = self.tokens[self.i]
+        self.i += 1
+        negate = text.startswith("-") and len(text) > 1
+        if kind == "lp":
+            inner, standalone = self.expr()
+            if self.peek() is None or self.peek()[0] != "rp":  # type: ignore[index]
+                raise QueryError("Unbalanced parentheses")
+            self.i += 1
+        elif kind == "phrase":
+            inner, standalone = _term(text.lstrip("-").strip('"') or '"')
+        else:
+            inner, standalone = _term(text[1:] if negate else text)
+        if negate:
+            return (lambda t, w: not inner(t, w)), False
+        return inner, standalone
+
+
+def parse_query(query: str) -> Predicate:
+    """Compile an X search query into a predicate, or raise QueryError like X's 400."""
+    if len(query) > 512:
+        raise QueryError("Query length exceeds 512 characters")
+    pred, standalone = _Parser(query).parse()
+    if not standalone:
+        raise QueryError("The query needs at least one standalone operator; is:, lang: and negations "
+                         "must be combined with a keyword or an operator like from:")
+    return pred
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP
+
+
+def _problem(status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any) -> dict[str, Any]:
+    return {"title": title, "detail": detail, "type": type_, "status": status, **extra}
+
+
+def _invalid(param: str, value: str, message: str) -> dict[str, Any]:
+    return {
+        "errors": [{"parameters": {param: [value]}, "message": message}],
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request",
+    }
+
+
+def _csv(value: str | None) -> set[str]:
+    return {v.strip() for v in (value or "").split(",") if v.strip()}
+
+
+def _encode_token(tweet_id: str) -> str:
+    return base64.b32encode(f"u{tweet_id}".encode()).decode().rstrip("=").lower()
+
+
+def _decode_token(token: str) -> str | None:
+    try:
+        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return raw[1:] if raw.startswith("u") and raw[1:].isdigit() else None
+
+
+class _Reject(Exception):
+    def __init__(self, body: dict[str, Any], status: int) -> None:
+        self.body, self.status = body, status
+
+
+def _fields(request: web.Request) -> tuple[set[str], set[str], set[str]]:
+    tf, uf, ex = _csv(request.query.get("tweet.fields")), _csv(request.query.get("user.fields")), _csv(
+        request.query.get("expansions"))
+    for name, given, allowed in (("tweet.fields", tf, _TWEET_FIELDS), ("user.fields", uf, _USER_FIELDS),
+                                 ("expansions", ex, _EXPANSIONS)):
+        bad = sorted(given - allowed)
+        if bad:
+            raise _Reject(_invalid(name, bad[0], f"The `{name}` query parameter value [{bad[0]}] is not one "
+                                   f"of [{','.join(sorted(allowed))}]"), 400)
+    return tf, uf, ex
+
+
+def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, page_param: str,
+              min_results: int) -> dict[str, Any]:
+    """Page a newest-first list of tweets the way X does (since_id/until_id, max_results, tokens)."""
+    q = request.query
+    tf, uf, ex = _fields(request)
+    raw_max = q.get("max_results", "10")
+    if not raw_max.isdigit() or not min_results <= int(raw_max) <= 100:
+        raise _Reject(_invalid("max_results", raw_max, f"The `max_results` query parameter value [{raw_max}] "
+                               f"is not between {min_results} and 100"), 400)
+    since_id, until_id = q.get("since_id"), q.get("until_id")
+    for name, value in (("since_id", since_id), ("until_id", until_id)):
+        if value is not None and not value.isdigit():
+            raise _Reject(_invalid(name, value, f"The `{name}` query parameter value [{value}] is not valid"), 400)
+    token = q.get(page_param)
+    if token is not None:
+        below = _decode_token(token)
+        if below is None:
+            raise _Reject(_invalid(page_param, token, f"The `{page_param}` query parameter value [{token}] "
+                                   "is not valid"), 400)
+        until_id = below if until_id is None else str(min(int(until_id), int(below)))
+    selected = [t for t in tweets
+                if (since_id is None or int(t.id) > int(since_id)) and (until_id is None or int(t.id) < int(until_id))]
+    page, rest = selected[: int(raw_max)], selected[int(raw_max):]
+    world.reads += len(page)
+    body: dict[str, Any] = {}
+    if page:
+        body["data"] = [world.render_tweet(t, tf, ex) for t in page]
+        includes = _includes(world, page, uf, ex, tf)
+        if includes:
+            body["includes"] = includes
+    meta: dict[str, Any] = {"result_count": len(page)}
+    if page:
+        meta["newest_id"], meta["oldest_id"] = page[0].id, page[-1].id
+    if page and rest:
+        meta["next_token"] = _encode_token(page[-1].id)
+    body["meta"] = meta
+    return body
+
+
+def _includes(world: XWorld, page: list[Tweet], uf: set[str], ex: set[str], tf: set[str]) -> dict[str, Any]:
+    users: dict[str, User] = {}
+    tweets: dict[str, Tweet] = {}
+    for t in page:
+        if "author_id" in ex:
+            users[t.author_id] = world.users[t.author_id]
+        if "in_reply_to_user_id" in ex and t.in_reply_to_user_id:
+            users[t.in_reply_to_user_id] = world.users[t.in_reply_to_user_id]
+        if "referenced_tweets.id" in ex or "referenced_tweets.id.author_id" in ex:
+            for ref in referenced(t):
+                target = world.tweets.get(ref["id"])
+                if target is not None and target.at <= world.clock():
+                    tweets[target.id] = target
+                    if "referenced_tweets.id.author_id" in ex:
+                        users[target.author_id] = world.users[target.author_id]
+    out: dict[str, Any] = {}
+    if users:
+        out["users"] = [world.render_user(u, uf) for u in users.values()]
+    if tweets:
+        out["tweets"] = [world.render_tweet(t, tf, ex) for t in tweets.values()]
+    return out
+
+
+def make_x_app(world: XWorld) -> web.Application:
+    app = web.Application(middlewares=[make_middleware(world.recorder, world.faults, style="x")])
+
+    def endpoint(name: str, *, user_context: bool = False):  # type: ignore[no-untyped-def]
+        """Auth, timed outages, the rate window and its headers, shared by every route."""
+
+        def wrap(handler: Callable[[web.Request, User | None], Any]):  # type: ignore[no-untyped-def]
+            async def run(request: web.Request) -> web.StreamResponse:
+                outage = world.outage_now()
+                if outage is not None:
+                    return json_response(_problem(outage.status, "Service Unavailable", "Service Unavailable"),
+                                         outage.status)
+                who = world.principal(request.headers.get("Authorization", ""))
+                if who is None:
+                    return json_response(_problem(401, "Unauthorized", "Unauthorized"), 401)
+                principal, user = who
+                allowed, headers = world.spend(name, principal)
+                if not allowed:
+                    return json_response(_problem(429, "Too Many Requests", "Too Many Requests"), 429, headers)
+                if user_context and user is None:
+                    return json_response(_problem(
+                        403, "Unsupported Authentication",
+                        "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+                        "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+                        "https://api.twitter.com/2/problems/unsupported-authentication"), 403, headers)
+                if name in ("search_recent", "mentions") and world.monthly_read_cap is not None \
+                        and world.reads >= world.monthly_read_cap:
+                    return json_response(_problem(429, "UsageCapExceeded", "Usage cap exceeded: Monthly product cap",
+                                                  "https://api.twitter.com/2/problems/usage-capped",
+                                                  period="Monthly", scope="Product"), 429, headers)
+                try:
+                    body, status = await handler(request, user)
+                except _Reject as rej:
+                    body, status = rej.body, rej.status
+                return json_response(body, status, headers)
+
+            return run
+
+        return wrap
+
+    @endpoint("search_recent")
+    async def search_recent(request: web.Request, _: User | None) -> tuple[dict[str, Any], int]:
+        query = request.query.get("query")
+        if not query:
+            raise _Reject(_invalid("query", "", "The `query` query parameter can not be empty"), 400)
+        try:
+            pred = parse_query(query)
+        except QueryError as e:
+            raise _Reject(_invalid("query", query, f"There were errors processing your request: {e}"), 400)
+        horizon = world.clock() - SEARCH_RECENT_S
+        matches = (t for t in world.visible() if t.at >= horizon and pred(t, world))
+        return _timeline(world, request, matches, page_param="next_token", min_results=10), 200
+
+    @endpoint("mentions")
+    async def mentions(request: web.Request, _: User | None) -> tuple[dict[str, Any], int]:
+        uid = request.match_info["id"]
+        target = world.users.get(uid)
+        if target is None:
+            return {"errors": [{"value": uid, "detail": f"Could not find user with id: [{uid}].",
+                                "title": "Not Found Error", "resource_type": "user", "parameter": "id",
+                                "resource_id": uid, "type": "https://api.twitter.com/2/problems/resource-not-found"}],
+                    "meta": {"result_count": 0}}, 200
+        handle = target.username.lower()
+        timeline = [t for t in world.visible() if handle in t.mentions][:MENTIONS_CAP]
+        return _timeline(world, request, timeline, page_param="pagination_token", min_results=5), 200
+
+    @endpoint("user_by_username")
+    async def user_by_username(request: web.Request, _: User | None) -> tuple[dict[str, Any], int]:
+        username = request.match_info["username"]
+        if not re.fullmatch(r"\w{1,15}", username):
+            raise _Reject(_invalid("username", username, f"The `username` query parameter value [{username}] "
+                                   "does not match ^[A-Za-z0-9_]{1,15}$"), 400)
+        _, uf, _ = _fields(request)
+        user = world.user_by_username(username)
+        if user is None:
+            return {"errors": [{"value": username, "detail": f"Could not find user with username: [{username}].",
+                                "title": "Not Found Error", "resource_type": "user", "parameter": "username",
+                                "resource_id": username,
+                                "type": "https://api.twitter.com/2/problems/resource-not-found"}]}, 200
+        return {"data": world.render_user(user, uf)}, 200
+
+    @endpoint("users_me", user_context=True)
+    async def users_me(request: web.Request, user: User | None) -> tuple[dict[str, Any], int]:
+        _, uf, _ = _fields(request)
+        assert user is not None
+        return {"data": world.render_user(user, uf)}, 200
+
+    @endpoint("create_tweet", user_context=True)
+    async def create_tweet(request: web.Request, user: User | None) -> tuple[dict[str, Any], int]:
+        assert user is not None
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise _Reject(_problem(400, "Invalid Request", "Request body is not valid JSON",
+                                   "https://api.twitter.com/2/problems/invalid-request"), 400)
+        text = payload.get("text") if isinstance(payload, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise _Reject(_invalid("text", "", "The `text` field is required"), 400)
+        if len(text) > 280:
+            raise _Reject(_problem(403, "Forbidden", "Your Tweet text is too long."), 403)
+        reply_to = (payload.get("reply") or {}).get("in_reply_to_tweet_id")
+        quote_of = payload.get("quote_tweet_id")
+        for param, ref in (("reply.in_reply_to_tweet_id", reply_to), ("quote_tweet_id", quote_of)):
+            if ref is not None and (ref not in world.tweets or world.tweets[ref].at > world.clock()):
+                raise _Reject(_invalid(param, str(ref), f"The tweet {ref} you are replying to or quoting "
+                                       "does not exist or is not visible to you."), 400)
+        if any(t.author_id == user.id and t.text == text for t in world.tweets.values()):
+            raise _Reject(_problem(403, "Forbidden",
+                                   "You are not allowed to create a Tweet with duplicate content."), 403)
+        tid = world.post(user, text, reply_to=reply_to, quote_of=quote_of)
+        return {"data": {"id": tid, "text": world.tweets[tid].text, "edit_history_tweet_ids": [tid]}}, 201
+
+    app.router.add_get("/2/tweets/search/recent", search_recent)
+    app.router.add_get("/2/users/me", users_me)
+    app.router.add_get("/2/users/by/username/{username}", user_by_username)
+    app.router.add_get("/2/users/{id}/mentions", mentions)
+    app.router.add_post("/2/tweets", create_tweet)
+    return app

@@ -1,0 +1,352 @@
+"""The operator's triage rules: load `rules.yaml`, check every entry, compile them for speed.
+
+All phrases, patterns and negations of all categories become ONE alternation regex, searched once
+per mention. Each alternative is a capturing group; `match.lastindex` says which entry matched.
+Negations sit in the same alternation, longest first, so at a given position a negation such as
+"not down anymore" wins over the "down" it contains: the overlapping match is consumed by the
+negation, which is what cancelling means here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.models import URGENCIES
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RULES_PATH = _REPO_ROOT / "config" / "rules.yaml"
+
+URGENCY_RANK = {u: i for i, u in enumerate(reversed(URGENCIES))}  # ignore=0 … critical=4
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+_CATEGORY_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the file and the path of the bad entry."""
+
+    def __init__(self, source: str, path: str, problem: str) -> None:
+        self.source = source
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{source}: {path}: {problem}" if path else f"{source}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    category: str  # "" for a top-level negation
+    text: str  # what the operator wrote, quoted back in reasons
+    weight: float
+    negation: bool
+    where: str  # YAML path, for error messages and debugging
+    regex: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    id: str
+    description: str
+    base: int
+    complaint: bool
+    actionable: bool
+    min_urgency: str | None
+    max_urgency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    sentiment_points: float = 20
+    reach_points_per_decade: float = 4
+    reach_max: float = 24
+    reach_min_followers: int = 1000
+    verified_points: float = 5
+    engagement_points_per_decade: float = 5
+    engagement_max: float = 15
+    repeat_points: float = 8
+    repeat_max: float = 24
+    incident_points: float = 15
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentBands:
+    negative: float = -0.3
+    very_negative: float = -0.6
+    positive: float = 0.5
+
+
+@dataclass
+class Rules:
+    source: str
+    categories: dict[str, Category]  # in file order: earlier wins a tie
+    terms: list[Term]
+    regex: re.Pattern[str]
+    group_term: dict[int, tuple[Term, ...]]  # capturing-group index -> the terms it stands for
+    thresholds: dict[str, int]  # urgency -> minimum score, critical first
+    sentiment: SentimentBands = field(default_factory=SentimentBands)
+    signals: Signals = field(default_factory=Signals)
+    order: dict[str, int] = field(default_factory=dict)
+
+    def matches(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
+        """Evidence per category, the quoted words per category, and (quoted, category) per negation."""
+        evidence: dict[str, float] = {}
+        quoted: dict[str, list[str]] = {}
+        negated: list[tuple[str, str]] = []
+        seen: set[int] = set()
+        group_term = self.group_term
+        for m in self.regex.finditer(text):
+            idx = m.lastindex
+            if idx is None or idx in seen:
+                continue  # a term counts once however often it is repeated
+            seen.add(idx)
+            said = " ".join(m.group(idx).split())
+            for term in group_term[idx]:
+                c = term.category
+                if term.negation:
+                    negated.append((said, c))
+                    continue
+                evidence[c] = evidence.get(c, 0.0) + term.weight
+                quoted.setdefault(c, []).append(said)
+        return evidence, quoted, negated
+
+
+def phrase_to_regex(phrase: str) -> str:
+    """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
+    out: list[str] = []
+    words = phrase.strip().split()
+    for i, w in enumerate(words):
+        star = w.endswith("*") and len(w) > 1
+        if star:
+            w = w[:-1]
+        piece = "".join("'?" if ch == "'" else re.escape(ch) for ch in w)
+        if star:
+            piece += r"\w*"
+        out.append(piece)
+    body = r"\s+".join(out)
+    first, last = phrase.strip()[:1], phrase.strip().rstrip("*")[-1:]
+    lead = r"\b" if re.match(r"\w", first) else r"(?<!\w)"
+    tail = r"\b" if re.match(r"\w", last) else ""
+    return f"{lead}{body}{tail}"
+
+
+def _entry(raw: Any, where: str, kind: str, default_weight: float, source: str) -> tuple[str, str, float]:
+    """One list entry -> (the text to quote, its regex, weight)."""
+    weight = default_weight
+    if isinstance(raw, dict):
+        keys = set(raw)
+        allowed = {"phrase", "pattern", "weight"}
+        if keys - allowed:
+            raise RulesError(source, where, f"unknown key(s) {sorted(keys - allowed)}; expected phrase or pattern, and weight")
+        if ("phrase" in raw) == ("pattern" in raw):
+            raise RulesError(source, where, "give exactly one of `phrase` or `pattern`")
+        if "weight" in raw:
+            w = raw["weight"]
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 100:
+                raise RulesError(source, where, f"weight must be a number above 0 (at most 100), got {w!r}")
+            weight = float(w)
+        as_pattern = "pattern" in raw
+        text = raw["pattern"] if as_pattern else raw["phrase"]
+    elif isinstance(raw, str):
+        as_pattern = kind in ("patterns",) or kind == "negations" and _looks_like_regex(raw)
+        text = raw
+    else:
+        raise RulesError(source, where, f"expected a string or a mapping, got {type(raw).__name__}")
+    if not isinstance(text, str) or not text.strip():
+        raise RulesError(source, where, "empty phrase or pattern")
+    if as_pattern:
+        try:
+            compiled = re.compile(text, re.IGNORECASE)
+        except re.error as e:
+            raise RulesError(source, where, f"invalid regex {text!r}: {e}") from None
+        if compiled.groupindex:
+            raise RulesError(source, where, "named groups are not allowed; use (?:...)")
+        if _BACKREF.search(text):
+            raise RulesError(source, where, "back-references are not allowed")
+        if compiled.match(""):
+            raise RulesError(source, where, f"pattern {text!r} matches empty text, so it would match everything")
+        return text, text, weight
+    if re.search(r"[\\()\[\]{}|+?^$]", text.replace("'", "")):
+        raise RulesError(source, where, f"{text!r} looks like a regex; write it under `patterns:` or as `{{pattern: ...}}`")
+    return text, phrase_to_regex(text), weight
+
+
+def _looks_like_regex(s: str) -> bool:
+    return bool(re.search(r"[\\()\[\]{}|+?^$]", s.replace("'", "")))
+
+
+def _urgency(value: Any, where: str, source: str) -> str | None:
+    if value is None:
+        return None
+    if value not in URGENCIES:
+        raise RulesError(source, where, f"unknown urgency {value!r}; expected one of {list(URGENCIES)}")
+    return str(value)
+
+
+def _number(node: dict[str, Any], key: str, default: float, where: str, source: str) -> float:
+    v = node.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise RulesError(source, f"{where}.{key}", f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _mapping(node: Any, where: str, source: str) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        raise RulesError(source, where, f"expected a mapping, got {type(node).__name__}")
+    return node
+
+
+def _list(node: Any, where: str, source: str) -> list[Any]:
+    if node is None:
+        return []
+    if not isinstance(node, list):
+        raise RulesError(source, where, f"expected a list, got {type(node).__name__}")
+    return node
+
+
+_TOP_KEYS = {"version", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
+_CAT_KEYS = {
+    "description", "base", "min_urgency", "max_urgency", "complaint", "actionable", "weight",
+    "phrases", "patterns", "negations",
+}
+
+
+def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
+    top = _mapping(data, "", source)
+    unknown = set(top) - _TOP_KEYS
+    if unknown:
+        raise RulesError(source, sorted(unknown)[0], f"unknown key; expected some of {sorted(_TOP_KEYS)}")
+    if top.get("version", 1) != 1:
+        raise RulesError(source, "version", f"unsupported version {top.get('version')!r}; this program reads version 1")
+
+    th_raw = _mapping(top.get("urgency_thresholds"), "urgency_thresholds", source)
+    thresholds = {"critical": 80, "high": 60, "normal": 35, "low": 0}
+    for k, v in th_raw.items():
+        if k not in thresholds:
+            raise RulesError(source, f"urgency_thresholds.{k}", "expected critical, high, normal or low")
+        thresholds[k] = int(_number(th_raw, k, 0, "urgency_thresholds", source))
+    order = ["critical", "high", "normal", "low"]
+    for a, b in zip(order, order[1:]):
+        if thresholds[a] < thresholds[b]:
+            raise RulesError(source, f"urgency_thresholds.{a}", f"must be at least {b} ({thresholds[b]})")
+
+    s_raw = _mapping(top.get("sentiment"), "sentiment", source)
+    for k in s_raw:
+        if k not in SentimentBands.__dataclass_fields__:
+            raise RulesError(source, f"sentiment.{k}", "expected negative, very_negative or positive")
+    bands = SentimentBands(**{k: _number(s_raw, k, 0, "sentiment", source) for k in s_raw})
+
+    g_raw = _mapping(top.get("signals"), "signals", source)
+    for k in g_raw:
+        if k not in Signals.__dataclass_fields__:
+            raise RulesError(source, f"signals.{k}", f"unknown signal setting; expected some of {sorted(Signals.__dataclass_fields__)}")
+    signals = Signals(**{k: _number(g_raw, k, 0, "signals", source) for k in g_raw})  # type: ignore[arg-type]
+
+    terms: list[Term] = []
+    for i, raw in enumerate(_list(top.get("negations"), "negations", source)):
+        where = f"negations[{i}]"
+        text, rx, w = _entry(raw, where, "negations", 1.0, source)
+        terms.append(Term("", text, w, True, where, rx))
+
+    cats_raw = _mapping(top.get("categories"), "categories", source)
+    if not cats_raw:
+        raise RulesError(source, "categories", "at least one category is needed")
+    categories: dict[str, Category] = {}
+    for cid, node in cats_raw.items():
+        cw = f"categories.{cid}"
+        if not isinstance(cid, str) or not _CATEGORY_ID.match(cid):
+            raise RulesError(source, cw, "a category id is lower-case letters, digits and _")
+        if cid in ("own", "other"):
+            raise RulesError(source, cw, f"{cid!r} is reserved")
+        node = _mapping(node, cw, source)
+        bad = set(node) - _CAT_KEYS
+        if bad:
+            raise RulesError(source, f"{cw}.{sorted(bad)[0]}", f"unknown key; expected some of {sorted(_CAT_KEYS)}")
+        base = _number(node, "base", 30, cw, source)
+        if not 0 <= base <= 100:
+            raise RulesError(source, f"{cw}.base", "must be between 0 and 100")
+        for flag in ("complaint", "actionable"):
+            if not isinstance(node.get(flag, False), bool):
+                raise RulesError(source, f"{cw}.{flag}", "expected true or false")
+        cat = Category(
+            id=cid,
+            description=str(node.get("description", "")),
+            base=int(base),
+            complaint=bool(node.get("complaint", False)),
+            actionable=bool(node.get("actionable", False)),
+            min_urgency=_urgency(node.get("min_urgency"), f"{cw}.min_urgency", source),
+            max_urgency=_urgency(node.get("max_urgency"), f"{cw}.max_urgency", source),
+        )
+        if cat.min_urgency and cat.max_urgency and URGENCY_RANK[cat.min_urgency] > URGENCY_RANK[cat.max_urgency]:
+            raise RulesError(source, f"{cw}.min_urgency", "is above max_urgency")
+        default_w = _number(node, "weight", 1.0, cw, source)
+        n_match = 0
+        for kind in ("phrases", "patterns", "negations"):
+            for i, raw in enumerate(_list(node.get(kind), f"{cw}.{kind}", source)):
+                where = f"{cw}.{kind}[{i}]"
+                text, rx, w = _entry(raw, where, kind, default_w, source)
+                terms.append(Term(cid, text, w, kind == "negations", where, rx))
+                n_match += kind != "negations"
+        if n_match == 0:
+            raise RulesError(source, cw, "has no phrases or patterns")
+        categories[cid] = cat
+
+    regex, group_term = _compile(terms, source)
+    return Rules(
+        source=source,
+        categories=categories,
+        terms=terms,
+        regex=regex,
+        group_term=group_term,
+        thresholds=thresholds,
+        sentiment=bands,
+        signals=signals,
+        order={c: i for i, c in enumerate(categories)},
+    )
+
+
+def _specificity(rx: str) -> int:
+    return len(re.sub(r"\\[bBwsdWSD]|[()?:*+|\\]", "", rx))
+
+
+def _compile(terms: list[Term], source: str) -> tuple[re.Pattern[str], dict[int, tuple[Term, ...]]]:
+    # Longest (most specific) first, negations before matches of equal length: at one position the
+    # first alternative that matches wins, so "charged twice" beats "charged" and "not down anymore"
+    # beats "down".
+    # The same words listed under two categories are one alternative that credits both.
+    by_regex: dict[str, list[Term]] = {}
+    for t in terms:
+        by_regex.setdefault(t.regex, []).append(t)
+    ordered = sorted(by_regex.items(), key=lambda kv: (-_specificity(kv[0]), not any(t.negation for t in kv[1])))
+    parts: list[str] = []
+    group_term: dict[int, tuple[Term, ...]] = {}
+    next_group = 1
+    for rx, ts in ordered:
+        inner = re.compile(rx, re.IGNORECASE).groups
+        group_term[next_group] = tuple(ts)
+        parts.append(f"({rx})")
+        next_group += 1 + inner
+    try:
+        regex = re.compile("|".join(parts), re.IGNORECASE)
+    except re.error as e:  # each entry compiled alone, so this is a combination problem
+        raise RulesError(source, "", f"the rules do not combine into one pattern: {e}") from None
+    return regex, group_term
+
+
+def load_rules(path: Path | str | None = None) -> Rules:
+    p = Path(path) if path is not None else DEFAULT_RULES_PATH
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        hint = " (the shipped defaults live in config/rules.yaml of the source checkout)" if path is None else ""
+        raise RulesError(str(p), "", f"cannot read the rules file: {e.strerror}{hint}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RulesError(str(p), where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_rules(data, source=str(p))
