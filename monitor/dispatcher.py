@@ -9,7 +9,7 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -44,6 +44,7 @@ class Dispatcher:
         batch_size: int = 20,
         idle_wait: float = 0.5,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
@@ -55,6 +56,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.idle_wait = idle_wait
         self.clock = clock
+        self.sleep = sleep
         self.stats = DispatchStats()
         self._last_sent: dict[tuple[str, str], float] = {}
         self._rng = random.Random()
@@ -111,7 +113,7 @@ class Dispatcher:
                 continue
             wait = self._last_sent.get(lane, 0.0) + handler.min_interval - self.clock()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self.sleep(wait)
             await self._deliver(handler, item, lane)
 
     async def _deliver(self, handler: DeliveryHandler, item: OutboxItem, lane: tuple[str, str]) -> None:

@@ -205,9 +205,7 @@ async def ingest(
                 channel = policy.channel(v)
                 if channel is None:
                     continue
-                view = MentionView.from_stored(
-                    mention_id=ids[m.external_id], mention=m, verdict=v, ticket_id=ticket_ids.get(ticket_root(m))
-                )
+                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_ids.get(ticket_root(m)))
                 effects.append(NewEffect(alert_key(m), "slack.message", channel, build_mention_alert(view)))
         result.alerts = await enqueue(conn, effects, now=now)
 

@@ -170,7 +170,7 @@ class SlackWorkspace:
 async def _params(request: web.Request) -> dict[str, Any]:
     """Query string, then form or JSON body, as slack-sdk sends them (JSON for chat.*, GET for reads)."""
     params: dict[str, Any] = dict(request.query)
-    if request.method == "POST" and request.can_read_body:
+    if request.method == "POST" and request.body_exists:
         if request.content_type == "application/json":
             try:
                 body = await request.json()
