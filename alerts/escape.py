@@ -16,7 +16,7 @@ ZWSP = "\u200b"
 ELLIPSIS = "…"
 
 _CONTROL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_BROADCAST = re.compile(r"(?<![\w.])@(channel|here|everyone)\b", re.IGNORECASE)
 
 
 def escape_mrkdwn(text: str) -> str:

@@ -11,7 +11,15 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from alerts.escape import escape_mrkdwn, escape_truncated, quote_block, safe_link, safe_url, truncate_plain
+from alerts.escape import (
+    escape_mrkdwn,
+    escape_truncated,
+    quote_block,
+    safe_link,
+    safe_url,
+    slack_len,
+    truncate_plain,
+)
 from monitor.models import Author, Mention, Verdict
 
 # Stable ids the interactivity handler dispatches on; every button's `value` is the mention id.
@@ -127,8 +135,10 @@ def _header(m: MentionView) -> dict[str, Any]:
 
 
 def _who(m: MentionView) -> str:
-    handle = f"@{m.author_username}" if m.author_username else "someone"
-    who = safe_link(m.url, handle) if m.url else escape_mrkdwn(handle)
+    handle = f"@{truncate_plain(m.author_username, 100)}" if m.author_username else "someone"
+    link = safe_link(m.url, handle) if m.url else ""
+    # a monstrous URL goes without a link here (the Open button still has it) rather than break the limit
+    who = link if link and slack_len(link) <= 2000 else escape_mrkdwn(handle)
     parts = [f"*{who}*"]
     if m.author_name and m.author_name != m.author_username:
         parts.append(escape_truncated(m.author_name, 100))

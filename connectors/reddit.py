@@ -1,9 +1,50 @@
-"""Reddit through praw (blocking, not thread-safe: one single-thread executor per instance)."""
+"""Reddit through praw (blocking, not thread-safe: one single-thread executor per instance).
+
+Streams, each with its own cursor (`"<created_utc>:<fullname>"` of the newest thing seen):
+
+    search:<query>   Reddit search, sort=new, in r/all (or `search_subreddits`); submissions only
+    sub:<name>       new submissions and new comments in one of the brand's own subreddits
+    inbox            the bot account's inbox: u/ mentions and replies to its posts and comments
+
+A listing is read newest first, page by page, until it reaches the stream's cursor (or the end); only
+then is the new cursor returned. Reddit's search index lags, so search streams look back
+`search_lookback` seconds past the cursor; what this process already returned is remembered and not
+returned twice, and after a restart the store's unique (source, external_id) absorbs the overlap.
+
+praw is used for what it is good at (OAuth, re-auth on 401, rate-limit headers) through its public
+`Reddit.request`, which answers the raw JSON, so no lazy praw object ever fetches behind our back.
+Every library error becomes one of ours in `_translate`, and nowhere else.
+"""
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import functools
+import hashlib
+import logging
+import random
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
 
+import praw
+import prawcore
+import requests
+from praw.exceptions import PRAWException, RedditAPIException
+from prawcore.sessions import RetryStrategy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connectors.base import AuthError, BadPayload, ConfigError, SourceError, TransientError
+from monitor.models import Author, Batch, Cursor, Mention
+
+log = logging.getLogger(__name__)
+
+_FULLNAME = re.compile(r"^t[13]_[0-9a-z]+$")
+_TOKEN_PATH = "/api/v1/access_token"
 
 
 class RedditConfig(BaseModel):
@@ -13,11 +54,604 @@ class RedditConfig(BaseModel):
     name: str = "reddit"
     client_id: str
     client_secret: SecretStr
-    username: str | None = None
+    username: str | None = None  # a script app's account: enables the inbox stream and replies
     password: SecretStr | None = None
     user_agent: str = "outreach-monitor/0.1"
     api_base: str = "https://oauth.reddit.com"
-    www_base: str = "https://www.reddit.com"
-    queries: list[str] = Field(default_factory=list)
-    subreddits: list[str] = Field(default_factory=list)
+    www_base: str = "https://www.reddit.com"  # token endpoint, and the base of mention URLs
+    queries: list[str] = Field(default_factory=list)  # Reddit search syntax
+    subreddits: list[str] = Field(default_factory=list)  # the brand's own: every post and comment
+    search_subreddits: list[str] = Field(default_factory=lambda: ["all"])  # where `queries` search
+    search_time_filter: Literal["hour", "day", "week", "month", "year", "all"] = "week"
+    search_lookback: float = Field(600.0, ge=0)  # seconds re-read past a search cursor (index lag)
+    inbox: bool = True  # read the account's inbox when username/password are set
+    fetch_parents: bool = True  # one /api/info call per fetch for the text a comment answers
     interval: float = Field(60.0, gt=0)
+    page_size: int = Field(100, ge=1, le=100)
+    max_pages: int = Field(5, ge=1)  # per listing per fetch; beyond it the cursor waits (catch-up)
+    timeout: float = Field(16.0, gt=0)  # per HTTP request (praw's own `timeout` option is ignored)
+    retry_pause: float = Field(2.0, ge=0)  # prawcore retries 5xx/drops/401 twice: 0-1x, then 1-2x this
+    max_rate_wait: float = Field(10.0, ge=0)  # longer rate-limit waits go back to the scheduler
+
+
+# ---- cursors (pure) -------------------------------------------------------------------------
+
+
+def _key(created: float, name: str) -> tuple[float, str, int]:
+    """A total order of things (creation time, kind, base-36 id), to pick a stream's newest."""
+    kind, _, rid = name.partition("_")
+    return (created, kind, int(rid, 36))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The newest thing a stream has seen; what its Cursor stores."""
+
+    created: float
+    name: str
+
+    @property
+    def key(self) -> tuple[float, str, int]:
+        return _key(self.created, self.name)
+
+    def encode(self, nonce: str = "") -> str:
+        return f"{self.created!r}:{self.name}" + (f"#{nonce}" if nonce else "")
+
+    @classmethod
+    def decode(cls, value: str) -> Mark | None:
+        created, _, name = value.partition("#")[0].rpartition(":")
+        try:
+            mark = cls(float(created), name)
+            _key(mark.created, name)
+        except ValueError:
+            return None
+        return mark if _FULLNAME.match(name) else None
+
+
+@dataclass(frozen=True)
+class Thing:
+    """One listing child that passed validation: enough to order it; the rest stays raw."""
+
+    name: str
+    created: float
+    data: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[float, str, int]:
+        return _key(self.created, self.name)
+
+
+def parse_thing(child: Any) -> Thing | None:
+    """None for a child we cannot use (a BadPayload item: skipped and counted)."""
+    if not isinstance(child, dict) or not isinstance(child.get("data"), dict):
+        return None
+    data = child["data"]
+    name, created = data.get("name"), data.get("created_utc")
+    if not isinstance(name, str) or not _FULLNAME.match(name) or isinstance(created, bool) \
+            or not isinstance(created, int | float):
+        return None
+    return Thing(name, float(created), data)
+
+
+def is_new(thing: Thing, mark: Mark | None, lookback: float, returned: Iterable[str] = ()) -> bool:
+    """Not older than the cursor's second (less `lookback`), not the cursor itself, not yet returned.
+
+    Things of the cursor's own second cannot be ordered against it (comments and submissions have
+    separate id sequences), so that second is always looked at again.
+    """
+    if thing.name in returned:
+        return False
+    if mark is None:
+        return True
+    return thing.name != mark.name and thing.created >= mark.created - lookback
+
+
+def reached(thing: Thing, mark: Mark | None, lookback: float) -> bool:
+    """Paging can stop: this thing (and everything older, newest-first) is behind the cursor."""
+    return mark is not None and thing.created < mark.created - lookback
+
+
+# ---- things -> mentions (pure) --------------------------------------------------------------
+
+
+def _author(data: dict[str, Any]) -> Author:
+    name = str(data.get("author") or "[deleted]")
+    return Author(id=str(data.get("author_fullname") or name), username=name, name=name)
+
+
+def _thread_from_context(context: str) -> str:
+    """The submission of an inbox item: /r/x/comments/<id>/slug/<comment>/?context=3."""
+    m = re.search(r"/comments/([0-9a-z]+)/", context)
+    return f"t3_{m.group(1)}" if m else ""
+
+
+def to_mention(
+    thing: Thing,
+    *,
+    source: str,
+    stream: str,
+    www_base: str,
+    own: frozenset[str],
+    parent: dict[str, Any] | None = None,
+) -> Mention:
+    d = thing.data
+    author = _author(d)
+    created_at = datetime.fromtimestamp(thing.created, tz=UTC)
+    metrics = {k: int(d[k]) for k in ("score", "ups", "num_comments") if isinstance(d.get(k), int)}
+    raw: dict[str, Any] = {k: d[k] for k in ("subreddit", "link_title", "type", "over_18") if d.get(k) is not None}
+    if thing.name.startswith("t3_"):
+        title, body = str(d.get("title") or ""), str(d.get("selftext") or "")
+        text = f"{title}\n\n{body}" if body else title
+        conversation, in_reply_to = thing.name, ""
+        path = str(d.get("permalink") or "")
+        raw["title"] = title
+        if d.get("url") and not d.get("is_self", True):
+            raw["link_url"] = d["url"]
+    else:
+        text = str(d.get("body") or "")
+        context = str(d.get("context") or "")
+        conversation = str(d.get("link_id") or _thread_from_context(context))
+        in_reply_to = str(d.get("parent_id") or "")
+        path = str(d.get("permalink") or context.split("?", 1)[0])
+    if parent is not None:
+        raw["parent"] = parent
+    return Mention(
+        source=source,
+        external_id=thing.name,
+        text=text,
+        author=author,
+        created_at=created_at,
+        stream=stream,
+        url=f"{www_base.rstrip('/')}{path}" if path.startswith("/") else path,
+        conversation_id=conversation,
+        in_reply_to=in_reply_to,
+        metrics=metrics,
+        is_own=author.username.lower() in own,
+        raw=raw,
+    )
+
+
+def parent_context(thing: Thing) -> dict[str, Any]:
+    d = thing.data
+    text = str(d.get("body") if thing.name.startswith("t1_") else d.get("title") or "")
+    return {"id": thing.name, "author": str(d.get("author") or "[deleted]"), "text": text[:2000]}
+
+
+# ---- errors: the one place praw's vocabulary becomes ours -----------------------------------
+
+
+def _retry_after(response: requests.Response | None, header: str | None = None) -> float | None:
+    for value in (header, response.headers.get("x-ratelimit-reset") if response is not None else None):
+        try:
+            if value is not None:
+                return max(float(value), 0.0)
+        except ValueError:
+            pass
+    return None
+
+
+def _translate(exc: BaseException, *, path: str, bad_request_path: str = "") -> SourceError | None:
+    """Our error for a praw/prawcore error, or None when it is not a library error (a bug: re-raise).
+
+    `path` names the YAML setting that chose the URL (a subreddit), `bad_request_path` the one that
+    chose the parameters (a query), so a ConfigError says what to fix.
+    """
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, prawcore.TooManyRequests):
+        return TransientError("reddit: 429 too many requests", retry_after=_retry_after(exc.response, exc.retry_after))
+    if isinstance(exc, prawcore.BadJSON):
+        return TransientError("reddit: the response was not valid JSON")
+    if isinstance(exc, prawcore.ServerError):
+        return TransientError(f"reddit: server error {exc.response.status_code} (after prawcore's retries)")
+    if isinstance(exc, prawcore.RequestException):
+        return TransientError(f"reddit: request failed: {type(exc.original_exception).__name__}")
+    if isinstance(exc, prawcore.OAuthException):
+        return AuthError(f"reddit: token refused: {exc.error}")
+    if isinstance(exc, prawcore.InvalidToken | prawcore.Forbidden | prawcore.InsufficientScope):
+        return AuthError(f"reddit: {exc.response.status_code} {type(exc).__name__}")
+    if isinstance(exc, prawcore.Redirect | prawcore.NotFound | prawcore.UnavailableForLegalReasons):
+        return ConfigError(f"reddit: no such subreddit or listing ({type(exc).__name__})", path=path)
+    if isinstance(exc, prawcore.BadRequest):
+        return ConfigError("reddit: 400 bad request (check the query)", path=bad_request_path or path)
+    if isinstance(exc, prawcore.ResponseException):
+        status = exc.response.status_code
+        if status in (401, 403):  # e.g. the token endpoint refusing the client secret
+            return AuthError(f"reddit: {status} from {exc.response.url.split('?')[0]}")
+        return TransientError(f"reddit: unexpected HTTP {status}")
+    if isinstance(exc, RedditAPIException):
+        kinds = {item.error_type for item in exc.items}
+        if "RATELIMIT" in kinds:
+            return TransientError(f"reddit: {exc.items[0].error_message}")
+        return BadPayload(f"reddit refused: {'; '.join(i.error_message for i in exc.items)}")
+    if isinstance(exc, prawcore.InvalidInvocation | PRAWException):
+        return ConfigError(f"reddit: {exc}", path=path)
+    if isinstance(exc, prawcore.PrawcoreException):
+        return TransientError(f"reddit: {exc}")
+    return None
+
+
+# ---- the wire: praw with our timeout, our retry pacing, and a request meter ------------------
+
+
+@dataclass
+class _Meter:
+    """What crossed the wire; touched only on the worker thread, read after each call returns."""
+
+    requests: int = 0  # API calls (token requests not counted: they do not spend the rate budget)
+    remaining: int | None = None
+    reset_at: float | None = None  # epoch seconds
+
+    def saw(self, headers: Any) -> None:
+        if "x-ratelimit-remaining" in headers:
+            try:
+                self.remaining = int(float(headers["x-ratelimit-remaining"]))
+                self.reset_at = time.time() + float(headers["x-ratelimit-reset"])
+            except (KeyError, ValueError):
+                pass
+
+
+class _Requestor(prawcore.Requestor):
+    """praw's documented `requestor_class` hook: applies our timeout and counts requests.
+
+    prawcore passes its import-time PRAWCORE_TIMEOUT to every API call, so the per-source
+    `timeout` has to win here.
+    """
+
+    def __init__(self, *args: Any, meter: _Meter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.meter = meter
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+        url = str(args[1] if len(args) > 1 else kwargs.get("url", ""))
+        if not url.endswith(_TOKEN_PATH):
+            self.meter.requests += 1
+        response = super().request(*args, timeout=self.timeout, **kwargs)
+        self.meter.saw(response.headers)
+        return response
+
+
+@dataclass(frozen=True)
+class _Retry(RetryStrategy):
+    """prawcore's schedule (retry twice: pause 0-2 s, then 2-4 s) with the pause scaled by config."""
+
+    left: int = 2
+    total: int = 2
+    pause: float = 2.0
+
+    def _sleep_seconds(self) -> float | None:
+        done = self.total - self.left
+        return None if done == 0 else self.pause * (done - 1 + random.random())
+
+    def consume_available_retry(self) -> _Retry:
+        return replace(self, left=self.left - 1)
+
+    def should_retry_on_failure(self) -> bool:
+        return self.left > 0
+
+
+@dataclass(frozen=True)
+class _Listing:
+    path: str
+    params: dict[str, str | int]
+    where: str  # YAML path that chose this URL
+    query_where: str = ""
+
+
+@dataclass(frozen=True)
+class _Stream:
+    name: str
+    listings: tuple[_Listing, ...]
+    lookback: float = 0.0
+
+
+@dataclass
+class _StreamRead:
+    things: list[Thing] = field(default_factory=list)
+    complete: bool = True
+    bad: int = 0
+
+
+@dataclass(frozen=True)
+class _Memory:
+    """The things returned with cursor value `cursor` (a nonce makes each value unique).
+
+    Used only while the pipeline hands that exact value back, which proves it stored that batch;
+    otherwise nothing is filtered (a batch that was not stored comes again, the store dedupes).
+    """
+
+    cursor: str
+    names: dict[str, float]  # fullname -> created_utc, within the stream's lookback of the cursor
+
+
+@dataclass
+class _StreamResult:
+    fresh: list[Thing]
+    cursor: Cursor | None
+    memory: _Memory | None
+    bad: int
+
+
+def _stream_name(prefix: str, value: str) -> str:
+    """Stream names are stored (128 chars); a very long query keeps a readable head and a hash."""
+    name = f"{prefix}:{value}"
+    if len(name) <= 120:
+        return name
+    return f"{name[:100]}~{hashlib.sha1(value.encode()).hexdigest()[:12]}"
+
+
+class RedditSource:
+    name: ClassVar[str] = "reddit"
+
+    def __init__(self, cfg: RedditConfig, *, own_handles: Sequence[str] = (), config_path: str = "") -> None:
+        if bool(cfg.username) != bool(cfg.password):
+            raise ConfigError("username and password go together (a script app's account)",
+                              path=f"{config_path}.{'password' if cfg.username else 'username'}")
+        self.cfg = cfg
+        self.config_path = config_path
+        own = {h.lower().removeprefix("@").removeprefix("u/") for h in own_handles}
+        if cfg.username:
+            own.add(cfg.username.lower())  # the bot's own replies are ours: stored, never triaged
+        self.own = frozenset(own)
+        self.streams: list[_Stream] = self._plan()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"praw-{cfg.name}")
+        self._meter = _Meter()
+        self._http = requests.Session()
+        self._retries_on = True
+        self._reddit = self._build()
+        self._memory: dict[str, _Memory] = {}  # stream -> what the store holds at its cursor
+        self._parents: dict[str, dict[str, Any]] = {}  # small cache: fullname -> parent context
+
+    # ---- construction -------------------------------------------------------------------------
+
+    def _plan(self) -> list[_Stream]:
+        cfg, at = self.cfg, self.config_path
+        streams: list[_Stream] = []
+        if cfg.inbox and cfg.username:
+            streams.append(_Stream("inbox", (_Listing("message/inbox/", {}, f"{at}.username"),)))
+        for i, sub in enumerate(cfg.subreddits):
+            where = f"{at}.subreddits[{i}]"
+            streams.append(_Stream(_stream_name("sub", sub), (
+                _Listing(f"r/{sub}/new/", {}, where),
+                _Listing(f"r/{sub}/comments/", {}, where),
+            )))
+        subs = [s for s in cfg.search_subreddits if s] or ["all"]
+        scope = "all" if any(s.lower() == "all" for s in subs) else "+".join(subs)
+        for i, q in enumerate(cfg.queries):
+            params: dict[str, str | int] = {"q": q, "sort": "new", "t": cfg.search_time_filter,
+                                            "restrict_sr": "false" if scope == "all" else "on"}
+            streams.append(_Stream(_stream_name("search", q), (
+                _Listing(f"r/{scope}/search/", params, f"{at}.search_subreddits", f"{at}.queries[{i}]"),
+            ), lookback=cfg.search_lookback))
+        return streams
+
+    def _build(self) -> praw.Reddit:
+        cfg = self.cfg
+        reddit = praw.Reddit(
+            client_id=cfg.client_id,
+            client_secret=cfg.client_secret.get_secret_value(),
+            username=cfg.username,
+            password=cfg.password.get_secret_value() if cfg.password else None,
+            user_agent=cfg.user_agent,
+            oauth_url=cfg.api_base.rstrip("/"),
+            reddit_url=cfg.www_base.rstrip("/"),
+            short_url=cfg.www_base.rstrip("/"),
+            check_for_updates=False,  # it would call PyPI
+            check_for_async=False,  # we call it from a worker thread on purpose
+            requestor_class=_Requestor,
+            requestor_kwargs={"meter": self._meter, "timeout": cfg.timeout, "session": self._http},
+        )
+        for core in {id(c): c for c in (reddit._read_only_core, reddit._authorized_core) if c}.values():
+            # prawcore has no public knob for its retry pacing; without this its 0-6 s sleeps
+            # hold our single worker thread. Fail loudly if a prawcore upgrade moves it.
+            if not hasattr(core, "_retry_strategy_class"):
+                raise RuntimeError("prawcore no longer has Session._retry_strategy_class; update connectors/reddit.py")
+            core._retry_strategy_class = self._retry_strategy
+        return reddit
+
+    def _retry_strategy(self) -> _Retry:
+        n = 2 if self._retries_on else 0
+        return _Retry(left=n, total=n, pause=self.cfg.retry_pause)
+
+    # ---- one API call, on the worker thread -----------------------------------------------------
+
+    def _request_sync(self, method: str, path: str, params: dict[str, Any] | None,
+                      data: dict[str, Any] | None) -> Any:
+        limiter = self._reddit._core.rate_limiter  # type: ignore[union-attr]
+        if limiter.next_request_timestamp_ns is not None:
+            wait = (limiter.next_request_timestamp_ns - time.monotonic_ns()) / 1e9
+            if wait > self.cfg.max_rate_wait:
+                # prawcore would sleep it out on this thread; the scheduler waits instead.
+                raise TransientError(f"reddit: rate budget spent for {wait:.0f}s", retry_after=wait)
+        try:
+            return self._reddit.request(method=method, path=path, params=params, data=data)
+        except prawcore.TooManyRequests:
+            # The 429's wait goes to the scheduler as retry_after; prawcore would also sleep it
+            # here before the next call, so the scheduler's retry would only meet a second gate.
+            limiter.next_request_timestamp_ns = None
+            raise
+
+    async def _run(self, fn: Callable[..., Any], *args: Any, where: str = "", query_where: str = "") -> Any:
+        """Run `fn` on this source's praw thread; its library errors come back as ours."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except Exception as exc:
+            ours = _translate(exc, path=where or self.config_path, bad_request_path=query_where)
+            if ours is None or ours is exc:
+                raise
+            raise ours from exc
+
+    async def _call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                    data: dict[str, Any] | None = None, where: str = "", query_where: str = "") -> Any:
+        return await self._run(self._request_sync, method, path, params, data, where=where, query_where=query_where)
+
+    # ---- reading --------------------------------------------------------------------------------
+
+    async def _read(self, listing: _Listing, mark: Mark | None, lookback: float) -> _StreamRead:
+        out = _StreamRead()
+        after: str | None = None
+        for _ in range(self.cfg.max_pages if mark is not None else 1):
+            params = {**listing.params, "limit": self.cfg.page_size}
+            if after:
+                params["after"] = after
+            body = await self._call("GET", listing.path, params=params, where=listing.where,
+                                    query_where=listing.query_where)
+            children, after = _children(body)
+            stop = False
+            for child in children:
+                if isinstance(child, dict) and child.get("kind") == "t4":
+                    continue  # a private message in the inbox: not a public mention (not handled yet)
+                thing = parse_thing(child)
+                if thing is None:
+                    out.bad += 1
+                    continue
+                out.things.append(thing)
+                stop = stop or reached(thing, mark, lookback)
+            if stop or not after:
+                return out
+        # First run (no cursor): one page is the baseline. Otherwise the cursor was not reached.
+        out.complete = mark is None
+        return out
+
+    async def _read_stream(self, stream: _Stream, cursor: Cursor | None) -> _StreamResult:
+        mark = Mark.decode(cursor.value) if cursor is not None else None
+        if cursor is not None and mark is None:
+            log.warning("reddit: ignoring unreadable cursor %r for stream %s", cursor.value, stream.name)
+        things: list[Thing] = []
+        complete, bad = True, 0
+        for listing in stream.listings:
+            read = await self._read(listing, mark, stream.lookback)
+            things += read.things
+            complete &= read.complete
+            bad += read.bad
+        memory = self._memory.get(stream.name)
+        returned = memory.names if memory is not None and cursor is not None and cursor.value == memory.cursor else {}
+        fresh: dict[str, Thing] = {}
+        for t in things:
+            if t.name not in fresh and is_new(t, mark, stream.lookback, returned):
+                fresh[t.name] = t
+        newest = max(things, key=lambda t: t.key, default=None)
+        if not complete or newest is None or (not fresh and mark is not None and newest.key <= mark.key):
+            return _StreamResult(list(fresh.values()), None, None, bad)
+        top = Mark(newest.created, newest.name)
+        new_mark = top if mark is None or top.key > mark.key else mark
+        horizon = new_mark.created - stream.lookback
+        # Once this batch is stored, everything read is stored: fresh things now, the rest before.
+        names = {n: c for n, c in {**returned, **{t.name: t.created for t in things}}.items() if c >= horizon}
+        value = new_mark.encode(secrets.token_hex(3))
+        return _StreamResult(list(fresh.values()), Cursor(stream.name, value), _Memory(value, names), bad)
+
+    async def _parent_context(self, things: Iterable[Thing], known: set[str]) -> dict[str, dict[str, Any]]:
+        wanted = sorted({str(t.data.get("parent_id")) for t in things if t.name.startswith("t1_")
+                         and _FULLNAME.match(str(t.data.get("parent_id") or ""))} - known - set(self._parents))
+        for i in range(0, len(wanted), 100):
+            body = await self._call("GET", "api/info/", params={"id": ",".join(wanted[i:i + 100])})
+            children, _ = _children(body)
+            for child in children:
+                parent = parse_thing(child)
+                if parent is not None:
+                    self._parents[parent.name] = parent_context(parent)
+        if len(self._parents) > 2000:  # context only; forget the oldest half
+            for name in list(self._parents)[:1000]:
+                del self._parents[name]
+        return self._parents
+
+    @property
+    def requests_spent(self) -> int:
+        """API calls since start, failed fetches included (Batch.requests only counts one fetch)."""
+        return self._meter.requests
+
+    # ---- the Source protocol ----------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Credentials work and every configured subreddit exists (ConfigError names the YAML path)."""
+        if self.cfg.username:
+            await self._call("GET", "api/v1/me", where=f"{self.config_path}.username")
+        else:
+            await self._call("GET", "r/all/new/", params={"limit": 1})
+        subs = [(f"{self.config_path}.subreddits[{i}]", s) for i, s in enumerate(self.cfg.subreddits)]
+        subs += [(f"{self.config_path}.search_subreddits[{i}]", s)
+                 for i, s in enumerate(self.cfg.search_subreddits) if s.lower() != "all"]
+        for where, sub in subs:
+            await self._call("GET", f"r/{sub}/about/", where=where)
+
+    async def fetch(self, cursors: dict[str, Cursor]) -> Batch:
+        spent = self._meter.requests
+        results = [(stream, await self._read_stream(stream, cursors.get(stream.name))) for stream in self.streams]
+        things = [t for _, r in results for t in r.fresh]
+        parents: dict[str, dict[str, Any]] = {}
+        if self.cfg.fetch_parents:
+            in_batch = {t.name: t for t in things}
+            parents = dict(await self._parent_context(things, set(in_batch)))
+            parents.update({n: parent_context(t) for n, t in in_batch.items()})
+        # Only now, with nothing left to fail, may this fetch's memory replace the last one.
+        for stream, r in results:
+            if r.memory is not None:
+                self._memory[stream.name] = r.memory
+        mentions: dict[str, Mention] = {}  # one thing found by two streams: the first (inbox, sub, search) wins
+        for stream, r in results:
+            for t in r.fresh:
+                if t.name not in mentions:
+                    mentions[t.name] = to_mention(
+                        t, source=self.cfg.name, stream=stream.name, www_base=self.cfg.www_base, own=self.own,
+                        parent=parents.get(str(t.data.get("parent_id") or "")))
+        return Batch(
+            mentions=list(mentions.values()),
+            cursors=[r.cursor for _, r in results if r.cursor is not None],
+            requests=self._meter.requests - spent,
+            rate_limit_remaining=self._meter.remaining,
+            rate_limit_reset=self._meter.reset_at,
+            skipped_bad=sum(r.bad for _, r in results),
+        )
+
+    async def reply(self, to: Mention, text: str, *, key: str = "") -> str:
+        """Answer `to` in public; returns the new comment's fullname. One reply per thing.
+
+        Reddit has no idempotency key, so a reply that may have landed (a dropped connection) must
+        not be posted twice: the account's last 100 comments are checked first (an earlier reply to
+        the same thing is returned instead), and prawcore's own retries are off for the POST (a 401
+        is retried once here: that POST never landed).
+        """
+        if not self.cfg.username:
+            raise ConfigError("replying needs the account's username and password", path=f"{self.config_path}.username")
+        mine = await self._call("GET", f"user/{self.cfg.username}/comments/", params={"limit": 100})
+        for child in _children(mine)[0]:
+            thing = parse_thing(child)
+            if thing is not None and thing.data.get("parent_id") == to.external_id:
+                return thing.name
+        body = await self._run(self._post_reply_sync, to.external_id, text, where=f"{self.config_path}.username")
+        things = ((body or {}).get("json") or {}).get("data", {}).get("things") or []
+        made = parse_thing(things[0]) if things else None
+        if made is None:
+            raise BadPayload("reddit: the reply was accepted but its comment is missing from the answer")
+        return made.name
+
+    def _post_reply_sync(self, thing_id: str, text: str) -> Any:
+        form = {"thing_id": thing_id, "text": text}
+        self._retries_on = False
+        try:
+            try:
+                body = self._request_sync("POST", "api/comment/", None, form)
+            except prawcore.InvalidToken:  # the token expired: prawcore fetches a new one for this try
+                body = self._request_sync("POST", "api/comment/", None, form)
+        finally:
+            self._retries_on = True
+        errors = ((body or {}).get("json") or {}).get("errors") or []
+        if errors:
+            raise RedditAPIException(errors)
+        return body
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._http.close)
+        self._executor.shutdown(wait=True)
+
+
+def _children(body: Any) -> tuple[list[Any], str | None]:
+    """A Listing's children and `after`; a body that is no Listing at all is a transient fault."""
+    data = body.get("data") if isinstance(body, dict) and body.get("kind") == "Listing" else None
+    if not isinstance(data, dict) or not isinstance(data.get("children"), list):
+        raise TransientError("reddit: the answer was not a Listing")
+    after = data.get("after")
+    return data["children"], after if isinstance(after, str) and after else None

@@ -1,9 +1,59 @@
-"""X (Twitter) API v2 through tweepy's AsyncClient: brand-handle mentions and keyword searches."""
+"""X (Twitter) API v2 through tweepy's AsyncClient: brand-handle mentions and keyword searches.
+
+Streams: `mentions:<handle>` for each configured handle (`get_users_mentions`) and `search:<query>`
+for each query (`search_recent_tweets`), each with its own `since_id` cursor.
+
+Paging and cursors (state after records): X answers newest first, so a stream's new cursor (the
+newest id of its first page) is returned only when paging reached the end. When paging is cut
+short (max_pages, or an error after the first page) the items fetched are still returned and the
+old cursor is kept; the store's dedupe absorbs the overlap on the next poll.
+
+Partial failure: streams are fetched one after another (handles first: they matter most). A stream
+that fails does not lose the others' results. `fetch` raises only when nothing useful came back
+(no items and no cursor moved) — then the most serious error wins (auth > config > transient) so
+the daemon backs off or alerts. Otherwise it returns the batch and leaves the errors in
+`last_errors` (one entry per stream that failed or was not asked) for health reporting. After an
+auth error no further stream is tried (same token); after a transient error the other streams of
+the same endpoint are skipped (they would fail too).
+
+Catch-up: recent search reaches back seven days and X refuses an older `since_id`. A search cursor
+older than that is dropped for one poll, the cursor moves on, and the range that can no longer be
+read is reported in `gaps`. (The mentions timeline has no such limit but returns at most 800.)
+
+Replies (`reply`, the Replier protocol) act as the brand account: OAuth 1.0a keys or an OAuth 2.0
+user token in the config. X has no idempotency key; a retried reply that X refuses as a duplicate
+is looked up in the thread instead of being posted twice.
+
+tweepy's host is hard-coded to https://api.twitter.com; `_TweepySession` sends its requests to
+`api_base` instead and applies the timeout. Library errors become our vocabulary in `_translate`.
+"""
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
 
+import aiohttp
+import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from yarl import URL
+
+from connectors.base import AuthError, BadPayload, ConfigError, SourceError, TransientError
+from monitor.models import Author, Batch, Cursor, Mention
+
+REAL_API = "https://api.twitter.com"
+TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "public_metrics", "referenced_tweets", "lang",
+                "in_reply_to_user_id"]
+USER_FIELDS = ["username", "name", "public_metrics", "verified"]
+EXPANSIONS = ["author_id"]
+SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days only
+TWEPOCH_MS = 1288834974657  # X's snowflake epoch
+
+Endpoint = Literal["search", "mentions", "users", "me", "tweets"]
 
 
 class XConfig(BaseModel):
@@ -20,3 +70,460 @@ class XConfig(BaseModel):
     max_pages: int = Field(5, ge=1)
     include_reposts: bool = False
     timeout: float = Field(15.0, gt=0)
+    # Replying needs user context: OAuth 1.0a keys of the brand account, or an OAuth 2.0 user token.
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    access_token_secret: SecretStr | None = None
+    user_token: SecretStr | None = None
+
+    @property
+    def oauth1(self) -> bool:
+        return None not in (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset: float  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Posts on `stream` between `start` and `end` (epoch seconds) may never be seen: the cursor was
+    older than X lets us reach. The daemon says so (alert and metric) with this time range."""
+
+    stream: str
+    start: float
+    end: float
+
+
+def snowflake_time(tweet_id: str) -> float:
+    """When an X id was minted (epoch seconds): ids are snowflakes with a millisecond timestamp."""
+    return ((int(tweet_id) >> 22) + TWEPOCH_MS) / 1000
+
+
+@dataclass
+class _StreamResult:
+    mentions: list[Mention] = field(default_factory=list)
+    cursor: Cursor | None = None  # only when paging completed and something newer was seen
+    skipped_bad: int = 0
+    error: SourceError | None = None  # an error after the first page: items kept, cursor not
+    truncated: bool = False  # stopped at max_pages
+
+
+class DuplicatePost(SourceError):
+    """X refused a post with the same text as one of ours (403 duplicate content)."""
+
+
+def _translate(exc: BaseException, *, clock: Callable[[], float] = time.time) -> SourceError:
+    """The one place where tweepy, aiohttp and JSON errors become our error vocabulary."""
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, tweepy.TooManyRequests):
+        reset = getattr(exc, "reset_time", None)
+        retry_after = max(1.0, reset - clock()) if reset is not None else None
+        return TransientError("X rate limit reached (429)", retry_after=retry_after)
+    if isinstance(exc, tweepy.Forbidden) and any("duplicate content" in m for m in exc.api_messages):
+        return DuplicatePost("X refused a duplicate of one of our posts")
+    if isinstance(exc, (tweepy.Unauthorized, tweepy.Forbidden)):
+        return AuthError(f"X refused the credentials ({exc.response.status}): {_detail(exc)}")
+    if isinstance(exc, (tweepy.BadRequest, tweepy.NotFound)):
+        return ConfigError(f"X rejected the request ({exc.response.status}): {_detail(exc)}")
+    if isinstance(exc, tweepy.TwitterServerError):
+        return TransientError(f"X server error ({exc.response.status})")
+    if isinstance(exc, tweepy.HTTPException):
+        return TransientError(f"X answered {exc.response.status}")
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's timeouts subclass it too
+        return TransientError("X did not answer in time")
+    if isinstance(exc, aiohttp.ClientError):
+        return TransientError(f"network error talking to X: {type(exc).__name__}")
+    if isinstance(exc, (ValueError, TypeError, KeyError)):  # json.JSONDecodeError is a ValueError
+        return TransientError(f"X sent a malformed response: {exc}")
+    raise exc
+
+
+def _detail(exc: tweepy.HTTPException) -> str:
+    return "; ".join(exc.api_messages) or exc.response.reason or ""
+
+
+class _TweepySession:
+    """What tweepy calls as `session`: sends its requests to `base` (tweepy hard-codes the real host)
+    and applies our timeout. tweepy only ever calls `request(method, url, params=, json=, headers=)`."""
+
+    def __init__(self, session: aiohttp.ClientSession, base: str, timeout: float) -> None:
+        self._session = session
+        self._base = base.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def rebase(self, url: str | URL) -> URL:
+        u = url if isinstance(url, URL) else URL(url)
+        if self._base == REAL_API:
+            return u
+        query = f"?{u.raw_query_string}" if u.raw_query_string else ""
+        # encoded=True: keep the already-encoded query (OAuth 1.0a signs exactly those bytes).
+        return URL(f"{self._base}{u.raw_path}{query}", encoded=True)
+
+    def request(self, method: str, url: str | URL, **kw: Any) -> Any:
+        kw.setdefault("timeout", self._timeout)
+        return self._session.request(method, self.rebase(url), **kw)
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+class XSource:
+    name: ClassVar[str] = "x"
+
+    def __init__(
+        self,
+        cfg: XConfig,
+        *,
+        own_handles: Sequence[str] = (),
+        session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+        config_path: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cfg = cfg
+        self.source_name = cfg.name
+        # The handles we watch for mentions are the brand's own accounts: their posts are ours too.
+        self.own_handles = {h.lstrip("@").lower() for h in [*own_handles, *cfg.handles]}
+        self._session_factory = session_factory
+        self._path = f"{config_path}." if config_path else ""
+        self._clock = clock
+        self._client: Any = None  # tweepy.asynchronous.AsyncClient, imported when first needed
+        self._user_client: Any = None  # the same, acting as the brand account (replies)
+        self._me: str | None = None
+        self._session: _TweepySession | None = None
+        self._user_ids: dict[str, str] = {}  # handle (lower) -> user id
+        self.rate_limits: dict[Endpoint, RateLimit] = {}
+        self.last_errors: list[tuple[str, SourceError]] = []  # (stream, error) from the latest fetch
+        self.gaps: list[Gap] = []  # ranges the latest fetch could not reach (cursor older than X's reach)
+        self.requests_total = 0
+
+    # -- streams ----------------------------------------------------------------------------
+
+    def streams(self) -> list[str]:
+        return [f"mentions:{h.lstrip('@')}" for h in self.cfg.handles] + [f"search:{q}" for q in self.cfg.queries]
+
+    def _stream_path(self, stream: str) -> str:
+        kind, _, arg = stream.partition(":")
+        if kind == "mentions":
+            i = [h.lstrip("@") for h in self.cfg.handles].index(arg)
+            return f"{self._path}handles[{i}]"
+        return f"{self._path}queries[{self.cfg.queries.index(arg)}]"
+
+    # -- the Source protocol ----------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Resolve every handle (proves the token too); reject queries X could never parse."""
+        for i, query in enumerate(self.cfg.queries):
+            problem = _query_problem(query)
+            if problem:
+                raise ConfigError(problem, path=f"{self._path}queries[{i}]")
+        for i, handle in enumerate(self.cfg.handles):
+            await self._user_id(handle, path=f"{self._path}handles[{i}]")
+        if not self.cfg.handles:  # still prove the token works
+            await self._call("users", lambda c: c.get_user(username="X"))
+
+    async def fetch(self, cursors: dict[str, Cursor]) -> Batch:
+        self.last_errors = []
+        self.gaps = []
+        before = self.requests_total
+        touched: set[Endpoint] = set()
+        blocked: dict[Endpoint | Literal["all"], SourceError] = {}
+        mentions: list[Mention] = []
+        seen: set[str] = set()
+        new_cursors: list[Cursor] = []
+        skipped = 0
+        for stream in self.streams():
+            endpoint: Endpoint = "mentions" if stream.startswith("mentions:") else "search"
+            if "all" in blocked or endpoint in blocked:  # not asked: it would fail the same way
+                self.last_errors.append((stream, blocked.get("all") or blocked[endpoint]))
+                continue
+            touched.add(endpoint)
+            try:
+                result = await self._fetch_stream(stream, cursors.get(stream))
+            except SourceError as e:
+                result = _StreamResult(error=e)
+            for m in result.mentions:
+                if m.external_id not in seen:  # a tweet can match several streams
+                    seen.add(m.external_id)
+                    mentions.append(m)
+            skipped += result.skipped_bad
+            if result.cursor is not None:
+                new_cursors.append(result.cursor)
+            if result.error is not None:
+                self.last_errors.append((stream, result.error))
+                if isinstance(result.error, AuthError):
+                    blocked["all"] = result.error
+                elif isinstance(result.error, TransientError):
+                    blocked[endpoint] = result.error
+        if self.last_errors and not mentions and not new_cursors:
+            raise _most_serious([e for _, e in self.last_errors])
+        remaining, reset = self._tightest(touched)
+        return Batch(mentions, new_cursors, requests=self.requests_total - before, rate_limit_remaining=remaining,
+                     rate_limit_reset=reset, skipped_bad=skipped)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = None
+        self._client = self._user_client = None
+
+    # -- replying (the Replier protocol) ----------------------------------------------------
+
+    async def reply(self, to: Mention, text: str, *, key: str) -> str:
+        """Post `text` as the brand's public reply to `to` and return the new post's id.
+
+        X has no idempotency key (`key` is the outbox's): when X refuses the post as a duplicate,
+        an earlier attempt landed, and its id is looked up in the thread instead.
+        """
+        try:
+            body = await self._call("tweets", lambda c: c.create_tweet(
+                text=text, in_reply_to_tweet_id=to.external_id, user_auth=self.cfg.oauth1), user=True)
+        except DuplicatePost:
+            found = await self.find_reply(to)
+            if found is None:
+                raise
+            return found
+        try:
+            return str(body["data"]["id"])
+        except (KeyError, TypeError) as e:
+            raise _translate(e) from e
+
+    async def find_reply(self, to: Mention) -> str | None:
+        """Our reply to `to`, if one landed (for an outbox row in doubt). Recent search: seven days."""
+        me = await self._my_username()
+        query = f"conversation_id:{to.conversation_id or to.external_id} from:{me}"
+        body = await self._call("search", lambda c: c.search_recent_tweets(
+            query, max_results=100, tweet_fields=["referenced_tweets"]))
+        for t in body.get("data") or []:
+            if {"type": "replied_to", "id": to.external_id} in (t.get("referenced_tweets") or []):
+                return str(t["id"])
+        return None
+
+    async def _my_username(self) -> str:
+        if self._me is None:
+            body = await self._call("me", lambda c: c.get_me(user_auth=self.cfg.oauth1), user=True)
+            self._me = str(body["data"]["username"])
+            self.own_handles.add(self._me.lower())  # whoever we post as is us: its posts are never triaged
+        return self._me
+
+    # -- paging -----------------------------------------------------------------------------
+
+    async def _fetch_stream(self, stream: str, cursor: Cursor | None) -> _StreamResult:
+        """Page one stream newest-first. Errors on the first page raise; later ones are kept."""
+        kind, _, arg = stream.partition(":")
+        since_id = cursor.value if cursor and cursor.value.isdigit() else None
+        params: dict[str, Any] = {"max_results": self.cfg.max_results, "expansions": EXPANSIONS,
+                                  "tweet_fields": TWEET_FIELDS, "user_fields": USER_FIELDS}
+        # Recent search reaches back seven days and X refuses an older since_id (400). After a long
+        # outage, read what can still be read, move the cursor on, and report the hole (`gaps`).
+        horizon = self._clock() - SEARCH_REACH_S + 60
+        beyond_reach = kind == "search" and since_id is not None and snowflake_time(since_id) < horizon
+        if since_id and not beyond_reach:
+            params["since_id"] = since_id
+        if kind == "mentions":
+            uid = await self._user_id(arg, path=self._stream_path(stream))
+
+            def page(c: Any, token: str | None) -> Awaitable[Any]:
+                return c.get_users_mentions(uid, pagination_token=token, **params)
+            endpoint: Endpoint = "mentions"
+        else:
+
+            def page(c: Any, token: str | None) -> Awaitable[Any]:
+                return c.search_recent_tweets(arg, next_token=token, **params)
+            endpoint = "search"
+
+        result = _StreamResult()
+        newest: str | None = None
+        oldest: int | None = None
+        token: str | None = None
+        for n in range(self.cfg.max_pages):
+            try:
+                body = await self._call(endpoint, lambda c: page(c, token))
+            except ConfigError as e:  # a query X cannot run: name it by its YAML path
+                error: SourceError = ConfigError(str(e), path=self._stream_path(stream))
+                if n == 0:
+                    raise error from e
+                result.error = error
+                return result
+            except SourceError as e:
+                if n == 0:
+                    raise
+                result.error = e
+                return result
+            items, bad, ids, page_newest = self._parse_page(stream, body)
+            result.mentions.extend(m for m in items if since_id is None or int(m.external_id) > int(since_id))
+            result.skipped_bad += bad
+            oldest = min([*ids, *([oldest] if oldest is not None else [])], default=None)
+            if n == 0:
+                newest = page_newest
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        else:
+            result.truncated = True
+        moved = newest is not None and (since_id is None or int(newest) > int(since_id))
+        if beyond_reach and since_id is not None:
+            end = snowflake_time(str(oldest)) if result.truncated and oldest is not None else horizon - 60
+            self.gaps.append(Gap(stream, snowflake_time(since_id), end))
+            if moved:  # everything older than what we read is out of reach: do not ask for it again
+                result.cursor = Cursor(stream, str(newest))
+        elif moved and not result.truncated:
+            result.cursor = Cursor(stream, str(newest))
+        return result
+
+    def _parse_page(self, stream: str, body: Any) -> tuple[list[Mention], int, list[int], str | None]:
+        """Mentions, malformed-item count, the ids read, and the page's newest id (reposts and bad
+        items count as read: the cursor may pass them)."""
+        if not isinstance(body, dict):
+            raise TransientError("X sent a page that is not a JSON object")
+        data = body.get("data") or []
+        if not isinstance(data, list):
+            raise TransientError("X sent a page whose `data` is not a list")
+        users = {u.get("id"): u for u in (body.get("includes") or {}).get("users", []) if isinstance(u, dict)}
+        out: list[Mention] = []
+        bad = 0
+        ids: list[int] = []
+        for item in data:
+            try:
+                ids.append(int(item["id"]))
+                mention = self._to_mention(stream, item, users)
+            except (BadPayload, KeyError, TypeError, ValueError):
+                bad += 1
+                continue
+            if mention.is_repost and not self.cfg.include_reposts:
+                continue
+            out.append(mention)
+        newest = (body.get("meta") or {}).get("newest_id") or (str(max(ids)) if ids else None)
+        return out, bad, ids, str(newest) if newest is not None else None
+
+    def _to_mention(self, stream: str, t: dict[str, Any], users: dict[Any, dict[str, Any]]) -> Mention:
+        tid, text, author_id = str(t["id"]), t["text"], str(t["author_id"])
+        if not tid.isdigit() or not isinstance(text, str):
+            raise BadPayload(f"tweet {tid!r} has no usable id or text")
+        created_at = datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00"))
+        u = users.get(author_id) or {}
+        followers = (u.get("public_metrics") or {}).get("followers_count", 0)
+        author = Author(id=author_id, username=str(u.get("username", "")), name=str(u.get("name", "")),
+                        followers=int(followers or 0), verified=bool(u.get("verified", False)))
+        refs = {r.get("type"): str(r.get("id")) for r in t.get("referenced_tweets") or [] if isinstance(r, dict)}
+        metrics = {k: int(v) for k, v in (t.get("public_metrics") or {}).items() if isinstance(v, int)}
+        url = (f"https://x.com/{author.username}/status/{tid}" if author.username
+               else f"https://x.com/i/web/status/{tid}")
+        return Mention(
+            source=self.source_name, external_id=tid, text=text, author=author, created_at=created_at,
+            stream=stream, url=url, conversation_id=str(t.get("conversation_id") or ""),
+            in_reply_to=refs.get("replied_to", ""), quoted_id=refs.get("quoted", ""), lang=str(t.get("lang") or ""),
+            metrics=metrics, is_own=author.username.lower() in self.own_handles or author_id in self._own_ids(),
+            is_repost="retweeted" in refs, raw={"tweet": t, "author": u},
+        )
+
+    def _own_ids(self) -> set[str]:
+        return {uid for handle, uid in self._user_ids.items() if handle in self.own_handles}
+
+    # -- calls ------------------------------------------------------------------------------
+
+    async def _user_id(self, handle: str, *, path: str) -> str:
+        key = handle.lstrip("@").lower()
+        if key not in self._user_ids:
+            try:
+                body = await self._call("users", lambda c: c.get_user(username=key, user_fields=USER_FIELDS))
+            except ConfigError as e:
+                raise ConfigError(str(e), path=path) from e
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, dict) or "id" not in data:
+                raise ConfigError(f"X has no account @{key}", path=path)
+            self._user_ids[key] = str(data["id"])
+        return self._user_ids[key]
+
+    def _api(self, *, user: bool = False) -> Any:
+        """The app client (bearer token), or with `user` one that acts as the brand account."""
+        # Imported here so that loading a config never needs tweepy's async extra (async-lru).
+        from tweepy.asynchronous import AsyncClient
+
+        if self._session is None:
+            raw = self._session_factory() if self._session_factory else aiohttp.ClientSession()
+            self._session = _TweepySession(raw, self.cfg.api_base, self.cfg.timeout)
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        if not user:
+            if self._client is None:
+                # wait_on_rate_limit=False: with it tweepy retries a 429 without reset headers in a tight loop.
+                self._client = AsyncClient(bearer_token=secret(self.cfg.bearer_token),
+                                           return_type=aiohttp.ClientResponse, wait_on_rate_limit=False)
+                self._client.session = self._session
+            return self._client
+        if self._user_client is None:
+            c = self.cfg
+            if not c.oauth1 and c.user_token is None:
+                raise ConfigError("replying needs consumer_key, consumer_secret, access_token and "
+                                  "access_token_secret, or user_token", path=self._path.rstrip("."))
+            self._user_client = AsyncClient(
+                bearer_token=secret(c.user_token), consumer_key=secret(c.consumer_key),
+                consumer_secret=secret(c.consumer_secret), access_token=secret(c.access_token),
+                access_token_secret=secret(c.access_token_secret),
+                return_type=aiohttp.ClientResponse, wait_on_rate_limit=False)
+            self._user_client.session = self._session
+        return self._user_client
+
+    async def _call(self, endpoint: Endpoint, call: Callable[[Any], Awaitable[Any]], *, user: bool = False) -> Any:
+        """One API request: count it, note its rate-limit headers, parse its JSON; translate failures."""
+        self.requests_total += 1
+        try:
+            response = await call(self._api(user=user))
+            self._note_rate(endpoint, response.headers)
+            return json.loads(await response.text())  # the body is already read; read() would refuse
+        except Exception as exc:
+            failed = getattr(exc, "response", None)
+            if failed is not None and hasattr(failed, "headers"):
+                self._note_rate(endpoint, failed.headers)
+            raise _translate(exc, clock=self._clock) from exc
+
+    def _note_rate(self, endpoint: Endpoint, headers: Any) -> None:
+        try:
+            self.rate_limits[endpoint] = RateLimit(int(headers["x-rate-limit-limit"]),
+                                                   int(headers["x-rate-limit-remaining"]),
+                                                   float(headers["x-rate-limit-reset"]))
+        except (KeyError, TypeError, ValueError):
+            pass  # not every answer carries them (a 429 without reset, a proxy error page)
+
+    def _tightest(self, endpoints: set[Endpoint]) -> tuple[int | None, float | None]:
+        known = [self.rate_limits[e] for e in endpoints if e in self.rate_limits]
+        if not known:
+            return None, None
+        tight = min(known, key=lambda r: r.remaining)
+        return tight.remaining, tight.reset
+
+
+def _most_serious(errors: list[SourceError]) -> SourceError:
+    for kind in (AuthError, ConfigError, TransientError):
+        found = [e for e in errors if isinstance(e, kind)]
+        if found:
+            if kind is TransientError:  # wait for the slowest window to reopen
+                return max(found, key=lambda e: getattr(e, "retry_after", None) or 0.0)
+            return found[0]
+    return errors[0]
+
+
+def _query_problem(query: str) -> str:
+    """What makes a query unusable before X is even asked (X allows 512 characters)."""
+    if not query.strip():
+        return "the query is empty"
+    if len(query) > 512:
+        return f"the query is {len(query)} characters long; X allows 512"
+    if query.count('"') % 2:
+        return "the query has an unbalanced quote"
+    depth = 0
+    for ch in query:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        return "the query has unbalanced parentheses"
+    return ""

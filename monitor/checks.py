@@ -49,9 +49,10 @@ async def run_checks(cfg: Config) -> list[CheckResult]:
     if cfg.slack is not None:
         from alerts.slack_delivery import check_slack
 
+        channels = [c for c in [*cfg.slack.channels.values(), cfg.slack.operators_channel] if c]
         try:
-            who = await check_slack(cfg.slack.token.get_secret_value(), cfg.slack.api_base)
+            who = await check_slack(cfg.slack.token, cfg.slack.api_base, channels=channels)
             results.append(CheckResult("slack", True, who))
-        except Exception as e:
-            results.append(CheckResult("slack", False, f"{type(e).__name__}: {e}"))
+        except Exception as e:  # SlackCheckFailed carries a readable reason; anything else, say what it was
+            results.append(CheckResult("slack", False, str(e) or type(e).__name__))
     return results

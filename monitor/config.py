@@ -71,7 +71,9 @@ class SlackConfig(_Strict):
 
 
 class TriageConfig(_Strict):
-    rules: Path | None = None  # operator rules; the shipped defaults when empty
+    # Relative paths are read from the directory of the config file.
+    rules: Path | None = None  # operator rules; the shipped defaults (config/rules.yaml) when empty
+    model: Path | None = None  # a model from `outreach-monitor triage train`; rules alone when empty
     alert_min_urgency: str = "normal"
 
 

@@ -1,8 +1,59 @@
-"""Sandbox commands (placeholder until the sandbox work lands)."""
+"""`outreach-monitor sandbox` (the fake outside world, standalone) and `outreach-monitor demo`."""
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import typer
+from rich.console import Console
+
+
+def sandbox(
+    x_port: int = typer.Option(8701, help="Port for the X API v2 stand-in."),
+    slack_port: int = typer.Option(8702, help="Port for the Slack Web API stand-in."),
+    scenario: bool = typer.Option(True, help="Play the demo scenario's posts into the fake X."),
+) -> None:
+    """Run the sandbox until Ctrl-C and print its base URLs (point a config's api_base at them)."""
+    from monitor.sandbox.scenario import demo_scenario
+    from monitor.sandbox.stack import SLACK_TOKEN, X_BEARER, SandboxStack
+
+    async def main() -> None:
+        stack = SandboxStack(ports={"x": x_port, "slack": slack_port})
+        urls = await stack.start()
+        if scenario:
+            stack.load(demo_scenario("acme", duration_s=300))
+        print(f"X API v2:      {urls['x']}   (bearer token: {X_BEARER})")
+        print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await stack.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+def demo(
+    duration: float = typer.Option(40.0, help="Seconds of scenario to play."),
+    report: Path | None = typer.Option(None, help="Write the summary as JSON here."),
+    db: Path | None = typer.Option(None, help="Keep the SQLite database here for inspection."),
+    seed: int = typer.Option(7, help="Scenario seed."),
+) -> None:
+    """Run the whole flow against the sandbox: no credentials, no network."""
+    from monitor.demo import run_demo
+    from monitor.logs import setup_logging
+
+    console = Console()
+    log_path = Path(str(report) + ".log") if report else None
+    with open(log_path or "/dev/null", "w") as log_stream:
+        setup_logging(level="info", json=True, stream=log_stream)
+        result = asyncio.run(run_demo(duration=duration, report_path=report, db_path=db, seed=seed, console=console))
+    ok = result["mentions"]["stored"] > 0 and result["slack"]["messages"] > 0 and result["outbox"]["dead"] == 0
+    raise typer.Exit(0 if ok else 1)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("sandbox")(sandbox)
+    app.command("demo")(demo)

@@ -142,6 +142,26 @@ class ScenarioWriter:
         """Many complaints in a short window, as when something breaks."""
         return self.spread(start, start + within, count, *kinds)
 
+    def reddit_thread(self, offset: float, subreddit: str, replies: int, *kinds: str, key: str | None = None) -> str:
+        """A Reddit submission naming the brand and comments under it (some answering each other).
+
+        Reddit posts carry `extra={"subreddit", "title"}` for a submission and `{"subreddit"}` for a
+        comment; `reply_to` names the submission or the parent comment.
+        """
+        sample = self.text(*kinds)
+        body = render(sample, self.sc.brand_handle, as_mention=False)
+        title = body.split(". ")[0][:120]
+        root = self.sc.add(offset, self.customer(), body, key=key, platform="reddit", kind=sample.kind,
+                           extra={"subreddit": subreddit, "title": title})
+        parents = [root]
+        for i in range(replies):
+            reply = self.text(*CHATTER)
+            parents.append(self.sc.add(offset + 5 * (i + 1), self.customer(),
+                                       render(reply, self.sc.brand_handle, as_mention=False),
+                                       key=f"{root}-c{i}", platform="reddit", kind=reply.kind,
+                                       reply_to=self.rng.choice(parents), extra={"subreddit": subreddit}))
+        return root
+
 
 CHATTER = ("complaint", "question", "praise", "support", "neutral", "delay", "billing")
 COMPLAINTS = ("outage", "complaint", "delay", "billing")
@@ -177,6 +197,36 @@ def demo_scenario(brand_handle: str = "acme", duration_s: float = 60.0, seed: in
            quote_of="brand-status", kind="neutral")
     w.post(0.3 * d, "spam", key="spam")
     w.post(0.55 * d, "hostile", key="hostile")
+    w.reddit_thread(0.2 * d, handle, 4, *COMPLAINTS, key="reddit-thread")
+    w.reddit_thread(0.5 * d, "travel", 2, "question", "neutral", "praise", key="reddit-keyword")
+    sc.posts.sort(key=lambda p: p.offset)
+    return sc
+
+
+# Share of a day's posts in each hour (UTC): a quiet night, a morning rise, a busy afternoon.
+HOURLY = (0.6, 0.4, 0.3, 0.3, 0.3, 0.5, 1.0, 2.0, 3.5, 4.5, 5.0, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 7.0, 6.5, 6.0,
+          5.0, 4.0, 2.5, 1.4)
+
+
+def day_scenario(brand_handle: str = "acme", posts_per_day: int = 2000, seed: int = 5, *,
+                 burst_at_s: float = 15.5 * 3600, burst_posts: int = 150, burst_within_s: float = 1200.0,
+                 keyword_share: float = 0.3) -> Scenario:
+    """A simulated day (86,400 s) of traffic for the polling benchmark: posts arrive as a Poisson
+    process whose rate follows `HOURLY`, plus an outage burst in the afternoon. About
+    `keyword_share` of posts name the brand without tagging it (search streams only)."""
+    handle = brand_handle.lstrip("@")
+    sc = Scenario(handle, brand_name=handle.title(), brand_token=f"{handle}-user-token")
+    w = ScenarioWriter(sc, seed)
+    weight = sum(HOURLY)
+    for hour, share in enumerate(HOURLY):
+        rate = posts_per_day * share / weight / 3600  # posts per second this hour
+        t = hour * 3600.0
+        while True:
+            t += w.rng.expovariate(rate)
+            if t >= (hour + 1) * 3600:
+                break
+            w.post(t, *CHATTER, mention=w.rng.random() >= keyword_share)
+    w.burst(burst_at_s, burst_posts, burst_within_s, "outage", "delay")
     sc.posts.sort(key=lambda p: p.offset)
     return sc
 

@@ -69,6 +69,8 @@ class SlackWorkspace:
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     team: str = "Sandbox"
+    scopes: frozenset[str] = frozenset(
+        {"chat:write", "channels:read", "groups:read", "channels:history", "groups:history"})
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered by the rate limiter (not injected faults)
@@ -211,8 +213,10 @@ def _check_token(request: web.Request, params: dict[str, Any], workspace: SlackW
         raise _ApiError("invalid_auth")
 
 
-def _channel(params: dict[str, Any], workspace: SlackWorkspace) -> str:
-    cid = workspace.channel_id(str(params.get("channel") or ""))
+def _channel(params: dict[str, Any], workspace: SlackWorkspace, *, by_name: bool = False) -> str:
+    """The channel id. Like Slack, only chat.postMessage takes a `#name`; reads and updates want the id."""
+    channel = str(params.get("channel") or "")
+    cid = workspace.channel_id(channel) if by_name else (channel if channel in workspace.channels() else None)
     if cid is None:
         raise _ApiError("channel_not_found")
     return cid
@@ -323,7 +327,7 @@ async def _auth_test(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 
 async def _post_message(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _channel(p, ws, by_name=True)
     fields = _message_fields(p, require_content=True)
     thread_ts = str(p.get("thread_ts") or "") or None
     parent = ws._find(cid, thread_ts) if thread_ts else None
@@ -434,6 +438,15 @@ async def _list(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
     return json_response({"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}})
 
 
+# the bot scope each method needs (for public channels, which is all the sandbox has)
+_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
+    "conversations.list": "channels:read",
+}
+
 _METHODS = {
     "auth.test": _auth_test,
     "chat.postMessage": _post_message,
@@ -451,16 +464,23 @@ def make_slack_app(workspace: SlackWorkspace) -> web.Application:
     """The Slack Web API under `/api/<method>`; point slack-sdk at `<server url>/api/`."""
 
     async def handle(request: web.Request) -> web.Response:
-        method = _METHODS.get(request.match_info["method"])
+        name = request.match_info["method"]
+        method = _METHODS.get(name)
         if method is None:
             return json_response({"ok": False, "error": "unknown_method"}, 404)
         try:
             params = await _params(request)
             _check_token(request, params, workspace)
-            return await method(workspace, params)
+            needed = _SCOPES.get(name)
+            if needed and needed not in workspace.scopes:
+                raise _ApiError("missing_scope", needed=needed, provided=",".join(sorted(workspace.scopes)))
+            resp = await method(workspace, params)
         except _ApiError as e:
             # Slack reports API errors with HTTP 200 and ok=false
-            return json_response({"ok": False, "error": e.error, **e.extra})
+            resp = json_response({"ok": False, "error": e.error, **e.extra})
+        if request.headers.get("Authorization") == f"Bearer {workspace.token}":
+            resp.headers["X-OAuth-Scopes"] = ",".join(sorted(workspace.scopes))  # as Slack does
+        return resp
 
     app = web.Application(middlewares=[make_middleware(workspace.recorder, workspace.faults, style="slack")])
     app[WORKSPACE] = workspace

@@ -95,11 +95,13 @@ def normalise(text: str) -> str:
 
 def render(sample: SampleText | str, brand_handle: str, *, as_mention: bool = True) -> str:
     """The text for a brand: `@handle` where the customer tagged the brand, or the bare name for a
-    keyword post (`as_mention=False`). A text that never names the brand gets it added."""
+    keyword post (`as_mention=False`). A mention always tags the brand; a keyword post always names it."""
     text = sample.text if isinstance(sample, SampleText) else sample
     handle = brand_handle.lstrip("@")
-    if BRAND not in text:
-        text = f"@{BRAND} {text}" if as_mention else f"{BRAND}: {text}"
+    if as_mention and f"@{BRAND}" not in text:
+        text = f"@{BRAND} {text}"
+    elif not as_mention and BRAND not in text:
+        text = f"{BRAND}: {text}"
     if not as_mention:
         text = text.replace(f"@{BRAND}", BRAND)
     return text.replace(f"@{BRAND}", f"@{handle}").replace(BRAND, handle)
@@ -120,7 +122,9 @@ def _airline_sentiment(path: Path) -> list[SampleText]:
                 kind = "praise"
             else:
                 kind = "question" if "?" in row["text"] else "neutral"
-            out.append(SampleText(normalise(row["text"]), kind, "airline-sentiment", reason or sentiment))
+            # The release replaced "cancel"/"late" everywhere ("Cancelled Flightled"); undo that.
+            text = row["text"].replace("Cancelled Flight", "cancel").replace("Late Flight", "late")
+            out.append(SampleText(normalise(text), kind, "airline-sentiment", reason or sentiment))
     return out
 
 

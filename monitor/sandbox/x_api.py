@@ -12,10 +12,13 @@ Search understands a small but real subset of X's query language (see `parse_que
 from __future__ import annotations
 
 import base64
+import bisect
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import islice
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +91,18 @@ class Tweet:
     repost_of: str | None = None
     likes: int = 0
 
-    @property
+    # Cached: search evaluates these for every tweet it scans.
+    @cached_property
     def mentions(self) -> set[str]:
         return {m.lower() for m in re.findall(r"@(\w+)", self.text)}
 
-    @property
+    @cached_property
     def hashtags(self) -> set[str]:
         return {h.lower() for h in re.findall(r"[#$](\w+)", self.text)}
+
+    @cached_property
+    def words(self) -> list[str]:
+        return _words(self.text)
 
 
 @dataclass
@@ -138,6 +146,11 @@ class XWorld:
         self._windows: dict[tuple[str, str], _Window] = {}
         self._ids_per_ms: dict[int, int] = {}
         self._next_user_id = 1_000_001
+        # Indexes, so a request costs what it reads rather than the size of the world.
+        self._order: list[int] = []  # tweet ids, ascending
+        self._ms: list[int] = []  # their `at` in milliseconds, in the same order (ids follow time)
+        self._children: dict[str, list[str]] = {}  # tweet id -> replies, quotes and reposts of it
+        self._by_author: dict[str, list[str]] = {}
 
     # -- building the world ---------------------------------------------------------------
 
@@ -185,28 +198,42 @@ class XWorld:
         Like X, a reply's text starts with the parent author's @handle and a repost's with
         `RT @author:`; ids are snowflakes, so they increase with `at`.
         """
-        author = user if isinstance(user, User) else self.user_by_username(user) or self.add_user(user)
+        author = self.author(user)
         at = self.clock() if at is None else at
         tid = self._snowflake(at)
         in_reply_to_user_id = None
         conversation_id = tid
-        if repost_of is not None:
-            original = self.tweets[repost_of]
-            text = f"RT @{self.users[original.author_id].username}: {original.text}"
-        elif reply_to is not None:
+        text = self.compose(author, text, reply_to=reply_to, repost_of=repost_of)
+        if reply_to is not None:
             parent = self.tweets[reply_to]
-            parent_author = self.users[parent.author_id]
-            in_reply_to_user_id = parent_author.id
+            in_reply_to_user_id = parent.author_id
             conversation_id = parent.conversation_id
-            if parent_author.id != author.id and parent_author.username.lower() not in {
-                m.lower() for m in re.findall(r"@(\w+)", text)
-            }:
-                text = f"@{parent_author.username} {text}"
         if quote_of is not None and quote_of not in self.tweets:
             raise KeyError(f"quoted tweet {quote_of} does not exist")
         self.tweets[tid] = Tweet(tid, author.id, text, at, lang, conversation_id, reply_to,
                                  in_reply_to_user_id, quote_of, repost_of, likes)
+        i = bisect.bisect_right(self._order, int(tid))
+        self._order.insert(i, int(tid))
+        self._ms.insert(i, int(at * 1000))
+        for parent in {reply_to, quote_of, repost_of} - {None}:
+            self._children.setdefault(str(parent), []).append(tid)
+        self._by_author.setdefault(author.id, []).append(tid)
         return tid
+
+    def author(self, user: User | str) -> User:
+        return user if isinstance(user, User) else self.user_by_username(user) or self.add_user(user)
+
+    def compose(self, author: User, text: str, *, reply_to: str | None = None, repost_of: str | None = None) -> str:
+        """The text X stores: `RT @author: …` for a repost, the parent's @handle first for a reply."""
+        if repost_of is not None:
+            original = self.tweets[repost_of]
+            return f"RT @{self.users[original.author_id].username}: {original.text}"
+        if reply_to is not None:
+            parent_author = self.users[self.tweets[reply_to].author_id]
+            mentioned = {m.lower() for m in re.findall(r"@(\w+)", text)}
+            if parent_author.id != author.id and parent_author.username.lower() not in mentioned:
+                return f"@{parent_author.username} {text}"
+        return text
 
     def schedule(self, scenario: Scenario, start_at: float | None = None) -> dict[str, str]:
         """Load a scenario's X posts (and its timed outages/token expiries) relative to `start_at`.
@@ -238,8 +265,15 @@ class XWorld:
 
     def visible(self) -> list[Tweet]:
         """Tweets whose time has come, newest first."""
+        return list(self.newest_first())
+
+    def newest_first(self) -> Iterator[Tweet]:
+        """Lazily, the tweets whose time has come, newest first."""
         now = self.clock()
-        return sorted((t for t in self.tweets.values() if t.at <= now), key=lambda t: int(t.id), reverse=True)
+        for i in range(bisect.bisect_right(self._ms, int(now * 1000)) - 1, -1, -1):
+            t = self.tweets[str(self._order[i])]
+            if t.at <= now:  # same millisecond as now, but a little later
+                yield t
 
     def _snowflake(self, at: float) -> str:
         ms = int(at * 1000)
@@ -305,7 +339,7 @@ class XWorld:
 
     def public_metrics(self, t: Tweet) -> dict[str, int]:
         now = self.clock()
-        others = [o for o in self.tweets.values() if o.at <= now]
+        others = [o for o in map(self.tweets.__getitem__, self._children.get(t.id, ())) if o.at <= now]
         return {
             "retweet_count": sum(1 for o in others if o.repost_of == t.id),
             "reply_count": sum(1 for o in others if o.reply_to == t.id),
@@ -346,7 +380,8 @@ class XWorld:
     def render_user(self, u: User, fields: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"id": u.id, "name": u.name, "username": u.username}
         if "public_metrics" in fields:
-            tweets = sum(1 for t in self.tweets.values() if t.author_id == u.id and t.at <= self.clock())
+            now = self.clock()
+            tweets = sum(1 for tid in self._by_author.get(u.id, ()) if self.tweets[tid].at <= now)
             out["public_metrics"] = {"followers_count": u.followers, "following_count": u.following,
                                      "tweet_count": tweets, "listed_count": u.followers // 1000,
                                      "like_count": 0}
@@ -372,6 +407,11 @@ def referenced(t: Tweet) -> list[dict[str, str]]:
     if t.reply_to:
         refs.append({"type": "replied_to", "id": t.reply_to})
     return refs
+
+
+def snowflake_time(tweet_id: str) -> float:
+    """When a snowflake id was minted (epoch seconds)."""
+    return ((int(tweet_id) >> 22) + TWEPOCH_MS) / 1000
 
 
 def iso(epoch: float) -> str:
@@ -452,7 +492,7 @@ def _term(raw: str) -> tuple[Predicate, bool]:
     words = _words(raw)
     if not words:
         raise QueryError(f"There is nothing to match in '{raw}'")
-    return (lambda t, w: _contains_run(_words(t.text), words)), True
+    return (lambda t, w: _contains_run(t.words, words)), True
 
 
 class _Parser:
@@ -586,7 +626,7 @@ def _fields(request: web.Request) -> tuple[set[str], set[str], set[str]]:
 
 
 def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, page_param: str,
-              min_results: int) -> dict[str, Any]:
+              min_results: int, oldest: float | None = None) -> dict[str, Any]:
     """Page a newest-first list of tweets the way X does (since_id/until_id, max_results, tokens)."""
     q = request.query
     tf, uf, ex = _fields(request)
@@ -598,6 +638,10 @@ def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, p
     for name, value in (("since_id", since_id), ("until_id", until_id)):
         if value is not None and not value.isdigit():
             raise _Reject(_invalid(name, value, f"The `{name}` query parameter value [{value}] is not valid"), 400)
+    if since_id is not None and oldest is not None and snowflake_time(since_id) < oldest:
+        # Real X refuses a since_id older than the search reach instead of answering from the horizon.
+        raise _Reject(_invalid("since_id", since_id, f"Invalid 'since_id':'{since_id}'. 'since_id' must be a "
+                               f"tweet id created after {iso(oldest)}."), 400)
     token = q.get(page_param)
     if token is not None:
         below = _decode_token(token)
@@ -605,9 +649,16 @@ def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, p
             raise _Reject(_invalid(page_param, token, f"The `{page_param}` query parameter value [{token}] "
                                    "is not valid"), 400)
         until_id = below if until_id is None else str(min(int(until_id), int(below)))
-    selected = [t for t in tweets
-                if (since_id is None or int(t.id) > int(since_id)) and (until_id is None or int(t.id) < int(until_id))]
-    page, rest = selected[: int(raw_max)], selected[int(raw_max):]
+
+    def selected() -> Iterator[Tweet]:  # newest first, so since_id ends the scan
+        for t in tweets:
+            if since_id is not None and int(t.id) <= int(since_id):
+                return
+            if until_id is None or int(t.id) < int(until_id):
+                yield t
+
+    taken = list(islice(selected(), int(raw_max) + 1))
+    page, rest = taken[: int(raw_max)], taken[int(raw_max):]
     world.reads += len(page)
     body: dict[str, Any] = {}
     if page:
@@ -697,8 +748,15 @@ def make_x_app(world: XWorld) -> web.Application:
         except QueryError as e:
             raise _Reject(_invalid("query", query, f"There were errors processing your request: {e}"), 400)
         horizon = world.clock() - SEARCH_RECENT_S
-        matches = (t for t in world.visible() if t.at >= horizon and pred(t, world))
-        return _timeline(world, request, matches, page_param="next_token", min_results=10), 200
+
+        def matches() -> Iterator[Tweet]:
+            for t in world.newest_first():
+                if t.at < horizon:
+                    return
+                if pred(t, world):
+                    yield t
+
+        return _timeline(world, request, matches(), page_param="next_token", min_results=10, oldest=horizon), 200
 
     @endpoint("mentions")
     async def mentions(request: web.Request, _: User | None) -> tuple[dict[str, Any], int]:
@@ -710,7 +768,7 @@ def make_x_app(world: XWorld) -> web.Application:
                                 "resource_id": uid, "type": "https://api.twitter.com/2/problems/resource-not-found"}],
                     "meta": {"result_count": 0}}, 200
         handle = target.username.lower()
-        timeline = [t for t in world.visible() if handle in t.mentions][:MENTIONS_CAP]
+        timeline = islice((t for t in world.newest_first() if handle in t.mentions), MENTIONS_CAP)
         return _timeline(world, request, timeline, page_param="pagination_token", min_results=5), 200
 
     @endpoint("user_by_username")
@@ -753,7 +811,8 @@ def make_x_app(world: XWorld) -> web.Application:
             if ref is not None and (ref not in world.tweets or world.tweets[ref].at > world.clock()):
                 raise _Reject(_invalid(param, str(ref), f"The tweet {ref} you are replying to or quoting "
                                        "does not exist or is not visible to you."), 400)
-        if any(t.author_id == user.id and t.text == text for t in world.tweets.values()):
+        final = world.compose(user, text, reply_to=reply_to)
+        if any(t.author_id == user.id and t.text == final for t in world.tweets.values()):
             raise _Reject(_problem(403, "Forbidden",
                                    "You are not allowed to create a Tweet with duplicate content."), 403)
         tid = world.post(user, text, reply_to=reply_to, quote_of=quote_of)

@@ -1,10 +1,7 @@
-"""The operator's triage rules: load `rules.yaml`, check every entry, compile them for speed.
+"""The operator's triage rules: load `rules.yaml`, check every entry, hand them to the matcher.
 
-All phrases, patterns and negations of all categories become ONE alternation regex, searched once
-per mention. Each alternative is a capturing group; `match.lastindex` says which entry matched.
-Negations sit in the same alternation, longest first, so at a given position a negation such as
-"not down anymore" wins over the "down" it contains: the overlapping match is consumed by the
-negation, which is what cancelling means here.
+Every problem is reported with the YAML path of the entry (`categories.billing.patterns[2]`), so an
+operator can fix their file without reading code.
 """
 from __future__ import annotations
 
@@ -16,6 +13,7 @@ from typing import Any
 import yaml
 
 from monitor.models import URGENCIES
+from monitor.triage.matcher import Matcher
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULES_PATH = _REPO_ROOT / "config" / "rules.yaml"
@@ -54,14 +52,15 @@ class Category:
     actionable: bool
     min_urgency: str | None
     max_urgency: str | None
+    intent: bool = False  # says how something is said (question, thanks), not what about
 
 
 @dataclass(frozen=True, slots=True)
 class Signals:
     sentiment_points: float = 20
-    reach_points_per_decade: float = 4
-    reach_max: float = 24
-    reach_min_followers: int = 1000
+    reach_points_per_decade: float = 6
+    reach_max: float = 20
+    reach_min_followers: int = 2000
     verified_points: float = 5
     engagement_points_per_decade: float = 5
     engagement_max: float = 15
@@ -82,34 +81,17 @@ class Rules:
     source: str
     categories: dict[str, Category]  # in file order: earlier wins a tie
     terms: list[Term]
-    regex: re.Pattern[str]
-    group_term: dict[int, tuple[Term, ...]]  # capturing-group index -> the terms it stands for
+    matcher: Matcher
     thresholds: dict[str, int]  # urgency -> minimum score, critical first
     sentiment: SentimentBands = field(default_factory=SentimentBands)
     signals: Signals = field(default_factory=Signals)
     order: dict[str, int] = field(default_factory=dict)
+    min_evidence: float = 1.0
+    fallback_category: str = "other"  # for a negative mention that matched nothing
 
     def matches(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
         """Evidence per category, the quoted words per category, and (quoted, category) per negation."""
-        evidence: dict[str, float] = {}
-        quoted: dict[str, list[str]] = {}
-        negated: list[tuple[str, str]] = []
-        seen: set[int] = set()
-        group_term = self.group_term
-        for m in self.regex.finditer(text):
-            idx = m.lastindex
-            if idx is None or idx in seen:
-                continue  # a term counts once however often it is repeated
-            seen.add(idx)
-            said = " ".join(m.group(idx).split())
-            for term in group_term[idx]:
-                c = term.category
-                if term.negation:
-                    negated.append((said, c))
-                    continue
-                evidence[c] = evidence.get(c, 0.0) + term.weight
-                quoted.setdefault(c, []).append(said)
-        return evidence, quoted, negated
+        return self.matcher.matches(text)
 
 
 def phrase_to_regex(phrase: str) -> str:
@@ -120,7 +102,7 @@ def phrase_to_regex(phrase: str) -> str:
         star = w.endswith("*") and len(w) > 1
         if star:
             w = w[:-1]
-        piece = "".join("'?" if ch == "'" else re.escape(ch) for ch in w)
+        piece = "".join("['’]?" if ch in "'’" else re.escape(ch) for ch in w)
         if star:
             piece += r"\w*"
         out.append(piece)
@@ -184,10 +166,16 @@ def _urgency(value: Any, where: str, source: str) -> str | None:
     return str(value)
 
 
+def _kind(value: Any, where: str, source: str) -> bool:
+    if value not in ("topic", "intent"):
+        raise RulesError(source, where, f"expected topic or intent, got {value!r}")
+    return value == "intent"
+
+
 def _number(node: dict[str, Any], key: str, default: float, where: str, source: str) -> float:
     v = node.get(key, default)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise RulesError(source, f"{where}.{key}", f"expected a number, got {v!r}")
+        raise RulesError(source, f"{where}.{key}" if where else key, f"expected a number, got {v!r}")
     return float(v)
 
 
@@ -207,9 +195,9 @@ def _list(node: Any, where: str, source: str) -> list[Any]:
     return node
 
 
-_TOP_KEYS = {"version", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
+_TOP_KEYS = {"version", "min_evidence", "fallback_category", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
 _CAT_KEYS = {
-    "description", "base", "min_urgency", "max_urgency", "complaint", "actionable", "weight",
+    "description", "kind", "base", "min_urgency", "max_urgency", "complaint", "actionable", "weight",
     "phrases", "patterns", "negations",
 }
 
@@ -279,6 +267,7 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
             actionable=bool(node.get("actionable", False)),
             min_urgency=_urgency(node.get("min_urgency"), f"{cw}.min_urgency", source),
             max_urgency=_urgency(node.get("max_urgency"), f"{cw}.max_urgency", source),
+            intent=_kind(node.get("kind", "topic"), f"{cw}.kind", source),
         )
         if cat.min_urgency and cat.max_urgency and URGENCY_RANK[cat.min_urgency] > URGENCY_RANK[cat.max_urgency]:
             raise RulesError(source, f"{cw}.min_urgency", "is above max_urgency")
@@ -294,46 +283,22 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
             raise RulesError(source, cw, "has no phrases or patterns")
         categories[cid] = cat
 
-    regex, group_term = _compile(terms, source)
+    matcher = Matcher(terms)
+    fallback = top.get("fallback_category", "other")
+    if fallback != "other" and fallback not in categories:
+        raise RulesError(source, "fallback_category", f"{fallback!r} is not one of the categories")
     return Rules(
         source=source,
         categories=categories,
         terms=terms,
-        regex=regex,
-        group_term=group_term,
+        matcher=matcher,
         thresholds=thresholds,
         sentiment=bands,
         signals=signals,
         order={c: i for i, c in enumerate(categories)},
+        min_evidence=_number(top, "min_evidence", 1.0, "", source),
+        fallback_category=fallback,
     )
-
-
-def _specificity(rx: str) -> int:
-    return len(re.sub(r"\\[bBwsdWSD]|[()?:*+|\\]", "", rx))
-
-
-def _compile(terms: list[Term], source: str) -> tuple[re.Pattern[str], dict[int, tuple[Term, ...]]]:
-    # Longest (most specific) first, negations before matches of equal length: at one position the
-    # first alternative that matches wins, so "charged twice" beats "charged" and "not down anymore"
-    # beats "down".
-    # The same words listed under two categories are one alternative that credits both.
-    by_regex: dict[str, list[Term]] = {}
-    for t in terms:
-        by_regex.setdefault(t.regex, []).append(t)
-    ordered = sorted(by_regex.items(), key=lambda kv: (-_specificity(kv[0]), not any(t.negation for t in kv[1])))
-    parts: list[str] = []
-    group_term: dict[int, tuple[Term, ...]] = {}
-    next_group = 1
-    for rx, ts in ordered:
-        inner = re.compile(rx, re.IGNORECASE).groups
-        group_term[next_group] = tuple(ts)
-        parts.append(f"({rx})")
-        next_group += 1 + inner
-    try:
-        regex = re.compile("|".join(parts), re.IGNORECASE)
-    except re.error as e:  # each entry compiled alone, so this is a combination problem
-        raise RulesError(source, "", f"the rules do not combine into one pattern: {e}") from None
-    return regex, group_term
 
 
 def load_rules(path: Path | str | None = None) -> Rules:

@@ -106,6 +106,7 @@ async def test_form_encoded_bodies_are_accepted(slack: Slack) -> None:
         ({"channel": "#care", "text": "x", "thread_ts": "1.000001"}, "thread_not_found"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:The top-level `text` argument is missing")
 async def test_post_message_refuses_what_slack_refuses(slack: Slack, kwargs: dict, error: str) -> None:
     with pytest.raises(SlackApiError) as exc:
         await slack.client.chat_postMessage(**kwargs)
@@ -121,13 +122,14 @@ async def test_section_at_the_limit_is_accepted(slack: Slack) -> None:
 
 
 async def test_history_is_newest_first_with_window_metadata_and_cursor(slack: Slack) -> None:
+    care = slack.ws.channel_id("#care")
     ts = []
     for i in range(5):
         r = await slack.client.chat_postMessage(
             channel="#care", text=f"m{i}", metadata={"event_type": "t", "event_payload": {"key": f"k{i}"}})
         ts.append(r["ts"])
 
-    plain = await slack.client.conversations_history(channel="#care")
+    plain = await slack.client.conversations_history(channel=care)
     assert [m["text"] for m in plain["messages"]] == ["m4", "m3", "m2", "m1", "m0"]
     assert all("metadata" not in m for m in plain["messages"])
     assert plain["has_more"] is False
@@ -135,7 +137,7 @@ async def test_history_is_newest_first_with_window_metadata_and_cursor(slack: Sl
     texts, keys, cursor, pages = [], [], None, 0
     while True:
         page = await slack.client.conversations_history(
-            channel="#care", oldest=ts[0], limit=2, cursor=cursor, include_all_metadata=True)
+            channel=care, oldest=ts[0], limit=2, cursor=cursor, include_all_metadata=True)
         pages += 1
         texts += [m["text"] for m in page["messages"]]
         keys += [m["metadata"]["event_payload"]["key"] for m in page["messages"]]
@@ -145,28 +147,33 @@ async def test_history_is_newest_first_with_window_metadata_and_cursor(slack: Sl
     assert texts == ["m4", "m3", "m2", "m1"]  # `oldest` is exclusive
     assert keys == ["k4", "k3", "k2", "k1"] and pages == 2 and cursor == ""
 
-    inclusive = await slack.client.conversations_history(channel="#care", oldest=ts[0], inclusive=True)
+    inclusive = await slack.client.conversations_history(channel=care, oldest=ts[0], inclusive=True)
     assert len(inclusive["messages"]) == 5
-    latest = await slack.client.conversations_history(channel="#care", latest=ts[2])
+    latest = await slack.client.conversations_history(channel=care, latest=ts[2])
     assert [m["text"] for m in latest["messages"]] == ["m1", "m0"]
 
 
-async def test_history_errors(slack: Slack) -> None:
+@pytest.mark.parametrize("channel", ["#nowhere", "#care", "care"])  # reads take ids only, like Slack
+async def test_history_wants_a_channel_id(slack: Slack, channel: str) -> None:
     with pytest.raises(SlackApiError) as exc:
-        await slack.client.conversations_history(channel="#nowhere")
+        await slack.client.conversations_history(channel=channel)
     assert _error(exc) == "channel_not_found"
+
+
+async def test_history_refuses_a_bad_cursor(slack: Slack) -> None:
     with pytest.raises(SlackApiError) as exc:
-        await slack.client.conversations_history(channel="#care", cursor="not-a-cursor!")
+        await slack.client.conversations_history(channel=slack.ws.channel_id("#care"), cursor="not-a-cursor!")
     assert _error(exc) == "invalid_cursor"
 
 
 async def test_thread_replies_stay_out_of_history(slack: Slack) -> None:
     parent = await slack.client.chat_postMessage(channel="#care", text="parent")
     await slack.client.chat_postMessage(channel="#care", text="reply", thread_ts=parent["ts"])
-    history = await slack.client.conversations_history(channel="#care")
+    care = parent["channel"]
+    history = await slack.client.conversations_history(channel=care)
     assert [m["text"] for m in history["messages"]] == ["parent"]
     assert history["messages"][0]["reply_count"] == 1
-    replies = await slack.client.conversations_replies(channel="#care", ts=parent["ts"])
+    replies = await slack.client.conversations_replies(channel=care, ts=parent["ts"])
     assert [m["text"] for m in replies["messages"]] == ["parent", "reply"]
     assert [m["text"] for m in slack.ws.messages("#care")] == ["parent", "reply"]
 
@@ -179,7 +186,7 @@ async def test_update_changes_the_message(slack: Slack) -> None:
     (msg,) = slack.ws.messages("#care")
     assert msg["text"] == "after" and msg["blocks"][0]["text"]["text"] == "after" and "edited" in msg
     with pytest.raises(SlackApiError) as exc:
-        await slack.client.chat_update(channel="#care", ts="1.000000", text="x")
+        await slack.client.chat_update(channel=r["channel"], ts="1.000000", text="x")
     assert _error(exc) == "message_not_found"
 
 
@@ -242,3 +249,11 @@ async def test_ts_is_increasing_even_when_the_wall_clock_stands_still(slack: Sla
     a = await slack.client.chat_postMessage(channel="#care", text="a")
     b = await slack.client.chat_postMessage(channel="#care", text="b")
     assert (a["ts"], b["ts"]) == ("1700000000.000000", "1700000000.000001")
+
+
+async def test_methods_need_their_scope(slack: Slack) -> None:
+    slack.ws.scopes = frozenset({"chat:write"})
+    await slack.client.chat_postMessage(channel="#care", text="allowed")
+    with pytest.raises(SlackApiError) as exc:
+        await slack.client.conversations_list()
+    assert _error(exc) == "missing_scope" and exc.value.response["needed"] == "channels:read"

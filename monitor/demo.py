@@ -1,0 +1,158 @@
+"""`outreach-monitor demo`: the whole flow against the sandbox, with live progress and a report.
+
+Real clients (tweepy, slack-sdk) talk over sockets to the sandbox X and Slack; the daemon is the
+real one, on a temporary SQLite database (kept with --db). No credentials, no network.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from sqlalchemy import func, select
+
+from monitor.config import parse_config
+from monitor.daemon import Daemon
+from monitor.models import URGENCIES
+from monitor.sandbox.scenario import demo_scenario
+from monitor.sandbox.stack import SandboxStack
+from monitor.storage.schema import mentions, tickets
+
+BRAND = "acme"
+DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
+
+
+def _progress(daemon: Daemon, stack: SandboxStack, elapsed: float, duration: float, pending: int) -> Table:
+    t = Table(title=f"outreach-monitor demo — {elapsed:4.0f}s / {duration:.0f}s", title_justify="left")
+    for col in ("source", "state", "fetched", "stored", "requests", "errors", "lag s"):
+        t.add_column(col, justify="right" if col not in ("source", "state") else "left")
+    now = daemon.clock()
+    for name, p in daemon.pollers.items():
+        h = p.health
+        lag = "" if h.last_success_at is None else f"{now - h.last_success_at:.1f}"
+        t.add_row(name, h.state, str(h.fetched), str(h.stored), str(h.requests), str(h.errors), lag)
+    slack = len(stack.slack.all_messages())
+    t.caption = f"Slack messages: {slack}   outbox pending: {pending}   sandbox X posts: {len(stack.x.tweets)}"
+    return t
+
+
+async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dict[str, Any]:
+    async with daemon.engine.connect() as conn:
+        stored = (await conn.execute(select(func.count()).select_from(mentions))).scalar_one()
+        by_urgency = dict(
+            (await conn.execute(select(mentions.c.urgency, func.count()).group_by(mentions.c.urgency))).all()
+        )
+        own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
+        n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+    health = await daemon.health()
+    sources = {
+        name: {
+            "fetched": p.health.fetched,
+            "stored": p.health.stored,
+            "requests": p.health.requests,
+            "rate_limited": p.health.rate_limited,
+            "errors": p.health.errors,
+            "lag_s": health["sources"][name]["lag_s"],
+        }
+        for name, p in daemon.pollers.items()
+    }
+    slack_msgs = stack.slack.all_messages()
+    per_channel: dict[str, int] = {}
+    for m in slack_msgs:
+        per_channel[m["channel"]] = per_channel.get(m["channel"], 0) + 1
+    names = stack.slack.channels()
+    return {
+        "duration_s": round(duration_s, 1),
+        "sources": sources,
+        "mentions": {
+            "stored": stored,
+            "duplicates": sum(p.health.duplicates for p in daemon.pollers.values()),
+            "own": own,
+        },
+        "triage": {u: by_urgency.get(u, 0) for u in URGENCIES},
+        "tickets": {"opened": n_tickets},
+        "slack": {
+            "messages": len(slack_msgs),
+            "per_channel": {f"#{names.get(c, c)}": n for c, n in per_channel.items()},
+            "max_per_channel_per_s": stack.slack.max_per_channel_per_s,
+            "rate_limited": stack.slack.rate_limited,
+        },
+        "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
+        "healthz": health["status"],
+    }
+
+
+async def run_demo(
+    *, duration: float, report_path: Path | None, db_path: Path | None, seed: int, console: Console
+) -> dict[str, Any]:
+    stack = SandboxStack()
+    await stack.start()
+    tmp = None
+    if db_path is None:
+        tmp = tempfile.TemporaryDirectory(prefix="outreach-demo-")
+        db_path = Path(tmp.name) / "demo.db"
+    scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
+    stack.load(scenario, start_at=time.time() + 1.0)
+    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}"), source="<demo>", env={})
+    daemon = Daemon(cfg)
+    started = time.monotonic()
+    await daemon.start()
+    console.print(
+        f"sandbox X at {stack.urls['x']}, Slack at {stack.urls['slack']}; "
+        f"daemon /healthz on http://127.0.0.1:{daemon.http_port}/healthz; database {db_path}",
+        highlight=False,
+    )
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            while True:
+                elapsed = time.monotonic() - started
+                pending = (await daemon.health())["outbox"]["pending"]
+                live.update(_progress(daemon, stack, elapsed, duration, pending))
+                if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
+                    break
+                await asyncio.sleep(0.5)
+        await daemon.stop()
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+    finally:
+        await stack.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    _print_summary(console, report)
+    if report_path is not None:
+        report_path.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"report written to {report_path}")
+    return report
+
+
+async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
+    # the daemon disposed its engine on stop; a fresh one reads the final state
+    from monitor.storage.engine import create_engine
+
+    daemon.engine = create_engine(cfg.storage.url)
+    try:
+        return await _report(daemon, stack, duration_s)
+    finally:
+        await daemon.engine.dispose()
+
+
+def _print_summary(console: Console, r: dict[str, Any]) -> None:
+    console.print()
+    console.print(f"[bold]Demo finished in {r['duration_s']}s[/bold]")
+    for name, s in r["sources"].items():
+        console.print(
+            f"  {name}: fetched {s['fetched']}, {s['requests']} requests, {s['rate_limited']} rate-limited, "
+            f"{s['errors']} errors"
+        )
+    m = r["mentions"]
+    console.print(f"  mentions stored {m['stored']} (our own {m['own']}), duplicates absorbed {m['duplicates']}")
+    console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
+    s = r["slack"]
+    console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second")
+    o = r["outbox"]
+    console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")

@@ -1,0 +1,96 @@
+"""The whole sandbox at once: X and Slack servers on 127.0.0.1, and the config that points at them.
+
+Used by `outreach-monitor demo`, `outreach-monitor sandbox`, the end-to-end tests and the
+benchmarks, so they all exercise the same wiring an operator's YAML would.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.sandbox.core import Server
+from monitor.sandbox.scenario import Scenario
+from monitor.sandbox.slack_api import SlackWorkspace, make_slack_app
+from monitor.sandbox.x_api import XWorld, make_x_app
+
+X_BEARER = "sandbox-bearer"
+SLACK_TOKEN = "xoxb-sandbox-token"
+CHANNELS = {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care"}
+
+
+@dataclass
+class SandboxStack:
+    clock: Callable[[], float] = time.time
+    slack_rate_per_channel: float | None = 1.0
+    ports: dict[str, int] = field(default_factory=dict)  # fixed ports for `outreach-monitor sandbox`
+
+    def __post_init__(self) -> None:
+        self.x = XWorld(self.clock, bearer_token=X_BEARER)
+        self.slack = SlackWorkspace(token=SLACK_TOKEN, rate_per_channel=self.slack_rate_per_channel, wall=self.clock)
+        self._servers = {
+            "x": Server(make_x_app(self.x), port=self.ports.get("x", 0)),
+            "slack": Server(make_slack_app(self.slack), port=self.ports.get("slack", 0)),
+        }
+
+    async def start(self) -> dict[str, str]:
+        for s in self._servers.values():
+            await s.start()
+        return self.urls
+
+    async def stop(self) -> None:
+        for s in self._servers.values():
+            await s.stop()
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {
+            "x": self._servers["x"].url,
+            "slack": self._servers["slack"].url + "/api/",
+        }
+
+    def load(self, scenario: Scenario, start_at: float | None = None) -> dict[str, str]:
+        return self.x.schedule(scenario, start_at)
+
+    def config(
+        self,
+        *,
+        brand: str,
+        db_url: str,
+        x_interval: float = 2.0,
+        queries: list[str] | None = None,
+        slack_min_interval: float = 1.0,
+        http_port: int = 0,
+        overrides: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A configuration (as parsed YAML) for a daemon that talks to this sandbox."""
+        cfg: dict[str, Any] = {
+            "brand": {"name": brand.title(), "own_handles": [brand]},
+            "storage": {"url": db_url},
+            "sources": [
+                {
+                    "type": "x",
+                    "name": "x",
+                    "bearer_token": X_BEARER,
+                    "api_base": self.urls["x"],
+                    "handles": [brand],
+                    "queries": queries if queries is not None else [f"{brand} -is:retweet -from:{brand}"],
+                    "interval": x_interval,
+                    "timeout": 5,
+                }
+            ],
+            "slack": {
+                "token": SLACK_TOKEN,
+                "api_base": self.urls["slack"],
+                "channels": CHANNELS,
+                "operators_channel": "#care-ops",
+                "min_interval_per_channel": slack_min_interval,
+            },
+            "outbox": {"base_backoff": 0.5, "max_backoff": 10, "poll_interval": 0.2},
+            "server": {"host": "127.0.0.1", "port": http_port},
+            "lease_seconds": 10,
+        }
+        for key, value in (overrides or {}).items():
+            cfg[key] = value
+        return cfg

@@ -1,0 +1,241 @@
+"""Triage: text + author + context -> a Verdict a person can check in two seconds.
+
+Pure and fast (no I/O after loading). How a verdict is reached:
+
+1. Suppression first: our own accounts, bots and reposts are `ignore` and say why.
+2. The rules (`rules.yaml`) give evidence per category; the category with the most evidence wins,
+   a topic (billing, outage…) beats an intent (question, praise) unless the intent has twice its
+   evidence; with no evidence the tone decides (negative -> the fallback category, else `other`).
+3. When a learned model is loaded (`outreach-monitor triage train`), its category probabilities
+   are blended with the rules' and it may change the category; the reasons say so.
+4. score = the category's base + more evidence + tone + reach + engagement + repeat contact + an
+   open incident, clamped to 0-100; urgency comes from the score's band, kept within the
+   category's min/max urgency. Spam is `ignore`.
+5. `complaint`: the category is a complaint category and the writer is not just asking or
+   thanking (a question about a refund with a neutral tone is not a complaint); with no matching
+   words a negative tone is a complaint. `actionable`: the category says so, or it is a complaint.
+6. `confidence` grows with the evidence and with its margin over the runner-up, and drops when the
+   tone disagrees with the category (thanks in a furious tone) or nothing matched. Below 0.5 the
+   reasons say a person should check, so an uncertain mention is looked at rather than dropped.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from monitor.models import URGENCIES, Mention, Verdict
+from monitor.triage import signals
+from monitor.triage.rules import URGENCY_RANK, Category, Rules
+from monitor.triage.sentiment import Sentiment
+
+LOW_CONFIDENCE = 0.5
+_OTHER = Category("other", "Nothing the rules know about", 15, False, False, None, "low")
+
+
+class Triage:
+    def __init__(self, rules: Rules, *, model: Any = None, sentiment: Sentiment | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.rules = rules
+        self.model = model  # monitor.triage.model.LinearModel or None
+        self._sentiment = sentiment or Sentiment()
+        self._clock = clock
+
+    # -- public interface -------------------------------------------------------------------
+
+    def classify(self, mention: Mention, *, prior_contacts: int = 0, open_incidents: Sequence[str] = ()) -> Verdict:
+        a = mention.author
+        if mention.is_own:
+            return _suppressed("own", "our own account")
+        if a.is_bot:
+            return _suppressed("bot", "bot account (suppressed)")
+        if mention.is_repost:
+            return _suppressed("repost", "a repost (suppressed)")
+        age = None
+        if isinstance(mention.created_at, datetime):
+            try:
+                age = max(0.0, (self._clock() - mention.created_at.timestamp()) / 3600)
+            except (OverflowError, OSError, ValueError):
+                age = None
+        return self._judge(mention.text, a.followers, a.verified, mention.metrics, age, prior_contacts, open_incidents)
+
+    def classify_text(self, text: str, *, author: dict | None = None, metrics: dict | None = None,
+                      source: str = "", lang: str = "", prior_contacts: int = 0,
+                      open_incidents: Sequence[str] = ()) -> Verdict:
+        author = author or {}
+        if _truthy(author, "is_own", "own"):
+            return _suppressed("own", "our own account")
+        if _truthy(author, "is_bot", "bot"):
+            return _suppressed("bot", "bot account (suppressed)")
+        if text[:3] == "RT " and text[3:4] == "@":
+            return _suppressed("repost", "a repost (suppressed)")
+        pm = author.get("public_metrics") if isinstance(author.get("public_metrics"), Mapping) else {}
+        followers = _int(author.get("followers", author.get("followers_count", pm.get("followers_count", 0))))
+        verified = bool(author.get("verified", False))
+        return self._judge(text, followers, verified, metrics, None, prior_contacts, open_incidents)
+
+    # -- the decision ------------------------------------------------------------------------
+
+    def _judge(self, text: str, followers: int, verified: bool, metrics: Mapping[str, Any] | None,
+               age_hours: float | None, prior_contacts: int, open_incidents: Sequence[str]) -> Verdict:
+        rules = self.rules
+        bands = rules.sentiment
+        compound = self._sentiment.compound(text)
+        evidence, quoted, negated = rules.matches(text)
+        cat, runner_up, fallback = self._pick(evidence, compound)
+
+        reasons: list[str] = []
+        if cat.id in quoted:
+            reasons.append(f"matched {_quote(quoted[cat.id])} ({cat.id})")
+        elif fallback and cat.id != "other":
+            reasons.append(f"no rule matched; tone says {cat.id}")
+
+        if self.model is not None:
+            cat = self._blend(text, cat, evidence, reasons)
+
+        top = evidence.get(cat.id, 0.0)
+        intent_ev = max((v for c, v in evidence.items() if c in rules.categories and rules.categories[c].intent
+                         and c != cat.id), default=0.0)
+        if fallback:
+            complaint = compound <= bands.negative
+        elif cat.intent:
+            # asking is not complaining, unless it is asked angrily or about a let-down
+            complaint = compound <= bands.negative and cat.id != "praise"
+        else:
+            complaint = cat.complaint and not (intent_ev >= top and compound > bands.negative)
+        actionable = (cat.actionable or complaint) and cat.max_urgency != "ignore"
+
+        score = float(cat.base)
+        if top > 1:
+            score += min(10.0, 4.0 * (top - 1))
+        points, why = signals.tone(compound, bands, rules.signals)
+        if points > 0 and not (complaint or cat.complaint):
+            points /= 2  # a cross question is more urgent, but less than a complaint
+        score += points
+        if why:
+            reasons.append(why)
+        for points, why in (
+            signals.reach(followers, verified, rules.signals),
+            signals.engagement(metrics, age_hours, rules.signals),
+            signals.repeat_contact(prior_contacts, rules.signals),
+            signals.incident(text.lower(), cat.id, open_incidents, rules.signals) if open_incidents else (0.0, None),
+        ):
+            score += points
+            if why:
+                reasons.append(why)
+        if negated:
+            said, c = negated[0]
+            reasons.append(f"ignored '{said}' (negation{', ' + c if c else ''})")
+        score_i = int(round(min(100.0, max(0.0, score))))
+
+        urgency = _band(score_i, rules.thresholds)
+        if cat.min_urgency and URGENCY_RANK[urgency] < URGENCY_RANK[cat.min_urgency]:
+            urgency = cat.min_urgency
+        if cat.max_urgency and URGENCY_RANK[urgency] > URGENCY_RANK[cat.max_urgency]:
+            urgency = cat.max_urgency
+        if self.model is not None and cat.max_urgency != "ignore":
+            urgency = self._blend_urgency(text, urgency, top, reasons)
+        if urgency == "ignore" and cat.max_urgency == "ignore":
+            reasons.append(f"{cat.id} is never answered")
+
+        confidence = self._confidence(cat, top, runner_up, fallback, compound, bool(negated))
+        if confidence < LOW_CONFIDENCE:
+            reasons.append(f"low confidence ({confidence:.2f}): a person should check")
+        return Verdict(urgency, cat.id, complaint, actionable, compound, score_i, confidence, tuple(reasons))  # type: ignore[arg-type]
+
+    def _pick(self, evidence: dict[str, float], compound: float) -> tuple[Category, float, bool]:
+        """(category, the runner-up's evidence, whether the tone decided for lack of words)."""
+        rules = self.rules
+        cats = rules.categories
+        order = rules.order
+        ranked = sorted(evidence.items(), key=lambda kv: (-kv[1], order.get(kv[0], 999)))
+        ranked = [kv for kv in ranked if kv[0] in cats]
+        if not ranked:
+            if compound <= rules.sentiment.negative and rules.fallback_category in cats:
+                return cats[rules.fallback_category], 0.0, True
+            return _OTHER, 0.0, True
+        topics = [kv for kv in ranked if not cats[kv[0]].intent]
+        intents = [kv for kv in ranked if cats[kv[0]].intent]
+        if topics and topics[0][1] >= rules.min_evidence:
+            best = topics[0]
+            if intents and intents[0][1] >= 2 * best[1]:
+                best = intents[0]
+        else:
+            best = ranked[0]
+        # only a rival of the same kind makes the choice doubtful: asking about a refund is both
+        runner = max((v for c, v in ranked if c != best[0] and cats[c].intent == cats[best[0]].intent), default=0.0)
+        return cats[best[0]], runner, False
+
+    def _blend(self, text: str, cat: Category, evidence: dict[str, float], reasons: list[str]) -> Category:
+        probs = self.model.predict_proba(text, "category")
+        if not probs:
+            return cat
+        label, p = max(probs.items(), key=lambda kv: kv[1])
+        if label == cat.id or label not in self.rules.categories and label != "other":
+            return cat
+        rule_strength = evidence.get(cat.id, 0.0)
+        # the model overrides words only when it is sure and the words are thin
+        if p >= self.model.threshold and rule_strength < self.model.max_rule_evidence:
+            reasons.insert(0, f"learned model says {label} ({p:.2f}), from the team's corrections")
+            return self.rules.categories.get(label, _OTHER)
+        return cat
+
+    def _blend_urgency(self, text: str, urgency: str, evidence: float, reasons: list[str]) -> str:
+        probs = self.model.predict_proba(text, "urgency")
+        if not probs:
+            return urgency
+        label, p = max(probs.items(), key=lambda kv: kv[1])
+        if label != urgency and p >= self.model.threshold and evidence < self.model.max_rule_evidence:
+            reasons.insert(0, f"learned model says urgency {label} ({p:.2f}), from the team's corrections")
+            return label
+        return urgency
+
+    def _confidence(self, cat: Category, top: float, runner_up: float, fallback: bool, compound: float,
+                    negated: bool) -> float:
+        bands = self.rules.sentiment
+        if fallback:
+            if cat.id == "other":
+                return 0.55 if abs(compound) < 0.3 else 0.4
+            return min(0.7, 0.3 + 0.4 * -compound)
+        strength = min(1.0, top / 3.0)
+        margin = (top - runner_up) / top if top > 0 else 0.0
+        conf = 0.4 + 0.35 * strength + 0.2 * margin
+        if cat.complaint and compound <= bands.negative:
+            conf += 0.05
+        if cat.complaint and compound >= bands.positive:
+            conf -= 0.15
+        if cat.id == "praise" and compound <= bands.negative:
+            conf -= 0.25  # thanks in a furious tone is usually sarcasm
+        if negated:
+            conf -= 0.05
+        return max(0.05, min(0.99, conf))
+
+
+def _band(score: int, thresholds: Mapping[str, int]) -> str:
+    for u in ("critical", "high", "normal", "low"):
+        if score >= thresholds[u]:
+            return u
+    return "low"
+
+
+def _suppressed(category: str, reason: str) -> Verdict:
+    return Verdict("ignore", category, False, False, 0.0, 0, 1.0, (reason,))
+
+
+def _quote(words: list[str]) -> str:
+    return ", ".join(f"'{w}'" for w in words[:3])
+
+
+def _truthy(d: Mapping[str, Any], *keys: str) -> bool:
+    return any(bool(d.get(k)) for k in keys)
+
+
+def _int(v: Any) -> int:
+    try:
+        return max(0, int(v))
+    except (TypeError, ValueError):
+        return 0
+
+
+assert set(URGENCIES) == set(URGENCY_RANK)

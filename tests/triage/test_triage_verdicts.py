@@ -1,0 +1,118 @@
+"""Verdicts on the shipped rules, as a table: what a care team would expect for each post."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from monitor.models import Author, Mention
+from monitor.triage import Triage, load_triage
+
+
+@pytest.fixture(scope="module")
+def triage() -> Triage:
+    return load_triage()
+
+
+# text, author, expected urgency (or a set), category, complaint, actionable, a reason that must appear
+CASES = [
+    ("My account was hacked and someone bought things with my card", None, {"high", "critical"}, "security", True, True, "security"),
+    ("The app is down again, I can't log in", None, {"high", "critical"}, "outage", True, True, "outage"),
+    ("the site is not down anymore", None, {"low"}, "other", False, False, None),
+    ("You charged me twice for one order, I want a refund", None, {"normal", "high"}, "billing", True, True, "billing"),
+    ("I was double charged and nobody answers", None, {"normal", "high"}, "billing", True, True, "'double charged'"),
+    ("no longer charged, thanks for sorting it", None, {"low", "normal"}, "praise", False, False, "negation"),
+    ("Where is my package? It's 5 days late", None, {"normal", "high"}, "delivery", True, True, "delivery"),
+    ("My flight was cancelled and nobody told me", None, {"normal", "high"}, "delivery", True, True, "delivery"),
+    ("I'm cancelling my subscription and switching to a competitor", None, {"normal", "high"}, "churn", True, True, "churn"),
+    ("I will be contacting my lawyer about this", None, {"high", "critical"}, "legal", True, True, "legal"),
+    ("The charger you sold me caught fire in my kid's room", None, {"high", "critical"}, "safety", True, True, "safety"),
+    ("Worst customer service ever, totally unacceptable", None, {"normal", "high"}, "complaint", True, True, "very negative tone"),
+    ("How do I change the email on my account?", None, {"normal"}, "question", False, True, "question"),
+    ("How do I get a refund for an unused ticket?", None, {"normal", "high"}, "billing", False, True, "billing"),
+    ("Thank you so much, great service today!", None, {"low"}, "praise", False, False, "praise"),
+    ("Enter to win a free phone! Click here #ad", None, {"ignore"}, "spam", False, False, "never answered"),
+    ("just landed in Denver", None, {"low"}, "other", False, False, None),
+    ("I'm dying of laughter at this ad", None, {"low"}, "other", False, False, None),
+    ("This is the most awful, disgusting, hateful experience", None, {"normal", "high"}, "complaint", True, True, "tone"),
+]
+
+
+@pytest.mark.parametrize("text,author,urgencies,category,complaint,actionable,reason", CASES, ids=[c[0][:40] for c in CASES])
+def test_verdict_table(triage, text, author, urgencies, category, complaint, actionable, reason):
+    v = triage.classify_text(text, author=author)
+    assert v.category == category, v
+    assert v.urgency in urgencies, v
+    assert v.complaint is complaint, v
+    assert v.actionable is actionable, v
+    assert 0 <= v.score <= 100 and 0 <= v.confidence <= 1 and -1 <= v.sentiment <= 1
+    if reason:
+        assert any(reason in r for r in v.reasons), v.reasons
+
+
+def _mention(text: str, **kw) -> Mention:
+    author = kw.pop("author", Author(id="1", username="someone"))
+    return Mention(source="x", external_id="9", text=text, author=author,
+                   created_at=datetime(2026, 1, 1, tzinfo=timezone.utc), **kw)
+
+
+@pytest.mark.parametrize(
+    "mention,category,reason",
+    [
+        (_mention("our app is down, sorry!", is_own=True), "own", "our own account"),
+        (_mention("you charged me twice", author=Author(id="2", is_bot=True)), "bot", "bot"),
+        (_mention("you charged me twice", is_repost=True), "repost", "repost"),
+    ],
+)
+def test_suppressed(triage, mention, category, reason):
+    v = triage.classify(mention)
+    assert (v.urgency, v.category, v.complaint, v.actionable) == ("ignore", category, False, False)
+    assert any(reason in r for r in v.reasons)
+
+
+def test_classify_text_treats_rt_as_repost(triage):
+    assert triage.classify_text("RT @someone: the app is down").urgency == "ignore"
+
+
+@pytest.mark.parametrize(
+    "kwargs,reason",
+    [
+        ({"author": Author(id="1", followers=48_000)}, "author has 48k followers"),
+        ({"author": Author(id="1", followers=10, verified=True)}, "verified author"),
+        ({"metrics": {"like_count": 900, "retweet_count": 300}}, "1.2k likes/reposts/replies"),
+    ],
+)
+def test_signals_raise_the_score_and_say_so(triage, kwargs, reason):
+    text = "you charged me twice for my order"
+    plain = triage.classify(_mention(text))
+    louder = triage.classify(_mention(text, **kwargs))
+    assert louder.score > plain.score
+    assert reason in louder.reasons
+
+
+def test_repeat_contact_and_open_incident(triage):
+    text = "checkout keeps failing with an error"
+    plain = triage.classify(_mention(text))
+    again = triage.classify(_mention(text), prior_contacts=2)
+    assert again.score > plain.score and "3rd message in 24 h" in again.reasons
+    incident = triage.classify(_mention(text), open_incidents=["checkout"])
+    assert incident.score > plain.score and "about open incident 'checkout'" in incident.reasons
+
+
+def test_age_makes_engagement_velocity(triage):
+    now = datetime(2026, 1, 1, 1, tzinfo=timezone.utc).timestamp()  # one hour after created_at
+    t = Triage(triage.rules, clock=lambda: now)
+    v = t.classify(_mention("the app is down", metrics={"like_count": 500}))
+    assert any("500/h" in r for r in v.reasons), v.reasons
+
+
+def test_nothing_matched_is_visible_as_low_confidence(triage):
+    v = triage.classify_text("well well well, look at this")
+    assert v.confidence < 0.6
+    assert v.category == "other"
+
+
+def test_sarcastic_thanks_is_not_confident(triage):
+    v = triage.classify_text("Thanks a lot for losing my bag, you are the worst, awful awful awful")
+    assert v.category != "praise"
+    assert v.complaint
