@@ -15,18 +15,22 @@ from urllib.parse import quote, urlsplit
 ZWSP = "\u200b"
 ELLIPSIS = "…"
 
-_CONTROL = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_CONTROL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _BROADCAST = re.compile(r"(?<![\w.])@(channel|here|everyone)\b", re.IGNORECASE)
 
 
 def escape_mrkdwn(text: str) -> str:
     """`text` as it should appear, literally, inside a mrkdwn (or fallback `text`) string."""
-    out = "".join(_CONTROL.get(ch, ch) for ch in text)
+    out = text.translate(_CONTROL)  # on the ingest hot path: translate is ~20x a per-character join
+    if "@" not in out:
+        return out
     return _BROADCAST.sub(lambda m: "@" + ZWSP + m.group(1), out)
 
 
 def slack_len(text: str) -> int:
     """Length as Slack counts it for its limits (UTF-16 code units: an emoji counts as two)."""
+    if text.isascii():
+        return len(text)
     return len(text.encode("utf-16-le")) // 2
 
 

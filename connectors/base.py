@@ -5,6 +5,7 @@ pipeline and the daemon only ever reason about four kinds of failure.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
 from monitor.models import Batch, Cursor, HealthReading, Mention
@@ -37,6 +38,17 @@ class ConfigError(SourceError):
 
 class BadPayload(SourceError):
     """The upstream sent something malformed. Skip the item, keep going, count it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Posts on `stream` between `start` and `end` (epoch seconds) may never be seen: the cursor was
+    older than the platform lets us reach (X search: 7 days; a Reddit listing: about 1000 items).
+    The daemon says so, with this time range, rather than pretend nothing was said."""
+
+    stream: str
+    start: float
+    end: float
 
 
 @runtime_checkable

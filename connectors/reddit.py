@@ -1,15 +1,21 @@
 """Reddit through praw (blocking, not thread-safe: one single-thread executor per instance).
 
-Streams, each with its own cursor (`"<created_utc>:<fullname>"` of the newest thing seen):
+Streams, each with its own cursor (`"<created_utc>:<fullname>#<nonce>"`, the newest thing seen):
 
-    search:<query>   Reddit search, sort=new, in r/all (or `search_subreddits`); submissions only
-    sub:<name>       new submissions and new comments in one of the brand's own subreddits
     inbox            the bot account's inbox: u/ mentions and replies to its posts and comments
+    sub:<name>       new submissions and new comments in one of the brand's own subreddits
+    search:<query>   Reddit search, sort=new, in r/all (or `search_subreddits`); submissions only
 
-A listing is read newest first, page by page, until it reaches the stream's cursor (or the end); only
-then is the new cursor returned. Reddit's search index lags, so search streams look back
-`search_lookback` seconds past the cursor; what this process already returned is remembered and not
-returned twice, and after a restart the store's unique (source, external_id) absorbs the overlap.
+A listing is read newest first, page by page, until it reaches the stream's cursor; only then (or
+at the listing's end, when a skipped range is reported in `gaps`) is a new cursor returned. Things
+from the cursor's own second are looked at again (they cannot be ordered against it), and search
+streams look back `search_lookback` seconds more, because Reddit's search index lags. What a fetch
+returned is remembered with the cursor value it returned (a nonce makes each value unique), and is
+not returned again while the pipeline hands that value back, i.e. once it stored that batch. A
+batch that was not stored comes again; the store's unique (source, external_id) absorbs overlap.
+
+A failing stream does not lose the others' results: `fetch` raises only when nothing useful came
+back, and otherwise leaves the errors in `last_errors` (like connectors/x.py).
 
 praw is used for what it is good at (OAuth, re-auth on 401, rate-limit headers) through its public
 `Reddit.request`, which answers the raw JSON, so no lazy praw object ever fetches behind our back.
@@ -38,7 +44,7 @@ from praw.exceptions import PRAWException, RedditAPIException
 from prawcore.sessions import RetryStrategy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import AuthError, BadPayload, ConfigError, SourceError, TransientError
+from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError
 from monitor.models import Author, Batch, Cursor, Mention
 
 log = logging.getLogger(__name__)
@@ -213,7 +219,7 @@ def to_mention(
 
 def parent_context(thing: Thing) -> dict[str, Any]:
     d = thing.data
-    text = str(d.get("body") if thing.name.startswith("t1_") else d.get("title") or "")
+    text = str((d.get("body") if thing.name.startswith("t1_") else d.get("title")) or "")
     return {"id": thing.name, "author": str(d.get("author") or "[deleted]"), "text": text[:2000]}
 
 
@@ -221,13 +227,25 @@ def parent_context(thing: Thing) -> dict[str, Any]:
 
 
 def _retry_after(response: requests.Response | None, header: str | None = None) -> float | None:
+    """Retry-After if Reddit sent one, else the window's reset; at least a second (never a burst)."""
     for value in (header, response.headers.get("x-ratelimit-reset") if response is not None else None):
         try:
             if value is not None:
-                return max(float(value), 0.0)
+                return max(float(value), 1.0)
         except ValueError:
             pass
     return None
+
+
+def _posting_wait(message: str) -> float | None:
+    """Reddit's RATELIMIT text: "Take a break for 9 minutes before trying again." -> 540."""
+    m = re.search(r"(\d+) (minute|second)", message)
+    return None if m is None else int(m.group(1)) * (60 if m.group(2) == "minute" else 1)
+
+
+def _rate_limited(err: TransientError) -> TransientError:
+    err.rate_limited = True  # type: ignore[attr-defined]  # counted by the poller's health
+    return err
 
 
 def _translate(exc: BaseException, *, path: str, bad_request_path: str = "") -> SourceError | None:
@@ -239,7 +257,8 @@ def _translate(exc: BaseException, *, path: str, bad_request_path: str = "") -> 
     if isinstance(exc, SourceError):
         return exc
     if isinstance(exc, prawcore.TooManyRequests):
-        return TransientError("reddit: 429 too many requests", retry_after=_retry_after(exc.response, exc.retry_after))
+        return _rate_limited(TransientError("reddit: 429 too many requests",
+                                            retry_after=_retry_after(exc.response, exc.retry_after)))
     if isinstance(exc, prawcore.BadJSON):
         return TransientError("reddit: the response was not valid JSON")
     if isinstance(exc, prawcore.ServerError):
@@ -262,7 +281,9 @@ def _translate(exc: BaseException, *, path: str, bad_request_path: str = "") -> 
     if isinstance(exc, RedditAPIException):
         kinds = {item.error_type for item in exc.items}
         if "RATELIMIT" in kinds:
-            return TransientError(f"reddit: {exc.items[0].error_message}")
+            item = next(i for i in exc.items if i.error_type == "RATELIMIT")
+            return _rate_limited(TransientError(f"reddit: {item.error_message}",
+                                                retry_after=_posting_wait(item.message)))
         return BadPayload(f"reddit refused: {'; '.join(i.error_message for i in exc.items)}")
     if isinstance(exc, prawcore.InvalidInvocation | PRAWException):
         return ConfigError(f"reddit: {exc}", path=path)
@@ -350,6 +371,7 @@ class _StreamRead:
     things: list[Thing] = field(default_factory=list)
     complete: bool = True
     bad: int = 0
+    gap: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -370,6 +392,7 @@ class _StreamResult:
     cursor: Cursor | None
     memory: _Memory | None
     bad: int
+    gap: Gap | None = None
 
 
 def _stream_name(prefix: str, value: str) -> str:
@@ -386,31 +409,37 @@ class RedditSource:
     def __init__(self, cfg: RedditConfig, *, own_handles: Sequence[str] = (), config_path: str = "") -> None:
         if bool(cfg.username) != bool(cfg.password):
             raise ConfigError("username and password go together (a script app's account)",
-                              path=f"{config_path}.{'password' if cfg.username else 'username'}")
+                              path=_at(config_path, "password" if cfg.username else "username"))
         self.cfg = cfg
         self.config_path = config_path
         own = {h.lower().removeprefix("@").removeprefix("u/") for h in own_handles}
         if cfg.username:
             own.add(cfg.username.lower())  # the bot's own replies are ours: stored, never triaged
         self.own = frozenset(own)
-        self.streams: list[_Stream] = self._plan()
+        self._streams: list[_Stream] = self._plan()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"praw-{cfg.name}")
         self._meter = _Meter()
         self._http = requests.Session()
         self._retries_on = True
+        self._closed = False
         self._reddit = self._build()
         self._memory: dict[str, _Memory] = {}  # stream -> what the store holds at its cursor
         self._parents: dict[str, dict[str, Any]] = {}  # small cache: fullname -> parent context
+        self.last_errors: list[tuple[str, SourceError]] = []  # (stream, error) from the latest fetch
+        self.gaps: list[Gap] = []  # ranges the latest fetch could not reach
 
     # ---- construction -------------------------------------------------------------------------
 
+    def _at(self, key: str, index: int | None = None) -> str:
+        return _at(self.config_path, key if index is None else f"{key}[{index}]")
+
     def _plan(self) -> list[_Stream]:
-        cfg, at = self.cfg, self.config_path
+        cfg = self.cfg
         streams: list[_Stream] = []
         if cfg.inbox and cfg.username:
-            streams.append(_Stream("inbox", (_Listing("message/inbox/", {}, f"{at}.username"),)))
+            streams.append(_Stream("inbox", (_Listing("message/inbox/", {}, self._at("username")),)))
         for i, sub in enumerate(cfg.subreddits):
-            where = f"{at}.subreddits[{i}]"
+            where = self._at("subreddits", i)
             streams.append(_Stream(_stream_name("sub", sub), (
                 _Listing(f"r/{sub}/new/", {}, where),
                 _Listing(f"r/{sub}/comments/", {}, where),
@@ -421,7 +450,7 @@ class RedditSource:
             params: dict[str, str | int] = {"q": q, "sort": "new", "t": cfg.search_time_filter,
                                             "restrict_sr": "false" if scope == "all" else "on"}
             streams.append(_Stream(_stream_name("search", q), (
-                _Listing(f"r/{scope}/search/", params, f"{at}.search_subreddits", f"{at}.queries[{i}]"),
+                _Listing(f"r/{scope}/search/", params, self._at("search_subreddits"), self._at("queries", i)),
             ), lookback=cfg.search_lookback))
         return streams
 
@@ -462,7 +491,7 @@ class RedditSource:
             wait = (limiter.next_request_timestamp_ns - time.monotonic_ns()) / 1e9
             if wait > self.cfg.max_rate_wait:
                 # prawcore would sleep it out on this thread; the scheduler waits instead.
-                raise TransientError(f"reddit: rate budget spent for {wait:.0f}s", retry_after=wait)
+                raise _rate_limited(TransientError(f"reddit: rate budget spent for {wait:.0f}s", retry_after=wait))
         try:
             return self._reddit.request(method=method, path=path, params=params, data=data)
         except prawcore.TooManyRequests:
@@ -508,7 +537,11 @@ class RedditSource:
                     continue
                 out.things.append(thing)
                 stop = stop or reached(thing, mark, lookback)
-            if stop or not after:
+            if stop:
+                return out
+            if not after:
+                if mark is not None and out.things and min(t.created for t in out.things) > mark.created:
+                    out.gap = (mark.created, min(t.created for t in out.things))
                 return out
         # First run (no cursor): one page is the baseline. Otherwise the cursor was not reached.
         out.complete = mark is None
@@ -519,12 +552,15 @@ class RedditSource:
         if cursor is not None and mark is None:
             log.warning("reddit: ignoring unreadable cursor %r for stream %s", cursor.value, stream.name)
         things: list[Thing] = []
-        complete, bad = True, 0
+        complete, bad, gap = True, 0, None
         for listing in stream.listings:
             read = await self._read(listing, mark, stream.lookback)
             things += read.things
             complete &= read.complete
             bad += read.bad
+            if read.gap is not None:
+                gap = Gap(stream.name, *read.gap) if gap is None else Gap(
+                    stream.name, min(gap.start, read.gap[0]), max(gap.end, read.gap[1]))
         memory = self._memory.get(stream.name)
         returned = memory.names if memory is not None and cursor is not None and cursor.value == memory.cursor else {}
         fresh: dict[str, Thing] = {}
@@ -533,14 +569,14 @@ class RedditSource:
                 fresh[t.name] = t
         newest = max(things, key=lambda t: t.key, default=None)
         if not complete or newest is None or (not fresh and mark is not None and newest.key <= mark.key):
-            return _StreamResult(list(fresh.values()), None, None, bad)
+            return _StreamResult(list(fresh.values()), None, None, bad, gap)
         top = Mark(newest.created, newest.name)
         new_mark = top if mark is None or top.key > mark.key else mark
         horizon = new_mark.created - stream.lookback
         # Once this batch is stored, everything read is stored: fresh things now, the rest before.
         names = {n: c for n, c in {**returned, **{t.name: t.created for t in things}}.items() if c >= horizon}
         value = new_mark.encode(secrets.token_hex(3))
-        return _StreamResult(list(fresh.values()), Cursor(stream.name, value), _Memory(value, names), bad)
+        return _StreamResult(list(fresh.values()), Cursor(stream.name, value), _Memory(value, names), bad, gap)
 
     async def _parent_context(self, things: Iterable[Thing], known: set[str]) -> dict[str, dict[str, Any]]:
         wanted = sorted({str(t.data.get("parent_id")) for t in things if t.name.startswith("t1_")
@@ -557,8 +593,11 @@ class RedditSource:
                 del self._parents[name]
         return self._parents
 
+    def streams(self) -> list[str]:
+        return [s.name for s in self._streams]
+
     @property
-    def requests_spent(self) -> int:
+    def requests_total(self) -> int:
         """API calls since start, failed fetches included (Batch.requests only counts one fetch)."""
         return self._meter.requests
 
@@ -567,28 +606,45 @@ class RedditSource:
     async def check(self) -> None:
         """Credentials work and every configured subreddit exists (ConfigError names the YAML path)."""
         if self.cfg.username:
-            await self._call("GET", "api/v1/me", where=f"{self.config_path}.username")
+            await self._call("GET", "api/v1/me", where=self._at("username"))
         else:
             await self._call("GET", "r/all/new/", params={"limit": 1})
-        subs = [(f"{self.config_path}.subreddits[{i}]", s) for i, s in enumerate(self.cfg.subreddits)]
-        subs += [(f"{self.config_path}.search_subreddits[{i}]", s)
+        subs = [(self._at("subreddits", i), s) for i, s in enumerate(self.cfg.subreddits)]
+        subs += [(self._at("search_subreddits", i), s)
                  for i, s in enumerate(self.cfg.search_subreddits) if s.lower() != "all"]
         for where, sub in subs:
             await self._call("GET", f"r/{sub}/about/", where=where)
 
     async def fetch(self, cursors: dict[str, Cursor]) -> Batch:
+        """Every stream in turn (inbox, own subreddits, searches); a failing stream loses no other's.
+
+        Raises only when nothing useful came back (no items, no cursor moved), the most serious error
+        first; otherwise the errors wait in `last_errors`. After an auth error, a spent rate budget or
+        an unreachable host the remaining streams are not tried: they share token, budget and host.
+        """
+        self.last_errors, self.gaps = [], []
         spent = self._meter.requests
-        results = [(stream, await self._read_stream(stream, cursors.get(stream.name))) for stream in self.streams]
+        results: list[tuple[_Stream, _StreamResult]] = []
+        blocked: SourceError | None = None
+        for stream in self._streams:
+            if blocked is not None:
+                self.last_errors.append((stream.name, blocked))
+                continue
+            try:
+                results.append((stream, await self._read_stream(stream, cursors.get(stream.name))))
+            except SourceError as e:
+                self.last_errors.append((stream.name, e))
+                if _blocks_others(e):
+                    blocked = e
         things = [t for _, r in results for t in r.fresh]
         parents: dict[str, dict[str, Any]] = {}
-        if self.cfg.fetch_parents:
+        if self.cfg.fetch_parents and things and blocked is None:
             in_batch = {t.name: t for t in things}
-            parents = dict(await self._parent_context(things, set(in_batch)))
+            try:
+                parents = dict(await self._parent_context(things, set(in_batch)))
+            except SourceError as e:  # context only: the mentions go on without it
+                self.last_errors.append(("context", e))
             parents.update({n: parent_context(t) for n, t in in_batch.items()})
-        # Only now, with nothing left to fail, may this fetch's memory replace the last one.
-        for stream, r in results:
-            if r.memory is not None:
-                self._memory[stream.name] = r.memory
         mentions: dict[str, Mention] = {}  # one thing found by two streams: the first (inbox, sub, search) wins
         for stream, r in results:
             for t in r.fresh:
@@ -596,9 +652,17 @@ class RedditSource:
                     mentions[t.name] = to_mention(
                         t, source=self.cfg.name, stream=stream.name, www_base=self.cfg.www_base, own=self.own,
                         parent=parents.get(str(t.data.get("parent_id") or "")))
+        new_cursors = [r.cursor for _, r in results if r.cursor is not None]
+        if self.last_errors and not mentions and not new_cursors:
+            raise _most_serious([e for _, e in self.last_errors])
+        # Only now, with nothing left to fail, may this fetch's memory replace the last one.
+        for stream, r in results:
+            if r.memory is not None:
+                self._memory[stream.name] = r.memory
+        self.gaps = [r.gap for _, r in results if r.gap is not None]
         return Batch(
             mentions=list(mentions.values()),
-            cursors=[r.cursor for _, r in results if r.cursor is not None],
+            cursors=new_cursors,
             requests=self._meter.requests - spent,
             rate_limit_remaining=self._meter.remaining,
             rate_limit_reset=self._meter.reset_at,
@@ -614,13 +678,13 @@ class RedditSource:
         is retried once here: that POST never landed).
         """
         if not self.cfg.username:
-            raise ConfigError("replying needs the account's username and password", path=f"{self.config_path}.username")
+            raise ConfigError("replying needs the account's username and password", path=self._at("username"))
         mine = await self._call("GET", f"user/{self.cfg.username}/comments/", params={"limit": 100})
         for child in _children(mine)[0]:
             thing = parse_thing(child)
             if thing is not None and thing.data.get("parent_id") == to.external_id:
                 return thing.name
-        body = await self._run(self._post_reply_sync, to.external_id, text, where=f"{self.config_path}.username")
+        body = await self._run(self._post_reply_sync, to.external_id, text, where=self._at("username"))
         things = ((body or {}).get("json") or {}).get("data", {}).get("things") or []
         made = parse_thing(things[0]) if things else None
         if made is None:
@@ -643,9 +707,32 @@ class RedditSource:
         return body
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._http.close)
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._http.close)
         self._executor.shutdown(wait=True)
+
+
+def _at(config_path: str, key: str) -> str:
+    """The YAML path of one of this source's settings, e.g. sources[1].subreddits[0]."""
+    return f"{config_path}.{key}" if config_path else key
+
+
+def _blocks_others(e: SourceError) -> bool:
+    """Whether the next stream would fail the same way: same token, same budget, same host."""
+    return isinstance(e, AuthError) or getattr(e, "rate_limited", False) \
+        or isinstance(e.__cause__, prawcore.RequestException)
+
+
+def _most_serious(errors: list[SourceError]) -> SourceError:
+    for kind in (AuthError, ConfigError, TransientError):
+        found = [e for e in errors if isinstance(e, kind)]
+        if found:
+            if kind is TransientError:  # wait for the slowest window to reopen
+                return max(found, key=lambda e: getattr(e, "retry_after", None) or 0.0)
+            return found[0]
+    return errors[0]
 
 
 def _children(body: Any) -> tuple[list[Any], str | None]:

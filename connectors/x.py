@@ -3,10 +3,15 @@
 Streams: `mentions:<handle>` for each configured handle (`get_users_mentions`) and `search:<query>`
 for each query (`search_recent_tweets`), each with its own `since_id` cursor.
 
-Paging and cursors (state after records): X answers newest first, so a stream's new cursor (the
-newest id of its first page) is returned only when paging reached the end. When paging is cut
-short (max_pages, or an error after the first page) the items fetched are still returned and the
-old cursor is kept; the store's dedupe absorbs the overlap on the next poll.
+Paging and cursors (state after records): X answers newest first, so `since_id` only moves to
+the newest id read once paging has reached it. When paging is cut short (max_pages, or an error
+after the first page) the items read are returned and `since_id` stays where it was; the cursor
+then also records how far down the walk got (`StreamCursor`: since:below:top), and the next poll
+continues below that point with `until_id` instead of re-reading the newest pages. (Keeping only
+the old since_id would re-read the same top pages on every poll and, once more than
+max_pages x max_results posts are newer than it, never finish: a stream stuck paying for the
+same reads forever.) A stream's first poll (no cursor) starts from now: it reads up to max_pages
+and does not backfill the past week; when it finds nothing, the cursor is "now" as an X id.
 
 Partial failure: streams are fetched one after another (handles first: they matter most). A stream
 that fails does not lose the others' results. `fetch` raises only when nothing useful came back
@@ -42,7 +47,7 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
 
-from connectors.base import AuthError, BadPayload, ConfigError, SourceError, TransientError
+from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError
 from monitor.models import Author, Batch, Cursor, Mention
 
 REAL_API = "https://api.twitter.com"
@@ -89,14 +94,9 @@ class RateLimit:
     reset: float  # epoch seconds
 
 
-@dataclass(frozen=True, slots=True)
-class Gap:
-    """Posts on `stream` between `start` and `end` (epoch seconds) may never be seen: the cursor was
-    older than X lets us reach. The daemon says so (alert and metric) with this time range."""
-
-    stream: str
-    start: float
-    end: float
+def snowflake_at(epoch: float) -> str:
+    """The smallest X id minted at `epoch`: a since_id that means "from then on"."""
+    return str(max(0, int(epoch * 1000) - TWEPOCH_MS) << 22)
 
 
 def snowflake_time(tweet_id: str) -> float:
@@ -104,12 +104,35 @@ def snowflake_time(tweet_id: str) -> float:
     return ((int(tweet_id) >> 22) + TWEPOCH_MS) / 1000
 
 
+@dataclass(frozen=True, slots=True)
+class StreamCursor:
+    """A stream's cursor value. Plain `<since_id>` when everything up to it is stored; while a
+    catch-up is under way, `<since_id>:<below_id>:<top_id>`: every post in (below, top] is stored,
+    (since, below] is still to read, and `top` becomes the plain cursor once it is."""
+
+    since: str | None
+    below: str | None = None
+    top: str | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> StreamCursor:
+        parts = value.split(":")
+        if len(parts) == 1 and value.isdigit():
+            return cls(value)
+        if len(parts) == 3 and all(p.isdigit() for p in parts[1:]) and (parts[0].isdigit() or not parts[0]):
+            return cls(parts[0] or None, parts[1], parts[2])
+        return cls(None)  # none yet, or unreadable: start from now
+
+    def render(self) -> str:
+        return f"{self.since or ''}:{self.below}:{self.top}" if self.below else (self.since or "")
+
+
 @dataclass
 class _StreamResult:
     mentions: list[Mention] = field(default_factory=list)
-    cursor: Cursor | None = None  # only when paging completed and something newer was seen
+    cursor: Cursor | None = None  # where the stream now stands; None when nothing moved
     skipped_bad: int = 0
-    error: SourceError | None = None  # an error after the first page: items kept, cursor not
+    error: SourceError | None = None  # an error after the first page: what was read is kept
     truncated: bool = False  # stopped at max_pages
 
 
@@ -227,7 +250,8 @@ class XSource:
         if not self.cfg.handles:  # still prove the token works
             await self._call("users", lambda c: c.get_user(username="X"))
 
-    async def fetch(self, cursors: dict[str, Cursor]) -> Batch:
+    async def fetch(self, cursors: dict[str, Cursor], *, streams: Sequence[str] | None = None) -> Batch:
+        """New posts of every stream (or only `streams`, for a planner that spreads the budget)."""
         self.last_errors = []
         self.gaps = []
         before = self.requests_total
@@ -237,7 +261,7 @@ class XSource:
         seen: set[str] = set()
         new_cursors: list[Cursor] = []
         skipped = 0
-        for stream in self.streams():
+        for stream in self.streams() if streams is None else [s for s in self.streams() if s in streams]:
             endpoint: Endpoint = "mentions" if stream.startswith("mentions:") else "search"
             if "all" in blocked or endpoint in blocked:  # not asked: it would fail the same way
                 self.last_errors.append((stream, blocked.get("all") or blocked[endpoint]))
@@ -314,17 +338,23 @@ class XSource:
     # -- paging -----------------------------------------------------------------------------
 
     async def _fetch_stream(self, stream: str, cursor: Cursor | None) -> _StreamResult:
-        """Page one stream newest-first. Errors on the first page raise; later ones are kept."""
+        """Page one stream newest-first (see the module docstring for the cursor's states).
+
+        An error on the first page raises; a later one is kept in the result with what was read.
+        """
         kind, _, arg = stream.partition(":")
-        since_id = cursor.value if cursor and cursor.value.isdigit() else None
+        state = StreamCursor.parse(cursor.value if cursor else "")
+        since, below = state.since, state.below
         params: dict[str, Any] = {"max_results": self.cfg.max_results, "expansions": EXPANSIONS,
                                   "tweet_fields": TWEET_FIELDS, "user_fields": USER_FIELDS}
-        # Recent search reaches back seven days and X refuses an older since_id (400). After a long
-        # outage, read what can still be read, move the cursor on, and report the hole (`gaps`).
+        # Recent search reaches back seven days and X refuses an older since_id (400): read what can
+        # still be read, move on, and report the hole in `gaps`.
         horizon = self._clock() - SEARCH_REACH_S + 60
-        beyond_reach = kind == "search" and since_id is not None and snowflake_time(since_id) < horizon
-        if since_id and not beyond_reach:
-            params["since_id"] = since_id
+        beyond_reach = kind == "search" and since is not None and snowflake_time(since) < horizon
+        if since and not beyond_reach:
+            params["since_id"] = since
+        if below:
+            params["until_id"] = below
         if kind == "mentions":
             uid = await self._user_id(arg, path=self._stream_path(stream))
 
@@ -338,9 +368,10 @@ class XSource:
             endpoint = "search"
 
         result = _StreamResult()
-        newest: str | None = None
+        top = state.top  # the newest id stored once this walk is done
         oldest: int | None = None
         token: str | None = None
+        complete = False
         for n in range(self.cfg.max_pages):
             try:
                 body = await self._call(endpoint, lambda c: page(c, token))
@@ -349,32 +380,46 @@ class XSource:
                 if n == 0:
                     raise error from e
                 result.error = error
-                return result
+                break
             except SourceError as e:
                 if n == 0:
                     raise
                 result.error = e
-                return result
+                break
             items, bad, ids, page_newest = self._parse_page(stream, body)
-            result.mentions.extend(m for m in items if since_id is None or int(m.external_id) > int(since_id))
+            result.mentions.extend(m for m in items if since is None or int(m.external_id) > int(since))
             result.skipped_bad += bad
             oldest = min([*ids, *([oldest] if oldest is not None else [])], default=None)
-            if n == 0:
-                newest = page_newest
+            if n == 0 and top is None:
+                top = page_newest
             token = (body.get("meta") or {}).get("next_token")
             if not token:
+                complete = True
                 break
-        else:
-            result.truncated = True
-        moved = newest is not None and (since_id is None or int(newest) > int(since_id))
-        if beyond_reach and since_id is not None:
-            end = snowflake_time(str(oldest)) if result.truncated and oldest is not None else horizon - 60
-            self.gaps.append(Gap(stream, snowflake_time(since_id), end))
-            if moved:  # everything older than what we read is out of reach: do not ask for it again
-                result.cursor = Cursor(stream, str(newest))
-        elif moved and not result.truncated:
-            result.cursor = Cursor(stream, str(newest))
+        result.truncated = not complete and result.error is None
+        result.cursor = self._next_cursor(stream, state, top, oldest, complete, beyond_reach, horizon)
         return result
+
+    def _next_cursor(self, stream: str, state: StreamCursor, top: str | None, oldest: int | None, complete: bool,
+                     beyond_reach: bool, horizon: float) -> Cursor | None:
+        """Where this stream stands after the walk; None when nothing moved."""
+        since = state.since
+        if complete or since is None or beyond_reach:
+            # Done; or the first poll, which starts from now rather than backfilling; or the rest is
+            # out of X's reach anyway.
+            if beyond_reach and since is not None:
+                missing_to = horizon - 60 if complete or oldest is None else snowflake_time(str(oldest))
+                self.gaps.append(Gap(stream, snowflake_time(since), missing_to))
+            if top is None and since is None and complete:
+                # Nothing to read yet: remember "now" (a minute early, for clock skew) so the first
+                # burst after a quiet start is read in full, not cut to max_pages.
+                return Cursor(stream, snowflake_at(self._clock() - 60))
+            if top is None or (since is not None and int(top) <= int(since)):
+                return None
+            return Cursor(stream, top)
+        if oldest is None or top is None:
+            return None  # nothing read: the cursor stands
+        return Cursor(stream, StreamCursor(since, str(oldest), top).render())
 
     def _parse_page(self, stream: str, body: Any) -> tuple[list[Mention], int, list[int], str | None]:
         """Mentions, malformed-item count, the ids read, and the page's newest id (reposts and bad
@@ -473,7 +518,14 @@ class XSource:
         return self._user_client
 
     async def _call(self, endpoint: Endpoint, call: Callable[[Any], Awaitable[Any]], *, user: bool = False) -> Any:
-        """One API request: count it, note its rate-limit headers, parse its JSON; translate failures."""
+        """One API request: count it, note its rate-limit headers, parse its JSON; translate failures.
+
+        A window the headers say is spent is not asked again before it resets: X would answer 429,
+        and every 429 is a request wasted (and, repeated, a reason for X to lock the app out).
+        """
+        known = self.rate_limits.get(endpoint)
+        if known is not None and known.remaining <= 0 and known.reset > self._clock():
+            raise TransientError(f"X {endpoint} window spent", retry_after=max(1.0, known.reset - self._clock()))
         self.requests_total += 1
         try:
             response = await call(self._api(user=user))

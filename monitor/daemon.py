@@ -20,6 +20,8 @@ import structlog
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from alerts.mention_delivery import KIND as MENTION_ALERT
+from alerts.mention_delivery import MentionAlertDelivery
 from alerts.ops_alert import build_source_paused
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
@@ -83,8 +85,11 @@ class Daemon:
         policy = None
         if cfg.slack is not None:
             if "slack.message" not in handlers:
-                client = make_slack_client(cfg.slack.token.get_secret_value(), cfg.slack.api_base)
+                client = make_slack_client(cfg.slack.token, cfg.slack.api_base)
                 handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel)
+            slack = handlers["slack.message"]
+            if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
+                handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
 
         self.dispatcher = Dispatcher(

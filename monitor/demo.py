@@ -99,12 +99,12 @@ async def run_demo(
         db_path = Path(tmp.name) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}"), source="<demo>", env={})
+    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True), source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
     console.print(
-        f"sandbox X at {stack.urls['x']}, Slack at {stack.urls['slack']}; "
+        f"sandbox X at {stack.urls['x']}, Reddit at {stack.urls['reddit']}, Slack at {stack.urls['slack']}; "
         f"daemon /healthz on http://127.0.0.1:{daemon.http_port}/healthz; database {db_path}",
         highlight=False,
     )

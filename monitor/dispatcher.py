@@ -58,7 +58,7 @@ class Dispatcher:
         self.clock = clock
         self.sleep = sleep
         self.stats = DispatchStats()
-        self._last_sent: dict[tuple[str, str], float] = {}
+        self._last_sent: dict[str, float] = {}
         self._rng = random.Random()
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -91,17 +91,19 @@ class Dispatcher:
         )
         if not items:
             return 0
-        lanes: dict[tuple[str, str], list[OutboxItem]] = defaultdict(list)
+        # a lane is one pace key (a Slack channel) whatever the kind, so two kinds of message to one
+        # channel still share its one-a-second allowance
+        lanes: dict[str, list[OutboxItem]] = defaultdict(list)
         for item in items:
             handler = self.handlers.get(item.kind)
             key = handler.pace_key(item) if handler else None
-            lanes[(item.kind, key or f"#{item.id}")].append(item)
+            lanes[key if key is not None else f"row:{item.id}"].append(item)
         await asyncio.gather(*(self._lane(lane, rows) for lane, rows in lanes.items()))
         if self._on_change:
             self._on_change()
         return len(items)
 
-    async def _lane(self, lane: tuple[str, str], items: list[OutboxItem]) -> None:
+    async def _lane(self, lane: str, items: list[OutboxItem]) -> None:
         for i, item in enumerate(items):
             if self._stopping.is_set():
                 # drain means: finish what is in flight, hand the rest back untouched
@@ -116,7 +118,7 @@ class Dispatcher:
                 await self.sleep(wait)
             await self._deliver(handler, item, lane)
 
-    async def _deliver(self, handler: DeliveryHandler, item: OutboxItem, lane: tuple[str, str]) -> None:
+    async def _deliver(self, handler: DeliveryHandler, item: OutboxItem, lane: str) -> None:
         now = self.clock()
         try:
             if item.in_doubt:

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alerts.mention_alert import MentionView, build_mention_alert
+from alerts.mention_alert import MentionView
+from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
 from monitor.models import URGENCIES, Batch, Mention, Verdict
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.dialect import insert_for
+from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions, tickets
 from monitor.triage import Triage
 
@@ -83,7 +85,6 @@ async def _open_tickets(conn: AsyncConnection, roots: dict[str, tuple[Mention, V
             "author_id": m.author.id,
             "status": "open",
             "urgency": v.urgency,
-            "mention_count": 0,
             "opened_at": now,
             "updated_at": now,
         }
@@ -110,23 +111,27 @@ async def ingest(
     for m in batch.mentions:
         unique.setdefault(m.external_id, m)
 
-    async with engine.begin() as conn:
+    # 1. read what is already known (no write lock: a concurrent poll's write goes on meanwhile)
+    async with engine.connect() as conn:
+        await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
-        result.duplicates = len(batch.mentions) - len(fresh)
+        contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+    result.duplicates = len(batch.mentions) - len(fresh)
 
-        contacts = await _recent_contacts(
-            conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY
-        )
-        verdicts: list[Verdict | None] = []
-        for m in fresh:
-            if m.is_own:
-                verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
-                continue
-            prior = contacts[m.author.id]
-            contacts[m.author.id] += 1
-            verdicts.append(triage.classify(m, prior_contacts=prior))
+    # 2. triage, outside any transaction: CPU work that another source's write can overlap
+    verdicts: list[Verdict | None] = []
+    for m in fresh:
+        if m.is_own:
+            verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
+            continue
+        prior = contacts[m.author.id]
+        contacts[m.author.id] += 1
+        verdicts.append(triage.classify(m, prior_contacts=prior))
 
+    # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
+    #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
+    async with engine.begin() as conn:
         roots: dict[str, tuple[Mention, Verdict]] = {}
         for m, v in zip(fresh, verdicts):
             if v is not None and (v.actionable or v.urgency in ("critical", "high")):
@@ -187,14 +192,9 @@ async def ingest(
         result.stored = len(ids)
         result.duplicates += len(rows) - len(ids)  # another daemon stored them between our read and write
 
-        counts = Counter(ticket_root(m) for m, v in zip(fresh, verdicts) if v is not None and m.external_id in ids)
-        for root, n in counts.items():
-            if root in ticket_ids:
-                await conn.execute(
-                    update(tickets)
-                    .where(tickets.c.id == ticket_ids[root])
-                    .values(mention_count=tickets.c.mention_count + n, updated_at=now)
-                )
+        touched = {ticket_ids[r] for r in (ticket_root(m) for m in fresh if m.external_id in ids) if r in ticket_ids}
+        if touched:  # one statement for the batch; how many mentions a ticket has is a COUNT, not a counter
+            await conn.execute(update(tickets).where(tickets.c.id.in_(touched)).values(updated_at=now))
         result.tickets_opened = len(ticket_ids)
 
         effects = []
@@ -206,7 +206,7 @@ async def ingest(
                 if channel is None:
                     continue
                 view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_ids.get(ticket_root(m)))
-                effects.append(NewEffect(alert_key(m), "slack.message", channel, build_mention_alert(view)))
+                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload()))
         result.alerts = await enqueue(conn, effects, now=now)
 
         if batch.cursors:

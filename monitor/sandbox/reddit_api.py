@@ -19,7 +19,9 @@ Every API answer carries `x-ratelimit-remaining`, `-used` and `-reset` (prawcore
 together and raises KeyError if one is missing) from a fixed window per OAuth client; a client that
 overspends gets 429. A 401 carries `www-authenticate: ... error="invalid_token"` like Reddit's (prawcore
 picks the exception class from it). `world.expire_tokens()` makes every issued token invalid, so the
-next API call gets that 401. Faults are injected by path prefix (see `core.Faults`):
+next API call gets that 401. `world.schedule(scenario)` loads a scripted day (posts appear when the
+clock reaches them; timed outages and token expiries). Faults are injected by path prefix (see
+`core.Faults`):
 
     world.faults.add("/r/all/search", Fault("503", times=3))   # prawcore retries 5xx twice itself
 """
@@ -27,6 +29,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import hashlib
 import math
 import re
 import secrets
@@ -39,11 +43,17 @@ from urllib.parse import quote
 from aiohttp import web
 
 from monitor.sandbox.core import Faults, Recorder, json_response, make_middleware
+from monitor.sandbox.scenario import Scenario
 
 TOKEN_PATH = "/api/v1/access_token"
 _MENTION = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})")
 _TIME_FILTERS = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 31 * 86400, "year": 366 * 86400}
 _CHALLENGE = 'Bearer realm="reddit", error="invalid_token"'
+
+
+def _stable_id(text: str, digits: int) -> str:
+    """A base-36 id derived from a name, the same in every run (hash() is salted per process)."""
+    return _b36(int(hashlib.sha1(text.lower().encode()).hexdigest(), 16) % 36**digits)
 
 
 def _b36(n: int) -> str:
@@ -59,6 +69,7 @@ def _b36(n: int) -> str:
 class _Token:
     client_id: str
     user: str | None  # None: an app-only (client_credentials) token
+    issued_at: float
     expires_at: float
 
 
@@ -92,10 +103,13 @@ class RedditWorld:
     rate_limit: int | None = 100
     rate_window: float = 60.0
     token_lifetime: int = 3600
+    listing_cap: int = 1000  # Reddit serves about this many things per listing, newest first
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered because a client overspent (not injected faults)
     tokens_issued: int = 0
+    outages: list[tuple[float, float, int]] = field(default_factory=list)  # (start, end, status): all fail
+    token_expiries: list[float] = field(default_factory=list)  # at these moments every token dies
 
     def __post_init__(self) -> None:
         self._apps: dict[str, str] = {}  # client_id -> secret
@@ -107,6 +121,7 @@ class RedditWorld:
         self._tokens: dict[str, _Token] = {}
         self._windows: dict[str, _Window] = {}
         self._next_id = {"t3": 36**5, "t1": 36**6}
+        self._order: list[tuple[float, str, int, str]] = []  # (created, kind, id, fullname), oldest first
 
     # ---- scripting -------------------------------------------------------------------------
 
@@ -141,13 +156,13 @@ class RedditWorld:
             "id": sid,
             "name": f"t3_{sid}",
             "author": author,
-            "author_fullname": f"t2_{_b36(abs(hash(author)) % 36**7)}",
+            "author_fullname": f"t2_{_stable_id(author, 7)}",
             "title": title,
             "selftext": selftext,
             "is_self": True,
             "subreddit": sub,
             "subreddit_name_prefixed": f"r/{sub}",
-            "subreddit_id": f"t5_{_b36(abs(hash(sub.lower())) % 36**6)}",
+            "subreddit_id": f"t5_{_stable_id(sub, 6)}",
             "created_utc": float(self.clock() if created_utc is None else created_utc),
             "permalink": f"/r/{sub}/comments/{sid}/{slug}/",
             "url": f"https://www.reddit.com/r/{sub}/comments/{sid}/{slug}/",
@@ -162,7 +177,7 @@ class RedditWorld:
             "link_flair_text": None,
         }
         data["created"] = data["created_utc"]
-        self._things[data["name"]] = data
+        self._store(data)
         self._notify_mentions(data["name"], f"{title}\n{selftext}", author)
         return data
 
@@ -183,7 +198,7 @@ class RedditWorld:
             "id": cid,
             "name": f"t1_{cid}",
             "author": author,
-            "author_fullname": f"t2_{_b36(abs(hash(author)) % 36**7)}",
+            "author_fullname": f"t2_{_stable_id(author, 7)}",
             "body": body,
             "subreddit": link["subreddit"],
             "subreddit_name_prefixed": link["subreddit_name_prefixed"],
@@ -205,7 +220,7 @@ class RedditWorld:
             "is_submitter": author == link["author"],
         }
         data["created"] = data["created_utc"]
-        self._things[data["name"]] = data
+        self._store(data)
         link["num_comments"] += 1
         parent_author = up["author"]
         notified: set[str] = set()
@@ -238,31 +253,77 @@ class RedditWorld:
         self._things[fullname]["_wire"] = fields
 
     def delete(self, fullname: str) -> None:
-        del self._things[fullname]
+        t = self._things.pop(fullname)
+        self._order.remove(self._order_key(t))
 
     def thing(self, fullname: str) -> dict[str, Any]:
         return self._things[fullname]
 
     def comments_by(self, author: str) -> list[dict[str, Any]]:
-        return [t for t in self._newest(self._things.values()) if t["name"].startswith("t1_")
-                and t["author"].lower() == author.lower()]
+        return self._newest_live(lambda t: t["name"].startswith("t1_") and t["author"].lower() == author.lower())
+
+    def schedule(self, scenario: Scenario, start_at: float | None = None) -> dict[str, str]:
+        """Load a scenario's Reddit posts (and its timed Reddit outages/token expiries) relative to
+        `start_at`. A post without `reply_to` is a submission in `extra["subreddit"]` titled
+        `extra["title"]`; one with `reply_to` is a comment under that post. Things appear when the
+        clock reaches them. Returns the scenario's post keys mapped to fullnames."""
+        start = self.clock() if start_at is None else start_at
+        names: dict[str, str] = {}
+        for p in sorted((p for p in scenario.posts if p.platform == "reddit"), key=lambda p: p.offset):
+            at = start + p.offset
+            if p.reply_to is None:
+                sub = str(p.extra.get("subreddit") or scenario.brand_handle)
+                title = str(p.extra.get("title") or p.text[:120])
+                body = p.text[len(title):].lstrip(" .").strip() if p.text.startswith(title) else p.text
+                names[p.key] = self.add_submission(sub, title, body, author=p.author, created_utc=at,
+                                                   score=p.likes + 1)["name"]
+            else:
+                names[p.key] = self.add_comment(names[p.reply_to], p.text, author=p.author, created_utc=at,
+                                                score=p.likes + 1)["name"]
+        for ev in scenario.events:
+            if ev.platform != "reddit":
+                continue
+            if ev.kind == "outage":
+                self.outages.append((start + ev.offset, start + ev.offset + ev.duration, ev.status))
+            elif ev.kind == "token_expiry":
+                self.token_expiries.append(start + ev.offset)
+        return names
 
     # ---- internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _order_key(t: dict[str, Any]) -> tuple[float, str, int, str]:
+        return (t["created_utc"], t["name"][:2], int(t["id"], 36), t["name"])
+
+    def _store(self, data: dict[str, Any]) -> None:
+        self._things[data["name"]] = data
+        bisect.insort(self._order, self._order_key(data))
+
+    def _newest_live(self, keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        """Things whose time has come (scheduled ones appear when the clock reaches them) that
+        `keep` accepts, newest first."""
+        end = bisect.bisect_right(self._order, (self.clock(), "\uffff"))
+        things = (self._things[entry[3]] for entry in reversed(self._order[:end]))
+        return [t for t in things if keep(t)]
+
+    def _get(self, fullname: str) -> dict[str, Any] | None:
+        t = self._things.get(fullname)
+        return t if t is not None and t["created_utc"] <= self.clock() else None
+
+    def _outage(self) -> int | None:
+        now = self.clock()
+        return next((status for begin, end, status in self.outages if begin <= now < end), None)
 
     def _new_id(self, kind: str) -> str:
         self._next_id[kind] += 1
         return _b36(self._next_id[kind])
 
-    def _notify_mentions(self, thing: str, text: str, author: str, skip: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    def _notify_mentions(self, thing: str, text: str, author: str, skip: Iterable[str] = ()) -> None:
         if not thing.startswith("t1_"):
             return  # Reddit notifies username mentions in comments (and post bodies, but not for us)
         for name in {m.lower() for m in _MENTION.findall(text)}:
             if name != author.lower() and name not in skip:
                 self._inbox.append(_InboxItem(name, thing, "username_mention"))
-
-    @staticmethod
-    def _newest(things: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        return sorted(things, key=lambda t: (t["created_utc"], t["name"][:2], int(t["id"], 36)), reverse=True)
 
     def _known(self, sub_path: str) -> bool:
         return all(p.lower() == "all" or p.lower() in self._subreddits for p in sub_path.split("+"))
@@ -273,14 +334,16 @@ class RedditWorld:
 
     def _issue(self, client_id: str, user: str | None) -> tuple[str, int]:
         token = secrets.token_urlsafe(24)
-        self._tokens[token] = _Token(client_id, user, self.clock() + self.token_lifetime)
+        now = self.clock()
+        self._tokens[token] = _Token(client_id, user, now, now + self.token_lifetime)
         self.tokens_issued += 1
         return token, self.token_lifetime
 
     def _token(self, header: str) -> _Token | None:
         scheme, _, value = header.partition(" ")
         tok = self._tokens.get(value.strip()) if scheme.lower() == "bearer" else None
-        if tok is None or tok.expires_at <= self.clock():
+        now = self.clock()
+        if tok is None or tok.expires_at <= now or any(tok.issued_at < at <= now for at in self.token_expiries):
             return None
         return tok
 
@@ -321,13 +384,14 @@ def _wrap(thing: dict[str, Any]) -> dict[str, Any]:
     return {"kind": thing["name"][:2], "data": _wire(thing)}
 
 
-def _page(things: list[dict[str, Any]], query: Any,
+def _page(things: list[dict[str, Any]], query: Any, cap: int = 1000,
           render: Callable[[dict[str, Any]], dict[str, Any]] = lambda t: _wrap(t)) -> dict[str, Any]:
     """One page of a newest-first list, paged the way Reddit pages: limit (max 100), after, before."""
     try:
         limit = min(max(int(query.get("limit", 25)), 1), 100)
     except ValueError:
         limit = 25
+    things = things[:cap]
     names = [t["name"] for t in things]
     after, before = query.get("after"), query.get("before")
     start, end = 0, limit
@@ -368,7 +432,7 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
 
 def _inbox_item(world: RedditWorld, item: _InboxItem) -> dict[str, Any]:
     """A comment as the inbox shows it: a message-like t1 with `context` instead of `permalink`."""
-    c = world._things[item.thing]
+    c = world._things[item.thing]  # visible: the caller filtered
     data = {
         "id": c["id"], "name": c["name"], "author": c["author"], "body": c["body"],
         "subreddit": c["subreddit"], "subreddit_name_prefixed": c["subreddit_name_prefixed"],
@@ -393,6 +457,10 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
 
     @web.middleware
     async def gate(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        outage = world._outage()
+        if outage is not None:  # a scripted outage: Reddit's edge answers HTML
+            return web.Response(text="<html><body>all servers are busy</body></html>", status=outage,
+                                content_type="text/html")
         if request.path == TOKEN_PATH:
             return await handler(request)
         token = world._token(request.headers.get("Authorization", ""))
@@ -437,7 +505,7 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
         user = _user(request)
         if user is None:
             return _error(403, "Forbidden")
-        return json_response({"name": world._user_names[user], "id": _b36(abs(hash(user)) % 36**7),
+        return json_response({"name": world._user_names[user], "id": _stable_id(user, 7),
                               "link_karma": 1, "comment_karma": 1, "created_utc": 1_500_000_000.0})
 
     def _subreddit_or_redirect(request: web.Request) -> str:
@@ -455,20 +523,20 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
         scope = sub if restrict or sub.lower() == "all" else "all"
         horizon = _TIME_FILTERS.get(request.query.get("t", "all"))
         now = world.clock()
-        hits = [t for t in world._things.values() if t["name"].startswith("t3_") and world._in(scope, t)
-                and _matches(q, t) and (horizon is None or t["created_utc"] >= now - horizon)]
+        hits = world._newest_live(lambda t: t["name"].startswith("t3_") and world._in(scope, t)
+                                  and _matches(q, t) and (horizon is None or t["created_utc"] >= now - horizon))
         # Reddit's search supports other sorts; for monitoring only sort=new matters.
-        return json_response(_page(world._newest(hits), request.query))
+        return json_response(_page(hits, request.query, world.listing_cap))
 
     async def new(request: web.Request) -> web.Response:
         sub = _subreddit_or_redirect(request)
-        things = [t for t in world._things.values() if t["name"].startswith("t3_") and world._in(sub, t)]
-        return json_response(_page(world._newest(things), request.query))
+        things = world._newest_live(lambda t: t["name"].startswith("t3_") and world._in(sub, t))
+        return json_response(_page(things, request.query, world.listing_cap))
 
     async def sub_comments(request: web.Request) -> web.Response:
         sub = _subreddit_or_redirect(request)
-        things = [t for t in world._things.values() if t["name"].startswith("t1_") and world._in(sub, t)]
-        return json_response(_page(world._newest(things), request.query))
+        things = world._newest_live(lambda t: t["name"].startswith("t1_") and world._in(sub, t))
+        return json_response(_page(things, request.query, world.listing_cap))
 
     async def about(request: web.Request) -> web.Response:
         sub = _subreddit_or_redirect(request)
@@ -477,7 +545,7 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
                                                       "subscribers": 1000, "subreddit_type": "public"}})
 
     def _tree(parent: str) -> dict[str, Any] | str:
-        kids = [t for t in world._things.values() if t.get("parent_id") == parent]
+        kids = world._newest_live(lambda t: t.get("parent_id") == parent)
         if not kids:
             return ""
         kids.sort(key=lambda t: t["created_utc"])
@@ -490,7 +558,7 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
 
     async def comments(request: web.Request) -> web.Response:
         sid = request.match_info["id"]
-        link = world._things.get(f"t3_{sid}")
+        link = world._get(f"t3_{sid}")
         if link is None:
             return _error(404, "Not Found")
         tree = _tree(link["name"])
@@ -500,24 +568,24 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
         names = [n for n in request.query.get("id", "").split(",") if n]
         if len(names) > 100:
             return _error(400, "Bad Request")
-        return json_response(_listing([_wrap(world._things[n]) for n in names if n in world._things]))
+        return json_response(_listing([_wrap(t) for t in map(world._get, names) if t is not None]))
 
     async def inbox(request: web.Request) -> web.Response:
         user = _user(request)
         if user is None:
             return _error(403, "Forbidden")  # app-only tokens have no inbox
         box = request.match_info["box"]
-        items = [i for i in world._inbox if i.user == user
+        items = [i for i in world._inbox if i.user == user and world._get(i.thing) is not None
                  and (box == "inbox" or (box == "unread" and i.new) or (box == "mentions" and i.type == "username_mention"))]
         items.sort(key=lambda i: (world._things[i.thing]["created_utc"], int(world._things[i.thing]["id"], 36)),
                    reverse=True)
         rows = [{"name": i.thing, "item": i} for i in items]
-        return json_response(_page(rows, request.query, lambda row: _inbox_item(world, row["item"])))
+        return json_response(_page(rows, request.query, world.listing_cap, lambda row: _inbox_item(world, row["item"])))
 
     async def user_comments(request: web.Request) -> web.Response:
         name = request.match_info["name"].lower()
-        things = [t for t in world._things.values() if t["name"].startswith("t1_") and t["author"].lower() == name]
-        return json_response(_page(world._newest(things), request.query))
+        things = world._newest_live(lambda t: t["name"].startswith("t1_") and t["author"].lower() == name)
+        return json_response(_page(things, request.query, world.listing_cap))
 
     async def comment(request: web.Request) -> web.Response:
         user = _user(request)
@@ -525,7 +593,7 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
             return _error(403, "Forbidden")
         form = await request.post()
         thing_id, text = str(form.get("thing_id", "")), str(form.get("text", ""))
-        if thing_id not in world._things:
+        if world._get(thing_id) is None:
             return json_response({"json": {"errors": [["DELETED_COMMENT", "that comment has been deleted", "parent"]]}})
         if not text.strip():
             return json_response({"json": {"errors": [["NO_TEXT", "we need something here", "text"]]}})

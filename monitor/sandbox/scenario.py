@@ -59,6 +59,7 @@ class Scenario:
     events: list[ScenarioEvent] = field(default_factory=list)
     authors: dict[str, AuthorProfile] = field(default_factory=dict)
     quiet: list[tuple[float, float]] = field(default_factory=list)  # (start, end) with no posts
+    _keys: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     def add(self, offset: float, author: str | AuthorProfile, text: str, *, key: str | None = None,
             **kw: Any) -> str:
@@ -67,13 +68,16 @@ class Scenario:
             self.authors.setdefault(author.username, author)
             author = author.username
         key = key or f"p{len(self.posts)}"
-        if any(p.key == key for p in self.posts):
+        if len(self._keys) != len(self.posts):  # `posts` was edited directly: re-index
+            self._keys = {p.key for p in self.posts}
+        known = self._keys
+        if key in known:
             raise ValueError(f"duplicate scenario key {key!r}")
-        known = {p.key for p in self.posts}
         for ref in ("reply_to", "quote_of", "repost_of"):
             if kw.get(ref) is not None and kw[ref] not in known:
                 raise ValueError(f"{ref}={kw[ref]!r} does not name an earlier post")
         self.posts.append(ScenarioPost(offset, author, text, key, **kw))
+        known.add(key)
         return key
 
     def quiet_period(self, start: float, duration: float) -> None:
@@ -111,6 +115,7 @@ class ScenarioWriter:
         self.rng = random.Random(seed)
         self.texts = texts if texts is not None else load_texts()
         self._used: set[str] = set()
+        self._pools: dict[tuple[str, ...], list[SampleText]] = {}
 
     def customer(self, *, influencer: bool = False) -> AuthorProfile:
         username = f"{self.rng.choice(_FIRST)}{self.rng.choice(_LAST)}{self.rng.randint(1, 999)}"
@@ -121,9 +126,16 @@ class ScenarioWriter:
 
     def text(self, *kinds: str) -> SampleText:
         """A sample of one of these kinds, not used before in this scenario while any are left."""
-        pool = by_kind(self.texts, *kinds) or list(self.texts)
-        fresh = [t for t in pool if t.text not in self._used]
-        choice = self.rng.choice(fresh or pool)
+        if kinds not in self._pools:
+            self._pools[kinds] = by_kind(self.texts, *kinds) or list(self.texts)
+        pool = self._pools[kinds]
+        for _ in range(8):  # pools are large: a few draws almost always find a fresh one
+            choice = self.rng.choice(pool)
+            if choice.text not in self._used:
+                break
+        else:
+            fresh = [t for t in pool if t.text not in self._used]
+            choice = self.rng.choice(fresh or pool)
         self._used.add(choice.text)
         return choice
 

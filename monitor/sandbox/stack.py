@@ -1,4 +1,4 @@
-"""The whole sandbox at once: X and Slack servers on 127.0.0.1, and the config that points at them.
+"""The whole sandbox at once: X, Reddit and Slack servers on 127.0.0.1, and a config that points at them.
 
 Used by `outreach-monitor demo`, `outreach-monitor sandbox`, the end-to-end tests and the
 benchmarks, so they all exercise the same wiring an operator's YAML would.
@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.sandbox.core import Server
+from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 from monitor.sandbox.scenario import Scenario
 from monitor.sandbox.slack_api import SlackWorkspace, make_slack_app
 from monitor.sandbox.x_api import XWorld, make_x_app
 
 X_BEARER = "sandbox-bearer"
 SLACK_TOKEN = "xoxb-sandbox-token"
+REDDIT_CLIENT = ("sandbox-app", "sandbox-secret")
+REDDIT_BOT = ("acme_care", "sandbox-password")
 CHANNELS = {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care"}
 
 
@@ -29,8 +32,12 @@ class SandboxStack:
     def __post_init__(self) -> None:
         self.x = XWorld(self.clock, bearer_token=X_BEARER)
         self.slack = SlackWorkspace(token=SLACK_TOKEN, rate_per_channel=self.slack_rate_per_channel, wall=self.clock)
+        self.reddit = RedditWorld(clock=self.clock)
+        self.reddit.add_app(*REDDIT_CLIENT)
+        self.reddit.add_user(*REDDIT_BOT)
         self._servers = {
             "x": Server(make_x_app(self.x), port=self.ports.get("x", 0)),
+            "reddit": Server(make_reddit_app(self.reddit), port=self.ports.get("reddit", 0)),
             "slack": Server(make_slack_app(self.slack), port=self.ports.get("slack", 0)),
         }
 
@@ -47,11 +54,15 @@ class SandboxStack:
     def urls(self) -> dict[str, str]:
         return {
             "x": self._servers["x"].url,
+            "reddit": self._servers["reddit"].url,
             "slack": self._servers["slack"].url + "/api/",
         }
 
     def load(self, scenario: Scenario, start_at: float | None = None) -> dict[str, str]:
-        return self.x.schedule(scenario, start_at)
+        """Schedule the scenario's posts on every platform; returns post keys to platform ids."""
+        for sub in {p.extra["subreddit"] for p in scenario.posts if p.platform == "reddit" and "subreddit" in p.extra}:
+            self.reddit.add_subreddit(sub)
+        return {**self.x.schedule(scenario, start_at), **self.reddit.schedule(scenario, start_at)}
 
     def config(
         self,
@@ -60,6 +71,8 @@ class SandboxStack:
         db_url: str,
         x_interval: float = 2.0,
         queries: list[str] | None = None,
+        reddit: bool = False,
+        reddit_interval: float = 3.0,
         slack_min_interval: float = 1.0,
         http_port: int = 0,
         overrides: dict[str, Any] | None = None,
@@ -91,6 +104,24 @@ class SandboxStack:
             "server": {"host": "127.0.0.1", "port": http_port},
             "lease_seconds": 10,
         }
+        if reddit:
+            cfg["sources"].append(
+                {
+                    "type": "reddit",
+                    "name": "reddit",
+                    "client_id": REDDIT_CLIENT[0],
+                    "client_secret": REDDIT_CLIENT[1],
+                    "username": REDDIT_BOT[0],
+                    "password": REDDIT_BOT[1],
+                    "api_base": self.urls["reddit"],
+                    "www_base": self.urls["reddit"],
+                    "queries": [brand],
+                    "subreddits": [brand],
+                    "interval": reddit_interval,
+                    "timeout": 5,
+                    "retry_pause": 0.2,
+                }
+            )
         for key, value in (overrides or {}).items():
             cfg[key] = value
         return cfg

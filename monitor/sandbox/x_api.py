@@ -642,6 +642,14 @@ def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, p
         # Real X refuses a since_id older than the search reach instead of answering from the horizon.
         raise _Reject(_invalid("since_id", since_id, f"Invalid 'since_id':'{since_id}'. 'since_id' must be a "
                                f"tweet id created after {iso(oldest)}."), 400)
+    bounds: dict[str, float] = {}
+    for name in ("start_time", "end_time"):
+        if name in q:
+            try:
+                bounds[name] = datetime.fromisoformat(q[name].replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise _Reject(_invalid(name, q[name], f"The `{name}` query parameter value [{q[name]}] is not a "
+                                       "valid RFC 3339 time"), 400) from None
     token = q.get(page_param)
     if token is not None:
         below = _decode_token(token)
@@ -654,7 +662,9 @@ def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, p
         for t in tweets:
             if since_id is not None and int(t.id) <= int(since_id):
                 return
-            if until_id is None or int(t.id) < int(until_id):
+            if "start_time" in bounds and t.at < bounds["start_time"]:
+                return
+            if (until_id is None or int(t.id) < int(until_id)) and t.at < bounds.get("end_time", float("inf")):
                 yield t
 
     taken = list(islice(selected(), int(raw_max) + 1))

@@ -8,6 +8,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
+READ_ONLY_OPTION = "om_read_only"
+READ_ONLY = {READ_ONLY_OPTION: True}  # `conn.execution_options(**READ_ONLY)` before the first statement
+
+
 def normalise_url(url: str) -> str:
     """Accept the URLs operators write and pick the async driver we ship."""
     u = make_url(url)
@@ -51,4 +55,6 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         # IMMEDIATE takes the write lock up front: two writers wait on busy_timeout instead of
         # deadlocking on a read-to-write upgrade, which SQLite answers with an instant SQLITE_BUSY.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads that say so (READ_ONLY) take no lock, so they never wait behind a writer (WAL).
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")

@@ -79,7 +79,6 @@ tickets = Table(
     Column("author_id", String(64), nullable=False, default=""),
     Column("status", String(16), nullable=False, default="open"),
     Column("urgency", String(16), nullable=True),
-    Column("mention_count", Integer, nullable=False, default=0),
     Column("opened_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )

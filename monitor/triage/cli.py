@@ -67,6 +67,15 @@ def _triage_from(config: Path | None, rules: Path | None, model: Path | None):  
         _fail(str(e))
 
 
+def _rules_from(cfg, config: Path):  # type: ignore[no-untyped-def]
+    from monitor.triage.rules import load_rules
+
+    try:
+        return load_rules(_resolve(cfg.triage.rules, config.resolve().parent))
+    except RulesError as e:
+        _fail(str(e))
+
+
 _CONFIG = typer.Option(None, "--config", "-c", help="The operator's config file (its triage.rules and triage.model).")
 _RULES = typer.Option(None, "--rules", help="A rules file (instead of the config's or the shipped one).")
 _MODEL = typer.Option(None, "--model", help="A model file from `triage train`.")
@@ -166,8 +175,8 @@ def relabel(
         _fail(f"--urgency must be one of {', '.join(URGENCIES)}")
     cfg = _load_cfg(config)
     if category is not None:
-        triage = _triage_from(config, None, None)
-        known = set(triage.rules.categories) | {"other"}
+        rules = _rules_from(cfg, config)
+        known = set(rules.categories) | {"other"}
         if category not in known:
             _fail(f"--category must be one of {', '.join(sorted(known))}")
     try:
@@ -189,7 +198,9 @@ def train(
 
     cfg = _load_cfg(config)
     base = config.resolve().parent
-    triage = _triage_from(config, None, None)  # rules alone: the model must beat these
+    from monitor.triage import Triage
+
+    triage = Triage(_rules_from(cfg, config))  # rules alone: the model must beat these
     target = out or _resolve(getattr(cfg.triage, "model", None), base) or base / "triage-model.json"
     rows = asyncio.run(feedback.load_all(cfg.storage.url))
     result = training.train(triage, rows, holdout=holdout, min_feedback=min_feedback, seed=seed)

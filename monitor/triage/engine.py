@@ -15,7 +15,8 @@ Pure and fast (no I/O after loading). How a verdict is reached:
    thanking (a question about a refund with a neutral tone is not a complaint); with no matching
    words a negative tone is a complaint. `actionable`: the category says so, or it is a complaint.
 6. `confidence` grows with the evidence and with its margin over the runner-up, and drops when the
-   tone disagrees with the category (thanks in a furious tone) or nothing matched. Below 0.5 the
+   tone disagrees with the category (thanks in a furious tone), nothing matched, or the post is
+   not in English (the shipped words and VADER are English). Below 0.5 the
    reasons say a person should check, so an uncertain mention is looked at rather than dropped.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from monitor.triage.rules import URGENCY_RANK, Category, Rules
 from monitor.triage.sentiment import Sentiment
 
 LOW_CONFIDENCE = 0.5
+_NONE: tuple[float, str | None] = (0.0, None)
 _OTHER = Category("other", "Nothing the rules know about", 15, False, False, None, "low")
 
 
@@ -58,7 +60,8 @@ class Triage:
                 age = max(0.0, (self._clock() - mention.created_at.timestamp()) / 3600)
             except (OverflowError, OSError, ValueError):
                 age = None
-        return self._judge(mention.text, a.followers, a.verified, mention.metrics, age, prior_contacts, open_incidents)
+        return self._judge(mention.text, a.followers, a.verified, mention.metrics, age, prior_contacts, open_incidents,
+                           mention.lang)
 
     def classify_text(self, text: str, *, author: dict | None = None, metrics: dict | None = None,
                       source: str = "", lang: str = "", prior_contacts: int = 0,
@@ -73,12 +76,12 @@ class Triage:
         pm = author.get("public_metrics") if isinstance(author.get("public_metrics"), Mapping) else {}
         followers = _int(author.get("followers", author.get("followers_count", pm.get("followers_count", 0))))
         verified = bool(author.get("verified", False))
-        return self._judge(text, followers, verified, metrics, None, prior_contacts, open_incidents)
+        return self._judge(text, followers, verified, metrics, None, prior_contacts, open_incidents, lang)
 
     # -- the decision ------------------------------------------------------------------------
 
     def _judge(self, text: str, followers: int, verified: bool, metrics: Mapping[str, Any] | None,
-               age_hours: float | None, prior_contacts: int, open_incidents: Sequence[str]) -> Verdict:
+               age_hours: float | None, prior_contacts: int, open_incidents: Sequence[str], lang: str = "") -> Verdict:
         rules = self.rules
         bands = rules.sentiment
         compound = self._sentiment.compound(text)
@@ -95,15 +98,22 @@ class Triage:
             cat = self._blend(text, cat, evidence, reasons)
 
         top = evidence.get(cat.id, 0.0)
-        intent_ev = max((v for c, v in evidence.items() if c in rules.categories and rules.categories[c].intent
-                         and c != cat.id), default=0.0)
+        cats = rules.categories
+        # evidence of asking or thanking (not of complaining) beside the chosen category
+        asking = max((v for c, v in evidence.items() if c != cat.id and c in cats and cats[c].intent
+                      and not cats[c].complaint), default=0.0)
+        grievance = sum(v for c, v in evidence.items() if c in cats and cats[c].complaint)
         if fallback:
             complaint = compound <= bands.negative
-        elif cat.intent:
-            # asking is not complaining, unless it is asked angrily or about a let-down
-            complaint = compound <= bands.negative and cat.id != "praise"
+        elif cat.complaint:
+            # the words say something went wrong; thin words in a warm tone, or asking about a
+            # refund in a calm one, do not (asking where a three-day-late parcel is, does)
+            complaint = grievance >= 2 or not (
+                compound >= bands.positive or (asking >= top and compound > bands.negative)
+            )
         else:
-            complaint = cat.complaint and not (intent_ev >= top and compound > bands.negative)
+            # asking is not complaining, unless it is asked angrily or about a let-down
+            complaint = cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
         actionable = (cat.actionable or complaint) and cat.max_urgency != "ignore"
 
         score = float(cat.base)
@@ -115,11 +125,13 @@ class Triage:
         score += points
         if why:
             reasons.append(why)
+        cfg = rules.signals
+        # most mentions have no reach, engagement, history or incident: skip those calls then
         for points, why in (
-            signals.reach(followers, verified, rules.signals),
-            signals.engagement(metrics, age_hours, rules.signals),
-            signals.repeat_contact(prior_contacts, rules.signals),
-            signals.incident(text.lower(), cat.id, open_incidents, rules.signals) if open_incidents else (0.0, None),
+            signals.reach(followers, verified, cfg) if followers > cfg.reach_min_followers or verified else _NONE,
+            signals.engagement(metrics, age_hours, cfg) if metrics else _NONE,
+            signals.repeat_contact(prior_contacts, cfg) if prior_contacts > 0 else _NONE,
+            signals.incident(text.lower(), cat.id, open_incidents, cfg) if open_incidents else _NONE,
         ):
             score += points
             if why:
@@ -140,6 +152,10 @@ class Triage:
             reasons.append(f"{cat.id} is never answered")
 
         confidence = self._confidence(cat, top, runner_up, fallback, compound, bool(negated))
+        if lang and not lang.lower().startswith(("en", "und")):
+            # the shipped words and VADER are English: say so rather than be confidently wrong
+            confidence *= 0.6
+            reasons.append(f"written in '{lang}': the rules and tone are English")
         if confidence < LOW_CONFIDENCE:
             reasons.append(f"low confidence ({confidence:.2f}): a person should check")
         return Verdict(urgency, cat.id, complaint, actionable, compound, score_i, confidence, tuple(reasons))  # type: ignore[arg-type]
@@ -159,7 +175,9 @@ class Triage:
         intents = [kv for kv in ranked if cats[kv[0]].intent]
         if topics and topics[0][1] >= rules.min_evidence:
             best = topics[0]
-            if intents and intents[0][1] >= 2 * best[1]:
+            # a question about a topic is that topic; thanks that mention it, said warmly, are thanks
+            if intents and intents[0][1] >= 2 * best[1] and compound >= rules.sentiment.positive \
+                    and not cats[intents[0][0]].actionable:
                 best = intents[0]
         else:
             best = ranked[0]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
 _WORDS = re.compile(r"\w+")
+_CACHE_MAX = 200_000
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
 
 
@@ -129,19 +130,15 @@ class Matcher:
                 else:
                     self._prefix.setdefault(s, []).append(idx)
         self._prefix_lengths = sorted({len(p) for p in self._prefix})
+        # word -> entries it triggers; words follow Zipf's law, so a bounded cache catches most
+        self._cache: dict[str, tuple] = {}  # type: ignore[type-arg]
 
     def matches(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
         """Evidence per category, quoted words per category, and (quoted, category) per negation."""
         lower = text.lower()
-        hits: list[tuple[int, int, str, Term]] = []
-        negations: list[tuple[int, int, str, Term]] = []
+        found: list[tuple[re.Match[str], tuple[Term, ...]]] = []
+        add = found.append
         entries = self._entries
-
-        def found(m: re.Match[str], terms: tuple[Term, ...]) -> None:
-            said = " ".join(m.group(0).split())
-            for t in terms:
-                (negations if t.negation else hits).append((m.start(), m.end(), said, t))
-
         searched: list[int] = list(self._always)
         for s, idxs in self._substring.items():
             if s in lower:
@@ -151,25 +148,35 @@ class Matcher:
             searched.extend(i for tok in set(_WORDS.findall(lower)) for i in self._triggered(tok))
         else:
             # every match starts where its trigger word starts: try the entry right there
-            tried: set[tuple[int, int]] = set()
+            cache = self._cache
             for tm in _WORDS.finditer(lower):
-                pos = tm.start()
-                for idx in self._triggered(tm.group()):
-                    if (idx, pos) in tried:
-                        continue
-                    tried.add((idx, pos))
-                    rx, terms = entries[idx]
-                    m = rx.match(text, pos)
-                    if m is not None:
-                        found(m, terms)
+                tok = tm.group()
+                cands = cache.get(tok)
+                if cands is None:
+                    cands = tuple((entries[i][0].match, entries[i][1]) for i in self._triggered(tok))
+                    if len(cache) < _CACHE_MAX:
+                        cache[tok] = cands
+                if cands:
+                    pos = tm.start()
+                    for match, terms in cands:
+                        m = match(text, pos)
+                        if m is not None:
+                            add((m, terms))
         for idx in set(searched):
             rx, terms = entries[idx]
             for m in rx.finditer(text):
-                found(m, terms)
+                add((m, terms))
+        hits: list[tuple[int, int, str, Term]] = []
+        negations: list[tuple[int, int, str, Term]] = []
+        for m, terms in found:
+            said = " ".join(m.group(0).split())
+            for t in terms:
+                (negations if t.negation else hits).append((m.start(), m.end(), said, t))
         return _settle(hits, negations)
 
-    def _triggered(self, tok: str) -> list[int]:
-        out = list(self._word.get(tok, ()))
+    def _triggered(self, tok: str) -> tuple[int, ...]:
+        """The entries a word may start, each once."""
+        out = dict.fromkeys(self._word.get(tok, ()))
         n = len(tok)
         prefix = self._prefix
         for ln in self._prefix_lengths:
@@ -177,8 +184,8 @@ class Matcher:
                 break
             hit = prefix.get(tok[:ln])
             if hit:
-                out.extend(hit)
-        return out
+                out.update(dict.fromkeys(hit))
+        return tuple(out)
 
 
 def _settle(

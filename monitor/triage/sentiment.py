@@ -5,8 +5,9 @@ lower-cases the whole word list again for every sentiment word it looks at (quad
 length of the post) and walks every character to swap emojis for words. This port of
 `SentimentIntensityAnalyzer.polarity_scores` keeps VADER's lexicon, constants and rules (even its
 quirks) and only removes repeated work:
-- posts with no emoji skip the character walk (it would return the text unchanged); posts with an
-  emoji go through the original code, untouched;
+- emojis are swapped for their descriptions by `str.translate` instead of a walk over every
+  character (same spacing rule: a space before a description unless a space or the start
+  precedes the emoji);
 - words are lower-cased once;
 - a post none of whose words is in the lexicon scores exactly 0 without running the rules.
 tests/triage/test_triage_sentiment.py checks the scores equal the original's on every post of the
@@ -15,6 +16,7 @@ shared data sets.
 from __future__ import annotations
 
 import math
+import re
 import string
 
 from vaderSentiment import vaderSentiment as vs
@@ -40,12 +42,25 @@ class Sentiment:
     def __init__(self) -> None:
         self._vader = vs.SentimentIntensityAnalyzer()
         self._lexicon: dict[str, float] = self._vader.lexicon
-        self._emoji_chars = frozenset(c for c in self._vader.emojis if len(c) == 1)
+        emojis = {c: d for c, d in self._vader.emojis.items() if len(c) == 1}  # the original reads one char at a time
+        self._emoji_chars = frozenset(emojis)
+        self._emojis = emojis
+        self._emoji_table = {ord(c): "\x00" + d for c, d in emojis.items()}
+
+    def _describe_emojis(self, text: str) -> str:
+        """Emojis -> their descriptions, spaced as the original's character walk spaces them: a
+        space before a description unless a space (or the start of the text) precedes the emoji."""
+        if "\x00" in text:
+            return _walk(text, self._emojis)
+        out = text.translate(self._emoji_table)
+        if out.startswith("\x00"):
+            out = out[1:]
+        return out.replace(" \x00", " ").replace("\x00", " ")
 
     def compound(self, text: str) -> float:
         """VADER's compound score, -1 (most negative) … 1 (most positive)."""
         if not self._emoji_chars.isdisjoint(text):
-            return float(self._vader.polarity_scores(text)["compound"])
+            text = self._describe_emojis(text)
         lex = self._lexicon
         for token in text.split():
             low = token.lower()
@@ -125,6 +140,22 @@ class Sentiment:
         elif i > 0 and lw[i - 1] not in lex and lw[i - 1] == "least":
             valence = valence * _N_SCALAR
         return valence
+
+
+def _walk(text: str, emojis: dict[str, str]) -> str:
+    # the original loop, for the odd text that already contains our marker character
+    out = ""
+    prev_space = True
+    for ch in text:
+        if ch in emojis:
+            if not prev_space:
+                out += " "
+            out += emojis[ch]
+            prev_space = False
+        else:
+            out += ch
+            prev_space = ch == " "
+    return out
 
 
 def _negation_check(valence: float, lw: list[str], start_i: int, i: int) -> float:

@@ -4,13 +4,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import prawcore
 import pytest
+import requests
+from praw.exceptions import RedditAPIException
 
 from connectors.base import AuthError, BadPayload, ConfigError, Source, TransientError
-from connectors.reddit import Mark, RedditConfig, RedditSource, Thing, is_new, parse_thing, reached, to_mention
-from monitor.models import Batch, Cursor
+from connectors.reddit import (
+    Mark, RedditConfig, RedditSource, Thing, _translate, is_new, parse_thing, reached, to_mention,
+)
+from monitor.models import Batch, Cursor, Mention
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
+from monitor.sandbox.scenario import demo_scenario
 
 T0 = 1_700_000_000.0
 
@@ -85,7 +91,7 @@ def ids(batch: Batch) -> list[str]:
 async def test_it_is_a_source(make_source: Callable[..., RedditSource]) -> None:
     src = make_source()
     assert isinstance(src, Source)
-    assert [s.name for s in src.streams] == ["inbox", "sub:acme", 'search:"acme app"']
+    assert src.streams() == ["inbox", "sub:acme", 'search:"acme app"']
 
 
 async def test_keyword_search_finds_posts_with_what_triage_needs(
@@ -268,11 +274,70 @@ async def test_a_failing_stream_loses_nothing_read_by_the_others(
     clock.advance(5)
     post = world.add_submission("acme", "acme app broke", author="jo")
     world.faults.add("/r/all/search", Fault("503", times=3))
+
+    batch = await src.fetch(cursors)  # Reddit search is down; the subreddit still delivers
+
+    assert ids(batch) == [post["name"]]
+    assert [(stream, type(e)) for stream, e in src.last_errors] == [('search:"acme app"', TransientError)]
+    assert [c.stream for c in batch.cursors] == ["sub:acme"]
+    later = await src.fetch(apply(cursors, batch))
+    assert [c.stream for c in later.cursors] == ['search:"acme app"'] and src.last_errors == []
+
+
+async def test_an_auth_error_stops_the_other_streams(
+    world: RedditWorld, make_source: Callable[..., RedditSource]
+) -> None:
+    src = make_source()
+    world.faults.add("/message/inbox", Fault("403"))
+    with pytest.raises(AuthError):
+        await src.fetch({})
+    assert world.recorder.matching("/r/") == []  # same token: not tried
+    assert [stream for stream, _ in src.last_errors] == src.streams()
+
+
+async def test_an_unreachable_host_is_not_asked_again_by_the_next_stream(
+    world: RedditWorld, make_source: Callable[..., RedditSource]
+) -> None:
+    src = make_source()
+    world.faults.add("/message/inbox", Fault("drop", times=3))
     with pytest.raises(TransientError):
-        await src.fetch(cursors)  # sub:acme was read, then the search failed
+        await src.fetch({})
+    assert world.recorder.matching("/r/") == []
+    await src.close()
+    await src.close()  # twice is harmless
+
+
+async def test_a_listing_that_ends_before_the_cursor_reports_the_gap(
+    world: RedditWorld, clock: Clock, make_source: Callable[..., RedditSource]
+) -> None:
+    world.listing_cap = 3
+    src = make_source(queries=[], username=None, password=None, page_size=2)
+    world.add_submission("acme", "seen")
+    cursors = apply({}, await src.fetch({}))
+    assert src.gaps == []
+    for i in range(5):
+        clock.advance(10)
+        world.add_submission("acme", f"burst {i}")
     batch = await src.fetch(cursors)
-    assert ids(batch) == [post["name"]]  # found by both streams, returned once
-    assert {c.stream for c in batch.cursors} == {"sub:acme", 'search:"acme app"'}
+    assert len(batch.mentions) == 3 and batch.cursors  # all it can reach; the cursor moves on
+    assert [(g.stream, g.start, g.end) for g in src.gaps] == [("sub:acme", T0, T0 + 30)]
+
+
+async def test_a_scripted_reddit_thread_lands_as_one_conversation(
+    world: RedditWorld, clock: Clock, make_source: Callable[..., RedditSource]
+) -> None:
+    keys = world.schedule(demo_scenario("acme", duration_s=100), start_at=T0)
+    src = make_source(queries=[], username=None, password=None)
+    cursors: dict[str, Cursor] = {}
+    seen: list[Mention] = []
+    for _ in range(10):  # polls every 10 s while the thread unfolds
+        clock.advance(10)
+        batch = await src.fetch(cursors)
+        cursors = apply(cursors, batch)
+        seen += batch.mentions
+    thread = [keys[k] for k in keys if k.startswith("reddit-thread")]
+    assert sorted(m.external_id for m in seen) == sorted(thread)  # every post and comment, once
+    assert {m.conversation_id for m in seen} == {keys["reddit-thread"]}  # one ticket
 
 
 # ---- check ----------------------------------------------------------------------------------------
@@ -510,3 +575,48 @@ def test_things_become_mentions(data: dict[str, Any], conversation: str, reply_t
     assert (m.conversation_id, m.in_reply_to, m.url) == (conversation, reply_to, url)
     assert m.is_own is (data["author"] == "a")
     assert m.author.username == (data["author"] or "[deleted]")
+
+
+def response(status: int, headers: dict[str, str] | None = None, body: bytes = b"{}") -> requests.Response:
+    r = requests.Response()
+    r.status_code, r._content, r.url = status, body, "https://oauth.reddit.com/r/x/new?raw_json=1"
+    r.headers.update(headers or {})
+    return r
+
+
+CHALLENGE = {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'}
+TRANSLATIONS = [
+    (prawcore.TooManyRequests(response(429, {"retry-after": "7"})), TransientError, "", 7.0),
+    (prawcore.TooManyRequests(response(429, {"x-ratelimit-reset": "30"})), TransientError, "", 30.0),
+    (prawcore.TooManyRequests(response(429, {"x-ratelimit-reset": "0"})), TransientError, "", 1.0),
+    (prawcore.TooManyRequests(response(429)), TransientError, "", None),
+    (prawcore.ServerError(response(503)), TransientError, "", None),
+    (prawcore.BadJSON(response(200, body=b"{")), TransientError, "", None),
+    (prawcore.RequestException(requests.ConnectionError("reset"), (), {}), TransientError, "", None),
+    (prawcore.InvalidToken(response(401, CHALLENGE)), AuthError, "", None),
+    (prawcore.Forbidden(response(403)), AuthError, "", None),
+    (prawcore.OAuthException(response(200), "invalid_grant"), AuthError, "", None),
+    (prawcore.ResponseException(response(401)), AuthError, "", None),
+    (prawcore.Redirect(response(302, {"location": "/subreddits/search.json?q=x"})), ConfigError, "s.subreddits[0]", None),
+    (prawcore.NotFound(response(404)), ConfigError, "s.subreddits[0]", None),
+    (prawcore.BadRequest(response(400)), ConfigError, "s.queries[2]", None),
+    (prawcore.ResponseException(response(418)), TransientError, "", None),
+    (RedditAPIException([["RATELIMIT", "Take a break for 9 minutes before trying again.", "ratelimit"]]),
+     TransientError, "", 540.0),
+    (RedditAPIException([["THREAD_LOCKED", "that thread is locked", "parent"]]), BadPayload, "", None),
+]
+
+
+@pytest.mark.parametrize(("exc", "ours", "path", "retry_after"), TRANSLATIONS,
+                         ids=[f"{type(t[0]).__name__}-{i}" for i, t in enumerate(TRANSLATIONS)])
+def test_translate(exc: Exception, ours: type[Exception], path: str, retry_after: float | None) -> None:
+    got = _translate(exc, path="s.subreddits[0]", bad_request_path="s.queries[2]")
+    assert type(got) is ours
+    if path:
+        assert got.path == path  # type: ignore[union-attr]
+    if isinstance(got, TransientError):
+        assert got.retry_after == retry_after
+
+
+def test_translate_leaves_our_bugs_alone() -> None:
+    assert _translate(KeyError("x"), path="") is None

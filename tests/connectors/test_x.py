@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from connectors.base import AuthError, ConfigError, Source, TransientError
-from connectors.x import XConfig, XSource
+from connectors.x import StreamCursor, XConfig, XSource
 from monitor.models import Cursor
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.x_api import XWorld, make_x_app
@@ -142,7 +142,7 @@ async def test_pages_through_everything_and_advances_the_cursor(env: Env) -> Non
     assert cursors_of(batch)["mentions:acme"].value == ids[-1]
 
 
-async def test_cursor_stays_put_when_paging_is_cut_short(env: Env) -> None:
+async def test_paging_cut_short_keeps_since_and_resumes_below_what_was_read(env: Env) -> None:
     old = env.post("carla", "@acme an old one")
     src = env.source(queries=[], max_pages=2)
     first = await src.fetch({})
@@ -150,13 +150,37 @@ async def test_cursor_stays_put_when_paging_is_cut_short(env: Env) -> None:
 
     cut = await src.fetch(cursors_of(first))
 
-    assert len(cut.mentions) == 20 and {m.external_id for m in cut.mentions} <= set(ids)
-    assert cut.cursors == []  # 5 posts not read yet: the old cursor must hold
+    assert [m.external_id for m in cut.mentions] == ids[:4:-1]  # the newest 20
+    state = StreamCursor.parse(cursors_of(cut)["mentions:acme"].value)
+    assert state == StreamCursor(since=old, below=ids[5], top=ids[-1])  # since_id itself did not move
     assert src.last_errors == []
-    more = env.source(queries=[], max_pages=3)
-    done = await more.fetch(cursors_of(first))
-    assert {m.external_id for m in done.mentions} == set(ids) and old not in {m.external_id for m in done.mentions}
-    assert cursors_of(done)["mentions:acme"].value == ids[-1]
+    newer = env.post("carla", "@acme meanwhile")
+
+    rest = await src.fetch(cursors_of(cut))
+
+    sent = requests(env.world, "/2/users/1")[-1].query
+    assert (sent["since_id"], sent["until_id"]) == (old, ids[5])
+    assert [m.external_id for m in rest.mentions] == ids[4::-1]
+    assert cursors_of(rest)["mentions:acme"].value == ids[-1]  # caught up: a plain since_id again
+    last = await src.fetch(cursors_of(rest))
+    assert [m.external_id for m in last.mentions] == [newer]
+
+
+async def test_first_poll_starts_from_now_instead_of_backfilling(env: Env) -> None:
+    ids = [env.post("dan", f"@acme complaint {i}") for i in range(25)]
+    batch = await env.source(queries=[], max_pages=2).fetch({})
+    assert len(batch.mentions) == 20
+    assert cursors_of(batch)["mentions:acme"].value == ids[-1]
+
+
+@pytest.mark.parametrize("value", ["", "garbage", "1:2", "a:1:2", ":x:3"])
+def test_unreadable_cursor_values_start_from_now(value: str) -> None:
+    assert StreamCursor.parse(value) == StreamCursor(None)
+
+
+@pytest.mark.parametrize("state", [StreamCursor("5"), StreamCursor("5", "9", "20"), StreamCursor(None, "9", "20")])
+def test_cursor_values_round_trip(state: StreamCursor) -> None:
+    assert StreamCursor.parse(state.render()) == state
 
 
 async def test_no_new_posts_keeps_cursor_and_is_not_an_error(env: Env) -> None:
@@ -240,8 +264,10 @@ FAULTS = [
 @pytest.mark.parametrize(("kind", "error", "retry_after"), FAULTS, ids=[f[0] for f in FAULTS])
 async def test_fault_table(env: Env, kind: str, error: type[Exception], retry_after: float | None) -> None:
     before = env.post("carla", "@acme before the fault")
-    # The 429 fault's reset header is in wall-clock seconds, so this source reads the wall clock.
-    src = env.source(clock=time.time, timeout=0.25)
+    # The 429 fault's reset header is in wall-clock seconds, so this source reads the wall clock,
+    # moved on by `later` when the test lets time pass.
+    later = [0.0]
+    src = env.source(clock=lambda: time.time() + later[0], timeout=0.25)
     first = await src.fetch({})
     during = env.post("dan", "@acme acme is down again")
     # Both streams fail; aiohttp retries a dropped keep-alive connection once, hence four.
@@ -255,6 +281,7 @@ async def test_fault_table(env: Env, kind: str, error: type[Exception], retry_af
     else:
         assert caught.value.retry_after == pytest.approx(retry_after, abs=2)  # type: ignore[attr-defined]
     env.world.faults.clear()
+    later[0] += 31  # past any rate-limit reset: a client that honours it waits that long
     after = env.post("carla", "@acme and after it")
     recovered = await src.fetch(cursors_of(first))  # the cursor the failed fetch never moved
     assert {m.external_id for m in recovered.mentions} == {during, after}
@@ -273,17 +300,26 @@ async def test_one_failing_stream_does_not_lose_the_others(env: Env) -> None:
     assert [(s, type(e)) for s, e in src.last_errors] == [(f"search:{QUERY}", TransientError)]
 
 
-async def test_error_after_the_first_page_keeps_items_but_not_the_cursor(env: Env) -> None:
-    env.world.limits["search_recent"] = 1  # the second page overspends the window: a real 429
-    ids = [env.post("carla", f"acme complaint {i}") for i in range(15)]
+async def test_error_after_the_first_page_keeps_items_and_what_they_cover(env: Env) -> None:
     src = env.source(handles=[], max_pages=5)
-    batch = await src.fetch({})
-    assert {m.external_id for m in batch.mentions} == set(ids[-10:])
-    assert batch.cursors == []
+    old = env.post("carla", "acme before")
+    window_opened = env.clock.now
+    first = await src.fetch({})
+    env.world.limits["search_recent"] = 2  # the second page overspends the window: a real 429
+    ids = [env.post("carla", f"acme complaint {i}") for i in range(15)]
+
+    batch = await src.fetch(cursors_of(first))
+
+    assert [m.external_id for m in batch.mentions] == ids[:4:-1]
     (stream, err), = src.last_errors
     assert stream == f"search:{QUERY}" and isinstance(err, TransientError)
-    assert err.retry_after == pytest.approx(15 * 60, abs=5)  # from the sandbox clock's window
+    assert err.retry_after == pytest.approx(window_opened + 15 * 60 - env.clock.now, abs=1)  # the sandbox's window
     assert batch.rate_limit_remaining == 0
+    assert StreamCursor.parse(batch.cursors[0].value) == StreamCursor(old, ids[5], ids[-1])
+    env.clock.now += 15 * 60  # the window reopens
+    rest = await src.fetch(cursors_of(batch))
+    assert [m.external_id for m in rest.mentions] == ids[4::-1]
+    assert cursors_of(rest)[f"search:{QUERY}"].value == ids[-1]
 
 
 async def test_rate_limit_headers_reach_the_batch(env: Env) -> None:
@@ -401,3 +437,83 @@ async def test_reply_without_user_credentials_is_a_config_error(env: Env) -> Non
     with pytest.raises(ConfigError) as caught:
         await src.reply(mention, "hi", key="k")
     assert caught.value.path == "sources[0]"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_traffic_and_faults_lose_nothing(env: Env, seed: int) -> None:
+    """Bursts bigger than max_pages can hold, faults on any page of any stream: once the faults
+    stop, everything posted has been fetched, and the cursors are plain since_ids again."""
+    import random
+
+    rng = random.Random(seed)
+    env.clock.now = time.time()  # 429 faults reset in wall-clock seconds: one clock for everything
+    src = env.source(max_pages=2, timeout=0.5)
+    cursors = cursors_of(await src.fetch({}))  # nothing posted yet: the cursors say "from now on"
+    assert set(cursors) == {"mentions:acme", f"search:{QUERY}"}
+    posted: set[str] = set()
+    fetched: set[str] = set()
+    for _ in range(40):
+        env.clock.now += 2  # lets any rate-limit reset pass
+        for _ in range(rng.choice([0, 0, 1, 3, 12, 35])):
+            posted.add(env.post(rng.choice(["carla", "dan"]), f"@acme acme thing {len(posted)}"))
+        if rng.random() < 0.4:
+            path = rng.choice(["/2/users/", "/2/tweets/search/recent", "/2/"])
+            env.world.faults.add(path, Fault(rng.choice(["503", "429", "malformed", "drop", "401"]),
+                                             times=rng.randint(1, 2), reset_in=1))
+        try:
+            batch = await src.fetch(cursors)
+        except (TransientError, AuthError):
+            continue
+        cursors.update(cursors_of(batch))
+        fetched |= {m.external_id for m in batch.mentions}
+    env.world.faults.clear()
+    env.clock.now += 2
+    for _ in range(10):
+        batch = await src.fetch(cursors)
+        cursors.update(cursors_of(batch))
+        fetched |= {m.external_id for m in batch.mentions}
+    assert fetched == posted
+    assert all(c.value.isdigit() for c in cursors.values())
+
+
+async def test_a_spent_window_is_not_asked_again_until_it_resets(env: Env) -> None:
+    env.world.limits["mentions"] = 2
+    src = env.source(queries=[])
+    await src.fetch({})  # the handle lookup, then mentions: 1 of 2 left
+    await src.fetch({})  # 0 left
+    asked = len(requests(env.world, "/2/users/1"))
+    with pytest.raises(TransientError) as caught:
+        await src.fetch({})
+    assert len(requests(env.world, "/2/users/1")) == asked  # no request, so no 429
+    assert caught.value.retry_after == pytest.approx(15 * 60, abs=5)
+    assert not any(r.status == 429 for r in env.world.recorder.requests)
+    env.clock.now += 15 * 60
+    await src.fetch({})
+    assert len(requests(env.world, "/2/users/1")) == asked + 1
+
+
+async def test_fetch_can_poll_only_some_streams(env: Env) -> None:
+    env.post("carla", "@acme acme hi")
+    batch = await env.source().fetch({}, streams=[f"search:{QUERY}"])
+    assert {m.stream for m in batch.mentions} == {f"search:{QUERY}"}
+    assert not requests(env.world, "/2/users/")
+
+
+@pytest.mark.parametrize(("base", "url", "expected"), [
+    ("http://127.0.0.1:8080", "https://api.twitter.com/2/tweets/search/recent",
+     "http://127.0.0.1:8080/2/tweets/search/recent"),
+    ("http://127.0.0.1:8080/x/", "https://api.twitter.com/2/users/me", "http://127.0.0.1:8080/x/2/users/me"),
+    # OAuth 1.0a requests arrive signed and already encoded: not one byte of the query may change
+    ("http://127.0.0.1:9", "https://api.twitter.com/2/users/me?a=1%3A2&q=%22acme%20app%22",
+     "http://127.0.0.1:9/2/users/me?a=1%3A2&q=%22acme%20app%22"),
+    ("https://api.twitter.com", "https://api.twitter.com/2/users/me", "https://api.twitter.com/2/users/me"),
+])
+async def test_requests_are_sent_to_api_base(base: str, url: str, expected: str) -> None:
+    import aiohttp
+    from yarl import URL
+
+    from connectors.x import _TweepySession
+
+    async with aiohttp.ClientSession() as raw:
+        session = _TweepySession(raw, base, timeout=1)
+        assert str(session.rebase(URL(url, encoded=True))) == expected

@@ -14,6 +14,7 @@ from multidict import CIMultiDict
 
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.reddit_api import RedditWorld, _matches, make_reddit_app
+from monitor.sandbox.scenario import Scenario, demo_scenario
 
 T0 = 1_700_000_000.0
 R = TypeVar("R")
@@ -279,3 +280,39 @@ async def test_inbox_boxes(world: RedditWorld, http: aiohttp.ClientSession) -> N
 )
 def test_search_syntax(query: str, title: str, hit: bool) -> None:
     assert _matches(query, {"title": title, "selftext": ""}) is hit
+
+
+# ---- scripted scenarios ---------------------------------------------------------------------------
+
+
+async def test_a_scenario_thread_appears_on_time(world: RedditWorld, clock: Clock, http: aiohttp.ClientSession) -> None:
+    sc = demo_scenario("acme", duration_s=100)
+    keys = world.schedule(sc, start_at=T0)
+    assert sorted(keys) == sorted(p.key for p in sc.posts if p.platform == "reddit")
+    root = world.thing(keys["reddit-thread"])
+    assert root["subreddit"] == "acme" and root["created_utc"] == T0 + 20
+    tok = await token(http)
+    listing = (await get(http, tok, "/r/acme/new"))[2]
+    assert listing["data"]["children"] == []  # nothing has happened yet
+    clock.t = T0 + 100
+    assert names((await get(http, tok, "/r/acme/new"))[2]) == [keys["reddit-thread"]]
+    comments = [c["data"] for c in (await get(http, tok, "/r/acme/comments"))[2]["data"]["children"]]
+    assert len(comments) == 4 and {c["link_id"] for c in comments} == {keys["reddit-thread"]}
+
+
+async def test_scripted_outage_and_token_expiry(world: RedditWorld, clock: Clock, http: aiohttp.ClientSession) -> None:
+    sc = Scenario("acme")
+    sc.outage(10, 5, platform="reddit", status=503)
+    sc.token_expiry(20, platform="reddit")
+    sc.outage(30, 5, platform="x")  # another platform's: not ours
+    world.schedule(sc, start_at=T0)
+    tok = await token(http)
+    clock.t = T0 + 12
+    assert (await get(http, tok, "/r/all/new"))[0] == 503
+    clock.t = T0 + 16
+    assert (await get(http, tok, "/r/all/new"))[0] == 200
+    clock.t = T0 + 21
+    assert (await get(http, tok, "/r/all/new"))[0] == 401
+    assert (await get(http, await token(http), "/r/all/new"))[0] == 200  # a new token works
+    clock.t = T0 + 31
+    assert (await get(http, tok, "/r/all/new"))[0] == 401

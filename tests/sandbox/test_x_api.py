@@ -12,7 +12,7 @@ import pytest
 from monitor.sandbox.core import Server
 from monitor.sandbox.scenario import Scenario, crash_scenario, day_scenario, demo_scenario
 from monitor.sandbox.texts import BUILTIN, load_texts, normalise, render, shared_data_dir
-from monitor.sandbox.x_api import QueryError, XWorld, make_x_app, parse_query
+from monitor.sandbox.x_api import QueryError, XWorld, iso, make_x_app, parse_query
 
 APP = {"Authorization": "Bearer sandbox-bearer"}
 T0 = 1_760_000_000.0
@@ -159,6 +159,14 @@ async def test_since_id_older_than_the_search_reach_is_refused(env: Env) -> None
     acme = env.world.user_by_username("acme")
     assert acme is not None  # the mentions timeline has no such limit
     assert (await env.get(f"/2/users/{acme.id}/mentions", since_id=old))[0] == 200
+
+
+async def test_start_and_end_time(env: Env) -> None:
+    ids = [env.world.post("carla", f"acme {i}", at=T0 - 100 + 10 * i) for i in range(5)]
+    _, body, _ = await env.get("/2/tweets/search/recent", query="acme", start_time=iso(T0 - 80),
+                               end_time=iso(T0 - 60))
+    assert [t["id"] for t in body["data"]] == [ids[3], ids[2]]  # start inclusive, end exclusive
+    assert (await env.get("/2/tweets/search/recent", query="acme", start_time="yesterday"))[0] == 400
 
 
 async def test_paging_with_next_token_and_since_id_visits_each_tweet_once(env: Env) -> None:

@@ -35,6 +35,15 @@ CASES = [
     ("just landed in Denver", None, {"low"}, "other", False, False, None),
     ("I'm dying of laughter at this ad", None, {"low"}, "other", False, False, None),
     ("This is the most awful, disgusting, hateful experience", None, {"normal", "high"}, "complaint", True, True, "tone"),
+    # other industries: banking, telecoms, retail, apps
+    ("two transactions on my statement I did not make, please block my card", None, {"high", "critical"}, "security", True, True, "security"),
+    ("no signal in Leeds since this morning, is there an outage?", None, {"high", "critical"}, "outage", True, True, "outage"),
+    ("ordered a sofa 3 weeks ago, the delivery slot was missed twice", None, {"normal", "high"}, "delivery", True, True, "delivery"),
+    ("the latest update keeps crashing, cannot open the app", None, {"high", "critical"}, "outage", True, True, "'keeps crashing'"),
+    ("how do I set up a standing order?", None, {"normal"}, "question", False, True, "question"),
+    ("thinking of porting my number to another network", None, {"normal", "high"}, "churn", True, True, "churn"),
+    ("I was charged an overdraft fee even though my salary landed yesterday", None, {"normal", "high"}, "billing", True, True, "billing"),
+    ("the staff at your Camden store were brilliant today, thank you!", None, {"low"}, "praise", False, False, "praise"),
 ]
 
 
@@ -116,3 +125,11 @@ def test_sarcastic_thanks_is_not_confident(triage):
     v = triage.classify_text("Thanks a lot for losing my bag, you are the worst, awful awful awful")
     assert v.category != "praise"
     assert v.complaint
+
+
+def test_other_languages_are_flagged_not_trusted(triage):
+    en = triage.classify_text("the app is down", lang="en")
+    de = triage.classify_text("die App ist down", lang="de")
+    assert de.confidence < en.confidence
+    assert any("written in 'de'" in r for r in de.reasons)
+    assert not any("written in" in r for r in en.reasons)

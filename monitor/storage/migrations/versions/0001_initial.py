@@ -64,7 +64,6 @@ def upgrade() -> None:
         sa.Column("author_id", sa.String(64), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("urgency", sa.String(16), nullable=True),
-        sa.Column("mention_count", sa.Integer, nullable=False),
         sa.Column("opened_at", sa.Float, nullable=False),
         sa.Column("updated_at", sa.Float, nullable=False),
     )
