@@ -40,6 +40,18 @@ class BadPayload(SourceError):
     """The upstream sent something malformed. Skip the item, keep going, count it."""
 
 
+def most_serious(errors: list[SourceError]) -> SourceError:
+    """The error a fetch that got nothing should raise when several streams failed differently:
+    auth before config before transient; among transient ones, the longest wait."""
+    for kind in (AuthError, ConfigError, TransientError):
+        found = [e for e in errors if isinstance(e, kind)]
+        if found:
+            if kind is TransientError:  # wait for the slowest window to reopen
+                return max(found, key=lambda e: getattr(e, "retry_after", None) or 0.0)
+            return found[0]
+    return errors[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Gap:
     """Posts on `stream` between `start` and `end` (epoch seconds) may never be seen: the cursor was

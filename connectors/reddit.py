@@ -44,7 +44,7 @@ from praw.exceptions import PRAWException, RedditAPIException
 from prawcore.sessions import RetryStrategy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError
+from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError, most_serious
 from monitor.models import Author, Batch, Cursor, Mention
 
 log = logging.getLogger(__name__)
@@ -654,7 +654,7 @@ class RedditSource:
                         parent=parents.get(str(t.data.get("parent_id") or "")))
         new_cursors = [r.cursor for _, r in results if r.cursor is not None]
         if self.last_errors and not mentions and not new_cursors:
-            raise _most_serious([e for _, e in self.last_errors])
+            raise most_serious([e for _, e in self.last_errors])
         # Only now, with nothing left to fail, may this fetch's memory replace the last one.
         for stream, r in results:
             if r.memory is not None:
@@ -723,16 +723,6 @@ def _blocks_others(e: SourceError) -> bool:
     """Whether the next stream would fail the same way: same token, same budget, same host."""
     return isinstance(e, AuthError) or getattr(e, "rate_limited", False) \
         or isinstance(e.__cause__, prawcore.RequestException)
-
-
-def _most_serious(errors: list[SourceError]) -> SourceError:
-    for kind in (AuthError, ConfigError, TransientError):
-        found = [e for e in errors if isinstance(e, kind)]
-        if found:
-            if kind is TransientError:  # wait for the slowest window to reopen
-                return max(found, key=lambda e: getattr(e, "retry_after", None) or 0.0)
-            return found[0]
-    return errors[0]
 
 
 def _children(body: Any) -> tuple[list[Any], str | None]:

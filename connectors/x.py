@@ -47,7 +47,7 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
 
-from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError
+from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError, most_serious
 from monitor.models import Author, Batch, Cursor, Mention
 
 REAL_API = "https://api.twitter.com"
@@ -59,6 +59,20 @@ SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days 
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 
 Endpoint = Literal["search", "mentions", "users", "me", "tweets"]
+
+
+class XBudget(BaseModel):
+    """What this X app may spend. Requests are counted per endpoint in 15-minute windows (X's own
+    accounting, app auth); reads are the posts X returns, billed against a monthly cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    window_s: float = Field(900.0, gt=0)
+    mentions_requests: int = Field(450, ge=1)  # per window: GET /2/users/:id/mentions
+    search_requests: int = Field(450, ge=1)  # per window: GET /2/tweets/search/recent
+    monthly_post_reads: int | None = Field(None, ge=1)  # None: no cap
+    min_interval: float | None = Field(None, gt=0)  # fastest poll while mentions flow; default interval/4
+    max_interval: float | None = Field(None, gt=0)  # slowest while quiet; default interval*5
 
 
 class XConfig(BaseModel):
@@ -75,6 +89,9 @@ class XConfig(BaseModel):
     max_pages: int = Field(5, ge=1)
     include_reposts: bool = False
     timeout: float = Field(15.0, gt=0)
+    budget: XBudget = Field(default_factory=XBudget)
+    quiet_after: float | None = Field(7200.0, gt=0)  # no mention for this long, when some were due: alert
+    quiet_min_expected: float = Field(5.0, gt=0)  # ... if at least this many were expected in that time
     # Replying needs user context: OAuth 1.0a keys of the brand account, or an OAuth 2.0 user token.
     consumer_key: SecretStr | None = None
     consumer_secret: SecretStr | None = None
@@ -224,6 +241,8 @@ class XSource:
         self.last_errors: list[tuple[str, SourceError]] = []  # (stream, error) from the latest fetch
         self.gaps: list[Gap] = []  # ranges the latest fetch could not reach (cursor older than X's reach)
         self.requests_total = 0
+        self.requests_by_pool: dict[str, int] = {}  # per endpoint: what the budget planner counts
+        self.reads_total = 0  # posts X returned (what X bills against the monthly cap)
 
     # -- streams ----------------------------------------------------------------------------
 
@@ -285,7 +304,7 @@ class XSource:
                 elif isinstance(result.error, TransientError):
                     blocked[endpoint] = result.error
         if self.last_errors and not mentions and not new_cursors:
-            raise _most_serious([e for _, e in self.last_errors])
+            raise most_serious([e for _, e in self.last_errors])
         remaining, reset = self._tightest(touched)
         return Batch(mentions, new_cursors, requests=self.requests_total - before, rate_limit_remaining=remaining,
                      rate_limit_reset=reset, skipped_bad=skipped)
@@ -527,10 +546,14 @@ class XSource:
         if known is not None and known.remaining <= 0 and known.reset > self._clock():
             raise TransientError(f"X {endpoint} window spent", retry_after=max(1.0, known.reset - self._clock()))
         self.requests_total += 1
+        self.requests_by_pool[endpoint] = self.requests_by_pool.get(endpoint, 0) + 1
         try:
             response = await call(self._api(user=user))
             self._note_rate(endpoint, response.headers)
-            return json.loads(await response.text())  # the body is already read; read() would refuse
+            body = json.loads(await response.text())  # the body is already read; read() would refuse
+            if endpoint in ("search", "mentions") and isinstance(body, dict) and isinstance(body.get("data"), list):
+                self.reads_total += len(body["data"])
+            return body
         except Exception as exc:
             failed = getattr(exc, "response", None)
             if failed is not None and hasattr(failed, "headers"):
@@ -551,16 +574,6 @@ class XSource:
             return None, None
         tight = min(known, key=lambda r: r.remaining)
         return tight.remaining, tight.reset
-
-
-def _most_serious(errors: list[SourceError]) -> SourceError:
-    for kind in (AuthError, ConfigError, TransientError):
-        found = [e for e in errors if isinstance(e, kind)]
-        if found:
-            if kind is TransientError:  # wait for the slowest window to reopen
-                return max(found, key=lambda e: getattr(e, "retry_after", None) or 0.0)
-            return found[0]
-    return errors[0]
 
 
 def _query_problem(query: str) -> str:

@@ -130,8 +130,12 @@ class Dispatcher:
                     return
             if not await outbox.begin_attempt(self.engine, item, self.worker):
                 return  # our claim lapsed and another worker has it
-            self._last_sent[lane] = self.clock()
-            ref = await handler.deliver(item)
+            try:
+                ref = await handler.deliver(item)
+            finally:
+                # paced from the end of a call, so arrivals are spaced by at least min_interval
+                # whatever the latency of the one before
+                self._last_sent[lane] = self.clock()
         except RetryLater as e:
             await self._retry(item, str(e), e.retry_after)
             return

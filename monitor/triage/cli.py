@@ -193,6 +193,7 @@ def train(
     holdout: float = typer.Option(0.3, "--holdout", help="Share of the corrections held back to check the model."),
     min_feedback: int = typer.Option(30, "--min-feedback", help="Refuse to train on fewer corrections."),
     seed: int = typer.Option(0, "--seed", help="For the held-back split."),
+    shipped_data: bool = typer.Option(False, "--with-shipped-data", help="Also learn categories from the shipped labelled posts (dev parts), if that helps."),
 ) -> None:
     from monitor.triage import feedback, training
 
@@ -203,7 +204,15 @@ def train(
     triage = Triage(_rules_from(cfg, config))  # rules alone: the model must beat these
     target = out or _resolve(getattr(cfg.triage, "model", None), base) or base / "triage-model.json"
     rows = asyncio.run(feedback.load_all(cfg.storage.url))
-    result = training.train(triage, rows, holdout=holdout, min_feedback=min_feedback, seed=seed)
+    extra: list[tuple[str, str]] = []
+    if shipped_data:
+        from monitor.triage import datasets
+
+        folder = datasets.shared_data_dir()
+        extra = datasets.training_examples(folder)
+        if not extra:
+            _fail(f"no shipped data found in {folder} (set OUTREACH_SHARED_DATA)")
+    result = training.train(triage, rows, holdout=holdout, min_feedback=min_feedback, seed=seed, extra=extra)
     typer.echo(result.report())
     if not result.accepted:
         typer.echo("model NOT switched on: it does not beat the rules alone on the held-back corrections")

@@ -14,12 +14,20 @@ import bz2
 import csv
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 FORMATS = ("airline", "asapp", "kechtel", "jsonl")
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_data_dir() -> Path:
+    """$OUTREACH_SHARED_DATA, else ../shared/data beside the repository."""
+    return Path(os.environ.get("OUTREACH_SHARED_DATA") or _REPO_ROOT.parent / "shared" / "data")
+
 DEV_SHARE = 0.3
 
 # our category -> the label set of a data set
@@ -164,4 +172,26 @@ def jsonl(path: Path) -> list[Example]:
                 raise ValueError(f"line {n}: expected an object with a string `text`")
             gold = {k: d[k] for k in ("category", "urgency", "complaint", "actionable") if d.get(k) is not None}
             out.append(Example(str(d.get("id", n)), d["text"], gold))
+    return out
+
+
+# -- examples to learn from ---------------------------------------------------------------------
+
+SHIPPED = (("twitter-us-airline-sentiment.csv", "airline"), ("twcs-airlines-asapp-labelled.csv", "asapp"),
+           ("twcs-kechtel-inbound-topics-labelled.csv", "kechtel"))
+_TRAINABLE = {"delivery", "billing", "praise", "complaint"}  # labels that are also our categories
+
+
+def training_examples(data_dir: Path) -> list[tuple[str, str]]:
+    """(text, our category) from the dev parts of the shipped sets, where their label is one of our
+    categories; the test parts stay unseen, so `eval` figures remain held-out."""
+    out: list[tuple[str, str]] = []
+    for name, fmt in SHIPPED:
+        path = data_dir / name
+        if not path.exists():
+            continue
+        for e in split(load(path, fmt), "dev"):
+            cat = e.gold.get("category")
+            if cat in _TRAINABLE:
+                out.append((e.text, str(cat)))
     return out

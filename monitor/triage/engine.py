@@ -4,16 +4,20 @@ Pure and fast (no I/O after loading). How a verdict is reached:
 
 1. Suppression first: our own accounts, bots and reposts are `ignore` and say why.
 2. The rules (`rules.yaml`) give evidence per category; the category with the most evidence wins,
-   a topic (billing, outage…) beats an intent (question, praise) unless the intent has twice its
-   evidence; with no evidence the tone decides (negative -> the fallback category, else `other`).
+   but a topic (billing, outage…) with `min_evidence` beats an intent (question, praise, general
+   complaint): a question about a refund is billing. Only warm thanks beat a topic (twice its
+   evidence, positive tone). With no evidence the tone decides (negative -> the fallback
+   category, else `other`).
 3. When a learned model is loaded (`outreach-monitor triage train`), its category probabilities
    are blended with the rules' and it may change the category; the reasons say so.
 4. score = the category's base + more evidence + tone + reach + engagement + repeat contact + an
    open incident, clamped to 0-100; urgency comes from the score's band, kept within the
    category's min/max urgency. Spam is `ignore`.
-5. `complaint`: the category is a complaint category and the writer is not just asking or
-   thanking (a question about a refund with a neutral tone is not a complaint); with no matching
-   words a negative tone is a complaint. `actionable`: the category says so, or it is a complaint.
+5. `complaint`: the category is a complaint category and the writer is not just asking (a
+   question about a refund in a calm tone is not a complaint) nor using thin words in a warm tone,
+   unless the complaint words are strong (evidence >= 2); a question is a complaint when asked in
+   a negative tone or with complaint words; with no matching words a negative tone is a
+   complaint. `actionable`: the category says so, or it is a complaint.
 6. `confidence` grows with the evidence and with its margin over the runner-up, and drops when the
    tone disagrees with the category (thanks in a furious tone), nothing matched, or the post is
    not in English (the shipped words and VADER are English). Below 0.5 the
@@ -94,8 +98,11 @@ class Triage:
         elif fallback and cat.id != "other":
             reasons.append(f"no rule matched; tone says {cat.id}")
 
-        if self.model is not None:
-            cat = self._blend(text, cat, evidence, reasons)
+        predicted = self.model.predict(text) if self.model is not None else None
+        if predicted:
+            chosen = self._blend(predicted.get("category"), cat, evidence, reasons)
+            fallback = fallback and chosen is cat
+            cat = chosen
 
         top = evidence.get(cat.id, 0.0)
         cats = rules.categories
@@ -146,8 +153,8 @@ class Triage:
             urgency = cat.min_urgency
         if cat.max_urgency and URGENCY_RANK[urgency] > URGENCY_RANK[cat.max_urgency]:
             urgency = cat.max_urgency
-        if self.model is not None and cat.max_urgency != "ignore":
-            urgency = self._blend_urgency(text, urgency, top, reasons)
+        if predicted and cat.max_urgency != "ignore":
+            urgency = self._blend_urgency(predicted.get("urgency"), urgency, top, reasons)
         if urgency == "ignore" and cat.max_urgency == "ignore":
             reasons.append(f"{cat.id} is never answered")
 
@@ -185,8 +192,8 @@ class Triage:
         runner = max((v for c, v in ranked if c != best[0] and cats[c].intent == cats[best[0]].intent), default=0.0)
         return cats[best[0]], runner, False
 
-    def _blend(self, text: str, cat: Category, evidence: dict[str, float], reasons: list[str]) -> Category:
-        probs = self.model.predict_proba(text, "category")
+    def _blend(self, probs: dict[str, float] | None, cat: Category, evidence: dict[str, float],
+               reasons: list[str]) -> Category:
         if not probs:
             return cat
         label, p = max(probs.items(), key=lambda kv: kv[1])
@@ -199,8 +206,7 @@ class Triage:
             return self.rules.categories.get(label, _OTHER)
         return cat
 
-    def _blend_urgency(self, text: str, urgency: str, evidence: float, reasons: list[str]) -> str:
-        probs = self.model.predict_proba(text, "urgency")
+    def _blend_urgency(self, probs: dict[str, float] | None, urgency: str, evidence: float, reasons: list[str]) -> str:
         if not probs:
             return urgency
         label, p = max(probs.items(), key=lambda kv: kv[1])

@@ -1,20 +1,19 @@
 """The learned model: a linear classifier over words and word pairs, stored as versioned JSON.
 
-scikit-learn fits it (`training.py`); predicting needs only numpy, so the hot path stays fast and
-loading a model file never runs code (no pickle). Features are binary: which lower-case words and
+scikit-learn fits it (`training.py`); predicting is plain Python over the few features a post
+has, so the hot path stays fast, and loading a model file never runs code (no pickle). Features are binary: which lower-case words and
 adjacent word pairs a post contains (links and @handles removed), so a prediction is the intercept
 plus the sum of the rows of the words present, then a softmax.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 FORMAT = "outreach-monitor/triage-model"
 VERSION = 1
@@ -34,45 +33,59 @@ def features(text: str) -> list[str]:
 
 @dataclass
 class Head:
-    """One linear classifier (category or urgency)."""
+    """One linear classifier (category or urgency): a row of weights per feature.
+
+    Plain Python, not numpy: a post hits a handful of features, and summing those few rows is
+    several times faster than numpy's per-call overhead at this size.
+    """
 
     classes: list[str]
-    intercept: np.ndarray  # (n_classes,)
-    weights: np.ndarray  # (n_features, n_classes)
-    vocab: dict[str, int]
+    intercept: tuple[float, ...]  # one per class, or one (the second class) for two classes
+    rows: dict[str, tuple[float, ...]]  # feature -> weights, same shape as intercept
 
     def predict_proba(self, feats: list[str]) -> dict[str, float]:
-        idx = [i for f in feats if (i := self.vocab.get(f)) is not None]
-        z = self.intercept + (self.weights[idx].sum(axis=0) if idx else 0.0)
-        if len(self.classes) == 2 and z.shape == (1,):  # scikit-learn's binary form: one column
-            p1 = 1.0 / (1.0 + np.exp(-z[0]))
-            return {self.classes[0]: 1 - p1, self.classes[1]: p1}
-        e = np.exp(z - z.max())
-        p = e / e.sum()
-        return dict(zip(self.classes, p.tolist()))
+        z = list(self.intercept)
+        rows = self.rows
+        for f in feats:
+            row = rows.get(f)
+            if row is not None:
+                for j, w in enumerate(row):
+                    z[j] += w
+        if len(z) == 1:  # scikit-learn's two-class form: one score for the second class
+            p1 = 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z[0]))))
+            return {self.classes[0]: 1.0 - p1, self.classes[1]: p1}
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        total = sum(e)
+        return {c: v / total for c, v in zip(self.classes, e)}
 
     def top_features(self, k: int = 8) -> dict[str, list[str]]:
-        inv = {i: f for f, i in self.vocab.items()}
         out: dict[str, list[str]] = {}
-        cols = self.weights if self.weights.shape[1] == len(self.classes) else np.hstack([-self.weights, self.weights])
         for j, c in enumerate(self.classes):
-            order = np.argsort(-cols[:, j])[:k]
-            out[c] = [inv[i] for i in order if cols[i, j] > 0]
+            if len(self.intercept) == 1:  # two classes: negative weights speak for the first
+                score = {f: (-r[0] if j == 0 else r[0]) for f, r in self.rows.items()}
+            else:
+                score = {f: r[j] for f, r in self.rows.items()}
+            best = sorted(score, key=lambda f: -score[f])[:k]
+            out[c] = [f for f in best if score[f] > 0]
         return out
 
     def to_json(self) -> dict[str, Any]:
-        inv = sorted(self.vocab.items(), key=lambda kv: kv[1])
         return {
             "classes": self.classes,
             "intercept": [round(float(x), 6) for x in self.intercept],
-            "weights": {f: [round(float(x), 6) for x in self.weights[i]] for f, i in inv},
+            "weights": {f: [round(float(x), 6) for x in r] for f, r in self.rows.items()},
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Head:
-        feats = list(d["weights"])
-        w = np.array([d["weights"][f] for f in feats], dtype=float).reshape(len(feats), -1)
-        return cls(list(d["classes"]), np.array(d["intercept"], dtype=float), w, {f: i for i, f in enumerate(feats)})
+        intercept = tuple(float(x) for x in d["intercept"])
+        rows = {str(f): tuple(float(x) for x in r) for f, r in d["weights"].items()}
+        classes = [str(c) for c in d["classes"]]
+        width = 1 if len(classes) == 2 and len(intercept) == 1 else len(classes)
+        if len(intercept) != width or any(len(r) != width for r in rows.values()):
+            raise ValueError("weights do not match the classes")
+        return cls(classes, intercept, rows)
 
 
 @dataclass
@@ -85,6 +98,11 @@ class LinearModel:
     def predict_proba(self, text: str, head: str = "category") -> dict[str, float]:
         h = self.heads.get(head)
         return h.predict_proba(features(text)) if h else {}
+
+    def predict(self, text: str) -> dict[str, dict[str, float]]:
+        """Every head's probabilities, reading the text once."""
+        feats = features(text)
+        return {name: h.predict_proba(feats) for name, h in self.heads.items()}
 
     def save(self, path: Path) -> None:
         doc = {

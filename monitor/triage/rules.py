@@ -71,7 +71,7 @@ class Signals:
 
 @dataclass(frozen=True, slots=True)
 class SentimentBands:
-    negative: float = -0.3
+    negative: float = -0.15
     very_negative: float = -0.6
     positive: float = 0.5
 
@@ -98,7 +98,7 @@ def phrase_to_regex(phrase: str) -> str:
     """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
     out: list[str] = []
     words = phrase.strip().split()
-    for i, w in enumerate(words):
+    for w in words:
         star = w.endswith("*") and len(w) > 1
         if star:
             w = w[:-1]

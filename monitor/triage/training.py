@@ -5,8 +5,9 @@
    or tune anything.
 2. For category and for urgency (each with enough corrections and at least two values), a
    logistic regression over words and word pairs is fitted on the training part. How sure the
-   model must be to override the rules (`threshold`) is chosen on an inner split of the training
-   part.
+   model must be to override the rules (`threshold`), and whether labelled posts from the shipped
+   data sets (their dev parts only, see datasets.training_examples) improve the category head,
+   are chosen on an inner split of the training part.
 3. On the held-back part, triage with the rules alone and triage with the model blended in are
    scored (accuracy of category and urgency against the team's labels, averaged). The model is
    accepted only if the blend scores strictly higher. The file written is exactly the model that
@@ -56,11 +57,8 @@ def fit_head(texts: Sequence[str], labels: Sequence[str], *, c: float = 1.0) -> 
     clf.fit(x, list(labels))
     w = clf.coef_.T  # (n_features, n_classes), or (n_features, 1) for two classes
     keep = np.abs(w).max(axis=1) >= 1e-3  # drop words that say nothing: a smaller file, same answers
-    vocab_items = sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])
-    kept = [(f, i) for f, i in vocab_items if keep[i]]
-    weights = np.array([w[i] for _, i in kept]).reshape(len(kept), w.shape[1])
-    return Head([str(x) for x in clf.classes_], clf.intercept_.astype(float), weights,
-                {f: j for j, (f, _) in enumerate(kept)})
+    rows = {str(f): tuple(float(x) for x in w[i]) for f, i in vec.vocabulary_.items() if keep[i]}
+    return Head([str(x) for x in clf.classes_], tuple(float(x) for x in clf.intercept_), rows)
 
 
 def _accuracy(triage: Triage, rows: Sequence[Correction]) -> dict[str, float]:
@@ -81,17 +79,21 @@ def _mean(scores: dict[str, float]) -> float:
     return sum(scores.values()) / len(scores) if scores else 0.0
 
 
-def _fit(rows: Sequence[Correction]) -> dict[str, Head]:
+def _fit(rows: Sequence[Correction], extra: Sequence[tuple[str, str]] = ()) -> dict[str, Head]:
     heads: dict[str, Head] = {}
     for head in HEADS:
         labelled = [(r.text, _label(r, head)) for r in rows if _label(r, head) is not None]
         if len(labelled) >= MIN_PER_HEAD and len({lab for _, lab in labelled}) >= 2:
+            if head == "category":
+                labelled += list(extra)
             heads[head] = fit_head([t for t, _ in labelled], [lab for _, lab in labelled])  # type: ignore[misc]
     return heads
 
 
 def train(triage: Triage, rows: Sequence[Correction], *, holdout: float = 0.3, min_feedback: int = 30,
-          seed: int = 0) -> TrainResult:
+          seed: int = 0, extra: Sequence[tuple[str, str]] = ()) -> TrainResult:
+    """`extra`: (text, category) examples from elsewhere (the shipped data sets), used for the
+    category head only if that scores better on the inner split; never in the held-back check."""
     lines = [f"{len(rows)} corrections from the team"]
     if len(rows) < min_feedback:
         lines.append(f"too few to learn from: at least {min_feedback} are needed (--min-feedback)")
@@ -102,22 +104,27 @@ def train(triage: Triage, rows: Sequence[Correction], *, holdout: float = 0.3, m
     n_held = max(1, int(round(len(shuffled) * holdout)))
     held, fit_rows = shuffled[:n_held], shuffled[n_held:]
 
-    heads = _fit(fit_rows)
-    if not heads:
+    if not _fit(fit_rows):
         lines.append(f"nothing to learn: a head needs at least {MIN_PER_HEAD} corrections with two different labels")
         return TrainResult(False, None, lines)
 
-    # how sure the model must be to override the rules: chosen on an inner split of the training part
+    # how sure the model must be to override the rules, and whether the shipped examples help:
+    # both chosen on an inner split of the training part
     inner_rng = random.Random(seed + 1)
     inner = list(fit_rows)
     inner_rng.shuffle(inner)
     cut = max(1, len(inner) // 4)
-    inner_heads = _fit(inner[cut:]) or heads
-    best_t, best_s = THRESHOLDS[0], -1.0
-    for t in THRESHOLDS:
-        s = _mean(_accuracy(Triage(triage.rules, model=LinearModel(inner_heads, threshold=t), sentiment=triage._sentiment), inner[:cut]))
-        if s > best_s:
-            best_t, best_s = t, s
+    best_t, best_extra, best_s = THRESHOLDS[0], False, -1.0
+    for use_extra in (False, True) if extra else (False,):
+        inner_heads = _fit(inner[cut:], extra if use_extra else ()) or _fit(fit_rows, extra if use_extra else ())
+        for t in THRESHOLDS:
+            model = LinearModel(inner_heads, threshold=t)
+            s = _mean(_accuracy(Triage(triage.rules, model=model, sentiment=triage._sentiment), inner[:cut]))
+            if s > best_s:
+                best_t, best_extra, best_s = t, use_extra, s
+    heads = _fit(fit_rows, extra if best_extra else ())
+    if extra:
+        lines.append(f"{len(extra)} examples from the shipped data: " + ("used, they helped" if best_extra else "not used, they did not help"))
 
     model = LinearModel(heads, threshold=best_t)
     blended = Triage(triage.rules, model=model, sentiment=triage._sentiment)
@@ -126,6 +133,7 @@ def train(triage: Triage, rows: Sequence[Correction], *, holdout: float = 0.3, m
     rules_score, blend_score = _mean(rules_acc), _mean(blend_acc)
     model.meta = {
         "trained_on": len(fit_rows), "held_back": len(held), "seed": seed,
+        "shipped_examples": len(extra) if best_extra else 0,
         "held_back_accuracy": {"rules": rules_acc, "blend": blend_acc},
     }
     lines.append(f"trained on {len(fit_rows)}, checked on {len(held)} held back; override threshold {best_t:.1f}")

@@ -175,3 +175,11 @@ def test_relabel_rejects_unknown_category(tmp_path):
     triage_cli.register(app)
     r = CliRunner().invoke(app, ["triage", "relabel", "1", "--category", "weather", "--config", str(cfg)])
     assert r.exit_code == 2 and "--category must be one of" in r.stderr
+
+
+def test_shipped_examples_are_tried_and_reported(triage):
+    extra = [(t, c) for t, c, _ in team_labels(60, seed=9)]
+    result = train(triage, corrections(team_labels(60)), extra=extra)
+    assert result.accepted
+    assert "60 examples from the shipped data" in result.report()
+    assert result.model.meta["shipped_examples"] in (0, 60)
