@@ -1,6 +1,8 @@
 """Messages for the operators' channel: the program telling people about itself."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alerts.escape import escape_mrkdwn
 
 
@@ -15,3 +17,63 @@ def build_source_paused(source: str, error: str) -> dict[str, object]:
         "text": f"Source {source} is paused: {error[:200]}",
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
+
+
+def _section(text: str, fallback: str) -> dict[str, object]:
+    return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _span(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s >= 7200:
+        return f"{s / 3600:.1f} h"
+    if s >= 120:
+        return f"{s // 60} min"
+    return f"{s} s"
+
+
+def build_source_resumed(source: str) -> dict[str, object]:
+    """A paused source passed its check again and polls once more."""
+    return _section(f":white_check_mark: Source *{escape_mrkdwn(source)}* passed its check and is polling again.",
+                    f"Source {source} is polling again")
+
+
+def build_gap(source: str, stream: str, start: float, end: float) -> dict[str, object]:
+    """The platform can no longer return part of a stream: posts in this range may never be seen."""
+    s, st = escape_mrkdwn(source), escape_mrkdwn(stream)
+    text = (f":hole: *{s}* `{st}` caught up as far as the platform allows, but posts between "
+            f"*{_when(start)}* and *{_when(end)}* ({_span(end - start)}) may be missing: the platform no "
+            "longer returns them. Search for that range by hand if it matters.")
+    return _section(text, f"{source} {stream}: posts between {_when(start)} and {_when(end)} may be missing")
+
+
+def build_stream_failing(source: str, stream: str, failures: int, error: str) -> dict[str, object]:
+    """One stream keeps failing while the rest of its source works."""
+    text = (f":warning: *{escape_mrkdwn(source)}* `{escape_mrkdwn(stream)}` has failed {failures} polls in a row "
+            f"while the other streams work; its mentions are not being seen: {escape_mrkdwn(error)[:500]}")
+    return _section(text, f"{source} {stream} keeps failing: {error[:200]}")
+
+
+def build_stream_recovered(source: str, stream: str, failed_for: float) -> dict[str, object]:
+    text = (f":white_check_mark: *{escape_mrkdwn(source)}* `{escape_mrkdwn(stream)}` works again after "
+            f"{_span(failed_for)}; it catches up from its cursor.")
+    return _section(text, f"{source} {stream} works again")
+
+
+def build_went_quiet(source: str, last_seen_at: float | None, after: float, expected: float) -> dict[str, object]:
+    """A source that usually brings mentions brought none for a while, though its polls succeed."""
+    seen = f"since {_when(last_seen_at)}" if last_seen_at is not None else "at all"
+    text = (f":mute: Source *{escape_mrkdwn(source)}* has brought no mentions {seen} "
+            f"(for {_span(after)} about {expected:.0f} would be usual), although its polls succeed. "
+            "Check the queries, the account's access and the platform's status: silence may not mean nobody "
+            "is talking.")
+    return _section(text, f"Source {source} went quiet: no mentions {seen}")
+
+
+def build_quiet_over(source: str, quiet_for: float) -> dict[str, object]:
+    return _section(f":loud_sound: Source *{escape_mrkdwn(source)}* brings mentions again after "
+                    f"{_span(quiet_for)} of silence.", f"Source {source} brings mentions again")

@@ -53,6 +53,15 @@ def most_serious(errors: list[SourceError]) -> SourceError:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A rate window as the platform's headers last described it (for the budget planner and /healthz)."""
+
+    limit: int
+    remaining: int
+    reset: float  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Gap:
     """Posts on `stream` between `start` and `end` (epoch seconds) may never be seen: the cursor was
     older than the platform lets us reach (X search: 7 days; a Reddit listing: about 1000 items).

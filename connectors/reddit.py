@@ -44,13 +44,25 @@ from praw.exceptions import PRAWException, RedditAPIException
 from prawcore.sessions import RetryStrategy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError, most_serious
+from connectors.base import (AuthError, BadPayload, ConfigError, Gap, RateLimit, SourceError, TransientError,
+                             most_serious)
 from monitor.models import Author, Batch, Cursor, Mention
 
 log = logging.getLogger(__name__)
 
 _FULLNAME = re.compile(r"^t[13]_[0-9a-z]+$")
 _TOKEN_PATH = "/api/v1/access_token"
+
+
+class RedditBudget(BaseModel):
+    """Reddit allows an OAuth client 100 queries a minute, averaged over ten minutes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queries_per_minute: float = Field(100.0, gt=0, le=100)
+    average_over_s: float = Field(600.0, ge=60)
+    min_interval: float | None = Field(None, gt=0)  # fastest poll while mentions flow; default interval/4
+    max_interval: float | None = Field(None, gt=0)  # slowest while quiet; default interval*5
 
 
 class RedditConfig(BaseModel):
@@ -78,6 +90,9 @@ class RedditConfig(BaseModel):
     timeout: float = Field(16.0, gt=0)  # per HTTP request (praw's own `timeout` option is ignored)
     retry_pause: float = Field(2.0, ge=0)  # prawcore retries 5xx/drops/401 twice: 0-1x, then 1-2x this
     max_rate_wait: float = Field(10.0, ge=0)  # longer rate-limit waits go back to the scheduler
+    budget: RedditBudget = Field(default_factory=RedditBudget)
+    quiet_after: float | None = Field(7200.0, gt=0)  # no mention for this long, when some were due: alert
+    quiet_min_expected: float = Field(5.0, gt=0)  # ... if at least this many were expected in that time
 
 
 # ---- cursors (pure) -------------------------------------------------------------------------
@@ -301,13 +316,16 @@ class _Meter:
 
     requests: int = 0  # API calls (token requests not counted: they do not spend the rate budget)
     remaining: int | None = None
+    used: int | None = None
     reset_at: float | None = None  # epoch seconds
+    clock: Callable[[], float] = time.time
 
     def saw(self, headers: Any) -> None:
         if "x-ratelimit-remaining" in headers:
             try:
                 self.remaining = int(float(headers["x-ratelimit-remaining"]))
-                self.reset_at = time.time() + float(headers["x-ratelimit-reset"])
+                self.used = int(float(headers.get("x-ratelimit-used", 0)))
+                self.reset_at = self.clock() + float(headers["x-ratelimit-reset"])
             except (KeyError, ValueError):
                 pass
 
@@ -406,7 +424,8 @@ def _stream_name(prefix: str, value: str) -> str:
 class RedditSource:
     name: ClassVar[str] = "reddit"
 
-    def __init__(self, cfg: RedditConfig, *, own_handles: Sequence[str] = (), config_path: str = "") -> None:
+    def __init__(self, cfg: RedditConfig, *, own_handles: Sequence[str] = (), config_path: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
         if bool(cfg.username) != bool(cfg.password):
             raise ConfigError("username and password go together (a script app's account)",
                               path=_at(config_path, "password" if cfg.username else "username"))
@@ -418,7 +437,7 @@ class RedditSource:
         self.own = frozenset(own)
         self._streams: list[_Stream] = self._plan()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"praw-{cfg.name}")
-        self._meter = _Meter()
+        self._meter = _Meter(clock=clock)
         self._http = requests.Session()
         self._retries_on = True
         self._closed = False
@@ -540,7 +559,12 @@ class RedditSource:
             if stop:
                 return out
             if not after:
-                if mark is not None and out.things and min(t.created for t in out.things) > mark.created:
+                # The listing ended above the cursor. Only a listing that served at least a full page
+                # can have been cut off (Reddit keeps ~1000 per listing); a short one simply has
+                # nothing older, e.g. the comments of a young subreddit under a submission's cursor.
+                served = len(out.things) + out.bad
+                if mark is not None and out.things and served >= self.cfg.page_size \
+                        and min(t.created for t in out.things) > mark.created:
                     out.gap = (mark.created, min(t.created for t in out.things))
                 return out
         # First run (no cursor): one page is the baseline. Otherwise the cursor was not reached.
@@ -601,6 +625,19 @@ class RedditSource:
         """API calls since start, failed fetches included (Batch.requests only counts one fetch)."""
         return self._meter.requests
 
+    @property
+    def requests_by_pool(self) -> dict[str, int]:
+        """Reddit counts every call of the client against one budget."""
+        return {"api": self._meter.requests}
+
+    @property
+    def rate_limits(self) -> dict[str, RateLimit]:
+        """What the latest `x-ratelimit-*` headers said, as {pool: RateLimit}."""
+        m = self._meter
+        if m.remaining is None or m.reset_at is None:
+            return {}
+        return {"api": RateLimit((m.used or 0) + m.remaining, m.remaining, m.reset_at)}
+
     # ---- the Source protocol ----------------------------------------------------------------------
 
     async def check(self) -> None:
@@ -615,8 +652,9 @@ class RedditSource:
         for where, sub in subs:
             await self._call("GET", f"r/{sub}/about/", where=where)
 
-    async def fetch(self, cursors: dict[str, Cursor]) -> Batch:
-        """Every stream in turn (inbox, own subreddits, searches); a failing stream loses no other's.
+    async def fetch(self, cursors: dict[str, Cursor], *, streams: Sequence[str] | None = None) -> Batch:
+        """Every stream in turn (inbox, own subreddits, searches), or only `streams` (a planner
+        spreading the budget); a failing stream loses no other's.
 
         Raises only when nothing useful came back (no items, no cursor moved), the most serious error
         first; otherwise the errors wait in `last_errors`. After an auth error, a spent rate budget or
@@ -626,7 +664,7 @@ class RedditSource:
         spent = self._meter.requests
         results: list[tuple[_Stream, _StreamResult]] = []
         blocked: SourceError | None = None
-        for stream in self._streams:
+        for stream in self._streams if streams is None else [s for s in self._streams if s.name in streams]:
             if blocked is not None:
                 self.last_errors.append((stream.name, blocked))
                 continue

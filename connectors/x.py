@@ -47,7 +47,7 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
 
-from connectors.base import AuthError, BadPayload, ConfigError, Gap, SourceError, TransientError, most_serious
+from connectors.base import AuthError, BadPayload, ConfigError, Gap, RateLimit, SourceError, TransientError, most_serious
 from monitor.models import Author, Batch, Cursor, Mention
 
 REAL_API = "https://api.twitter.com"
@@ -104,13 +104,6 @@ class XConfig(BaseModel):
         return None not in (self.consumer_key, self.consumer_secret, self.access_token, self.access_token_secret)
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    limit: int
-    remaining: int
-    reset: float  # epoch seconds
-
-
 def snowflake_at(epoch: float) -> str:
     """The smallest X id minted at `epoch`: a since_id that means "from then on"."""
     return str(max(0, int(epoch * 1000) - TWEPOCH_MS) << 22)
@@ -164,7 +157,7 @@ def _translate(exc: BaseException, *, clock: Callable[[], float] = time.time) ->
     if isinstance(exc, tweepy.TooManyRequests):
         reset = getattr(exc, "reset_time", None)
         retry_after = max(1.0, reset - clock()) if reset is not None else None
-        return TransientError("X rate limit reached (429)", retry_after=retry_after)
+        return TransientError("X rate limit reached (429)", retry_after=retry_after, rate_limited=True)
     if isinstance(exc, tweepy.Forbidden) and any("duplicate content" in m for m in exc.api_messages):
         return DuplicatePost("X refused a duplicate of one of our posts")
     if isinstance(exc, (tweepy.Unauthorized, tweepy.Forbidden)):
@@ -265,6 +258,7 @@ class XSource:
             if problem:
                 raise ConfigError(problem, path=f"{self._path}queries[{i}]")
         for i, handle in enumerate(self.cfg.handles):
+            self._user_ids.pop(handle.lstrip("@").lower(), None)  # ask again: a cached id proves no token
             await self._user_id(handle, path=f"{self._path}handles[{i}]")
         if not self.cfg.handles:  # still prove the token works
             await self._call("users", lambda c: c.get_user(username="X"))

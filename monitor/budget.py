@@ -31,6 +31,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from connectors.reddit import RedditConfig
+from connectors.x import XConfig
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -72,7 +75,7 @@ class _StreamState:
     interval: float
     next_due: float = 0.0
     failures: int = 0
-    avg_cost: float = 1.0
+    avg_cost: float = 1.0  # requests a poll of it costs, on average (most polls read one page)
     polls: int = 0
     items: int = 0
     last_items: int = 0
@@ -106,7 +109,6 @@ class Planner:
         for s in self.streams.values():
             if s.spec.pool not in self.pools:
                 raise ValueError(f"stream {s.spec.name} is in unknown pool {s.spec.pool}")
-            s.avg_cost = float(max(1, s.spec.max_cost)) / 2
         self.reads_month = ""  # "YYYY-MM" the counter belongs to
         self.reads = 0
 
@@ -278,3 +280,53 @@ def month_elapsed(now: float) -> float:
     days = calendar.monthrange(d.year, d.month)[1]
     start = datetime(d.year, d.month, 1, tzinfo=UTC).timestamp()
     return min(1.0, max(0.0, (now - start) / (days * 86400)))
+
+
+# ── from a source's config ─────────────────────────────────────────────────────────────────
+def planner_for(cfg: XConfig | RedditConfig, streams: list[str]) -> Planner:
+    """The planner for a configured X or Reddit source and its stream names (`source.streams()`)."""
+    if isinstance(cfg, XConfig):
+        pools, specs = _x_plan(cfg, streams)
+        reads = cfg.budget.monthly_post_reads
+    else:
+        pools, specs = _reddit_plan(cfg, streams)
+        reads = None
+    b = cfg.budget
+    pacing = Pacing(
+        interval=cfg.interval,
+        min_interval=b.min_interval or cfg.interval / 4,
+        max_interval=max(b.max_interval or cfg.interval * 5, cfg.interval),
+        monthly_reads=reads,
+    )
+    return Planner(pools, specs, pacing)
+
+
+def _x_plan(cfg: XConfig, streams: list[str]) -> tuple[list[Pool], list[StreamSpec]]:
+    b = cfg.budget
+    pools = [Pool("mentions", (Window(b.mentions_requests, b.window_s),)),
+             Pool("search", (Window(b.search_requests, b.window_s),))]
+    specs = []
+    for s in streams:  # the handles' mentions first; then the searches in the order configured
+        if s.startswith("mentions:"):
+            specs.append(StreamSpec(s, "mentions", 0, cfg.max_pages))
+        else:
+            query = s.partition(":")[2]
+            rank = cfg.queries.index(query) if query in cfg.queries else len(cfg.queries)
+            specs.append(StreamSpec(s, "search", 1 + rank, cfg.max_pages))
+    return pools, specs
+
+
+def _reddit_plan(cfg: RedditConfig, streams: list[str]) -> tuple[list[Pool], list[StreamSpec]]:
+    b = cfg.budget
+    # Reddit averages over ten minutes; the per-minute window as well keeps a burst from being
+    # refused by a stricter edge (and by the sandbox, which counts per minute).
+    pools = [Pool("api", (Window(int(b.queries_per_minute * b.average_over_s / 60), b.average_over_s),
+                          Window(int(b.queries_per_minute), 60.0)))]
+    parents = 1 if cfg.fetch_parents else 0  # one /api/info call per fetch, charged to every stream
+    specs = []
+    for i, s in enumerate(streams):  # inbox (u/ mentions), the brand's subreddits, then the searches
+        kind = s.partition(":")[0]
+        priority = {"inbox": 0, "sub": 1}.get(kind, 2 + i)
+        pages = 2 * cfg.max_pages if kind == "sub" else cfg.max_pages  # new posts and new comments
+        specs.append(StreamSpec(s, "api", priority, pages + parents))
+    return pools, specs

@@ -76,6 +76,13 @@ class TriageConfig(_Strict):
     model: Path | None = None  # a model from `outreach-monitor triage train`; rules alone when empty
     alert_min_urgency: str = "normal"
 
+    @field_validator("alert_min_urgency")
+    @classmethod
+    def _an_urgency(cls, v: str) -> str:
+        if v not in URGENCIES:
+            raise ValueError(f"expected one of {list(URGENCIES)}")
+        return v
+
 
 class OutboxConfig(_Strict):
     max_attempts: int = Field(8, ge=1)
@@ -178,4 +185,11 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Confi
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigFileError(str(p), [(where, f"not valid YAML: {getattr(e, 'problem', e)}")]) from None
-    return parse_config(data, source=str(p), env=env)
+    cfg = parse_config(data, source=str(p), env=env)
+    # Paths in the file mean paths beside the file, wherever the daemon is started from.
+    base = p.resolve().parent
+    for name in ("rules", "model"):
+        value = getattr(cfg.triage, name)
+        if value is not None and not value.is_absolute():
+            setattr(cfg.triage, name, base / value)
+    return cfg

@@ -22,7 +22,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.mention_delivery import MentionAlertDelivery
-from alerts.ops_alert import build_source_paused
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
 from monitor import leases, outbox
@@ -32,7 +31,9 @@ from monitor.dispatcher import Dispatcher
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
+from monitor.budget import planner_for
 from monitor.poller import Poller
+from monitor.watchdog import QuietRule
 from monitor.sources import build_sources
 from monitor.storage.engine import create_engine
 from monitor.storage.migrate import upgrade
@@ -78,7 +79,7 @@ class Daemon:
         cfg = self.cfg
         rev = await upgrade(self.engine)
         log.info("daemon.starting", instance=self.instance, schema=rev, sources=[s.name for s in cfg.sources])
-        triage = load_triage(cfg.triage.rules, getattr(cfg.triage, "model", None))
+        triage = load_triage(cfg.triage.rules, cfg.triage.model)
         self.sources = dict(self._given_sources) if self._given_sources is not None else build_sources(cfg)
 
         handlers: dict[str, DeliveryHandler] = dict(self._given_handlers or {})
@@ -104,8 +105,10 @@ class Daemon:
             clock=self.clock,
         )
         for sc in cfg.sources:
+            source = self.sources[sc.name]
+            streams = source.streams() if hasattr(source, "streams") else []
             self.pollers[sc.name] = Poller(
-                self.sources[sc.name],
+                source,
                 name=sc.name,
                 engine=self.engine,
                 triage=triage,
@@ -113,25 +116,42 @@ class Daemon:
                 metrics=self.metrics,
                 holder=self.instance,
                 lease_ttl=max(cfg.lease_seconds, sc.interval * 2),
+                planner=planner_for(sc, streams) if streams else None,
+                quiet_rule=QuietRule(sc.quiet_after, sc.quiet_min_expected) if sc.quiet_after else None,
                 clock=self.clock,
                 on_stored=lambda r: self.dispatcher.wake() if r.alerts and self.dispatcher else None,
-                on_paused=self._tell_operators_paused,
+                ops=self._tell_operators,
             )
 
         self.scheduler = AsyncIOScheduler()
         for sc in cfg.sources:
+            # The job only ticks; the budget planner decides which streams (if any) are due at each tick.
+            planner = self.pollers[sc.name].planner
+            fastest = planner.pacing.min_interval if planner is not None else sc.interval
+            tick = sc.interval if planner is None else min(5.0, max(0.2, fastest / 2))
             self.scheduler.add_job(
                 self._poll_job,
                 "interval",
-                seconds=sc.interval,
+                seconds=tick,
                 args=[sc.name],
                 id=f"poll:{sc.name}",
                 replace_existing=True,
                 max_instances=1,  # a slow poll is never overlapped by the next one
                 coalesce=True,
-                misfire_grace_time=max(1, int(sc.interval)),
+                misfire_grace_time=max(1, int(tick)),
                 next_run_time=_now_dt(),
             )
+            if sc.quiet_after:
+                self.scheduler.add_job(
+                    self._watch_job,
+                    "interval",
+                    seconds=min(300.0, max(1.0, sc.quiet_after / 10)),
+                    args=[sc.name],
+                    id=f"watch:{sc.name}",
+                    replace_existing=True,
+                    max_instances=1,
+                    coalesce=True,
+                )
         self.scheduler.start()
         self._dispatch_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         if self._serve_http:
@@ -158,16 +178,18 @@ class Daemon:
             if task is not None:
                 self._running_polls.discard(task)
 
-    async def _tell_operators_paused(self, source: str, error: str) -> None:
+    async def _watch_job(self, name: str) -> None:
+        try:
+            await self.pollers[name].watch()
+        except Exception:
+            log.exception("watch.crashed", source=name)
+
+    async def _tell_operators(self, key: str, payload: dict[str, Any]) -> None:
+        """One message to the operators' channel, through the outbox; `key` makes it once."""
         if self.cfg.slack is None:
             return
         now = self.clock()
-        effect = NewEffect(
-            key=f"ops.source_paused:{source}:{int(now)}",
-            kind="slack.message",
-            target=self.cfg.slack.operators_channel,
-            payload=build_source_paused(source, error),
-        )
+        effect = NewEffect(key=key, kind="slack.message", target=self.cfg.slack.operators_channel, payload=payload)
         async with self.engine.begin() as conn:
             await outbox.enqueue(conn, [effect], now=now)
         if self.dispatcher:
@@ -177,8 +199,18 @@ class Daemon:
     async def health(self) -> dict[str, Any]:
         now = self.clock()
         b = await outbox.backlog(self.engine)
-        sources = {n: p.health.as_dict(now) for n, p in self.pollers.items()}
-        problems = [f"source {n} is {s['state']}" for n, s in sources.items() if s["state"] in ("failing", "paused")]
+        sources: dict[str, Any] = {}
+        problems: list[str] = []
+        for n, p in self.pollers.items():
+            s = sources[n] = p.health.as_dict(now)
+            s["budget"] = p.budget()
+            if s["state"] in ("failing", "paused"):
+                problems.append(f"source {n} is {s['state']}: {s['last_error']}")
+            elif s["state"] == "ok":  # a stream failing while the others work must not be invisible
+                problems += [f"source {n} stream {sn} is failing ({st['failures_in_row']} in a row): {st['last_error']}"
+                             for sn, st in s["streams"].items() if st["state"] == "failing"]
+            if s["quiet"]:
+                problems.append(f"source {n} went quiet: no mentions where some are usual")
         if b.dead:
             problems.append(f"{b.dead} outbox rows are dead-lettered")
         down = any(p.health.state == "paused" or p.health.failures_in_row >= 3 for p in self.pollers.values())
@@ -203,7 +235,7 @@ class Daemon:
         m.outbox_dead.set(b.dead)
         m.outbox_oldest.set(0 if b.oldest_pending_at is None else self.clock() - b.oldest_pending_at)
         for p in self.pollers.values():
-            p.update_lag()
+            p.update_gauges()
         return m.render()
 
     # ── stop ─────────────────────────────────────────────────────────────────────────────
@@ -211,9 +243,12 @@ class Daemon:
         self._stop.set()
 
     def reload(self) -> None:
-        """SIGHUP: give paused sources another chance (the operator says the token is fixed)."""
+        """SIGHUP: check paused sources again now; each resumes only if its check passes."""
         for p in self.pollers.values():
-            p.resume()
+            if p.health.state == "paused":
+                task = asyncio.ensure_future(p.try_resume())
+                self._running_polls.add(task)
+                task.add_done_callback(self._running_polls.discard)
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()

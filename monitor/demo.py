@@ -51,17 +51,7 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
     health = await daemon.health()
-    sources = {
-        name: {
-            "fetched": p.health.fetched,
-            "stored": p.health.stored,
-            "requests": p.health.requests,
-            "rate_limited": p.health.rate_limited,
-            "errors": p.health.errors,
-            "lag_s": health["sources"][name]["lag_s"],
-        }
-        for name, p in daemon.pollers.items()
-    }
+    sources = {name: _source_report(health["sources"][name]) for name in daemon.pollers}
     slack_msgs = stack.slack.all_messages()
     per_channel: dict[str, int] = {}
     for m in slack_msgs:
@@ -86,6 +76,40 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
     }
+
+
+def _source_report(h: dict[str, Any]) -> dict[str, Any]:
+    """One source's figures: what it brought, what it cost against its budget, what went wrong."""
+    budget = h.get("budget") or {}
+    pools = budget.get("pools", {})
+    out: dict[str, Any] = {
+        "state": h["state"],
+        "fetched": h["fetched"],
+        "stored": h["stored"],
+        "requests": h["requests"],
+        "budget_used": budget.get("used"),  # the fullest rate window, as a share of its limit
+        "rate_limited": h["rate_limited"],
+        "errors": h["errors"],
+        "gaps": h["gaps"],
+        "lag_s": h["lag_s"],
+        "budget": {
+            pool: {
+                "spent": p["spent_total"],
+                "windows": [f"{w['used']}/{w['limit']} per {w['seconds']:g}s" for w in p["windows"]],
+                "server_remaining": p["server_remaining"],
+                "refused": p["refused"],
+            }
+            for pool, p in pools.items()
+        },
+        "streams": {
+            name: {"state": st["state"], "fetched": st["fetched"], "errors": st["errors"], "lag_s": st["lag_s"],
+                   "interval_s": budget.get("streams", {}).get(name, {}).get("interval_s")}
+            for name, st in h["streams"].items()
+        },
+    }
+    if "reads" in budget:
+        out["post_reads"] = budget["reads"]
+    return out
 
 
 async def run_demo(
@@ -145,9 +169,10 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print()
     console.print(f"[bold]Demo finished in {r['duration_s']}s[/bold]")
     for name, s in r["sources"].items():
+        used = "" if s.get("budget_used") is None else f" ({s['budget_used']:.0%} of the fullest rate window)"
         console.print(
-            f"  {name}: fetched {s['fetched']}, {s['requests']} requests, {s['rate_limited']} rate-limited, "
-            f"{s['errors']} errors"
+            f"  {name}: fetched {s['fetched']}, {s['requests']} requests{used}, {s['rate_limited']} rate-limited, "
+            f"{s['errors']} errors, {s['gaps']} gaps, lag {s['lag_s']}s"
         )
     m = r["mentions"]
     console.print(f"  mentions stored {m['stored']} (our own {m['own']}), duplicates absorbed {m['duplicates']}")

@@ -22,6 +22,37 @@ class Metrics:
         self.outbox_dead = Gauge("om_outbox_dead", "Outbox rows given up on", registry=r)
         self.outbox_oldest = Gauge("om_outbox_oldest_pending_seconds", "Age of the oldest pending row", registry=r)
         self.delivered = Counter("om_outbox_delivered_total", "Rows delivered", ["kind"], registry=r)
+        # per stream: a stream that keeps failing while its source works must not be invisible
+        self.stream_up = Gauge("om_stream_up", "1 when the stream's last poll succeeded", ["source", "stream"],
+                               registry=r)
+        self.stream_errors = Counter("om_stream_errors_total", "Failed polls of one stream", ["source", "stream", "kind"],
+                                     registry=r)
+        self.stream_lag = Gauge("om_stream_lag_seconds", "Seconds since the stream's last successful poll",
+                                ["source", "stream"], registry=r)
+        self.stream_interval = Gauge("om_stream_poll_interval_seconds", "The planner's current poll interval",
+                                     ["source", "stream"], registry=r)
+        self.rate_limited = Counter("om_source_rate_limited_total", "Requests the platform refused with 429",
+                                    ["source"], registry=r)
+        self.gaps = Counter("om_source_gaps_total", "Ranges the platform could no longer return", ["source", "stream"],
+                            registry=r)
+        self.gap_seconds = Counter("om_source_gap_seconds_total", "Seconds of posts that may be missing",
+                                   ["source", "stream"], registry=r)
+        self.source_paused = Gauge("om_source_paused", "1 while the source is paused (auth or config)", ["source"],
+                                   registry=r)
+        self.source_quiet = Gauge("om_source_quiet", "1 while the source brings no mentions though it usually does",
+                                  ["source"], registry=r)
+        # the budget, per pool (X: per endpoint; Reddit: the client)
+        self.budget_spent = Counter("om_budget_requests_total", "Requests spent", ["source", "pool"], registry=r)
+        self.budget_limit = Gauge("om_budget_window_limit", "Requests allowed in the pool's tightest window",
+                                  ["source", "pool"], registry=r)
+        self.budget_used = Gauge("om_budget_window_used", "Requests spent in the pool's tightest window",
+                                 ["source", "pool"], registry=r)
+        self.budget_remaining = Gauge("om_budget_server_remaining", "What the platform's rate-limit headers say is left",
+                                      ["source", "pool"], registry=r)
+        self.budget_refused = Counter("om_budget_refused_total", "Times the pool was refused or found spent",
+                                      ["source", "pool"], registry=r)
+        self.reads = Gauge("om_budget_post_reads_month", "Posts read this month (X bills them)", ["source"], registry=r)
+        self.reads_cap = Gauge("om_budget_post_reads_cap", "Monthly cap on posts read", ["source"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,7 +7,7 @@ Pure and fast (no I/O after loading). How a verdict is reached:
    but a topic (billing, outage…) with `min_evidence` beats an intent (question, praise, general
    complaint): a question about a refund is billing. Only warm thanks beat a topic (twice its
    evidence, positive tone). With no evidence the tone decides (negative -> the fallback
-   category, else `other`).
+   category, clearly positive -> the positive fallback, else `other`), with low confidence.
 3. When a learned model is loaded (`outreach-monitor triage train`), its category probabilities
    are blended with the rules' and it may change the category; the reasons say so.
 4. score = the category's base + more evidence + tone + reach + engagement + repeat contact + an
@@ -111,7 +111,7 @@ class Triage:
                       and not cats[c].complaint), default=0.0)
         grievance = sum(v for c, v in evidence.items() if c in cats and cats[c].complaint)
         if fallback:
-            complaint = compound <= bands.negative
+            complaint = compound <= bands.negative and cat.complaint
         elif cat.complaint:
             # the words say something went wrong; thin words in a warm tone, or asking about a
             # refund in a calm one, do not (asking where a three-day-late parcel is, does)
@@ -177,6 +177,8 @@ class Triage:
         if not ranked:
             if compound <= rules.sentiment.negative and rules.fallback_category in cats:
                 return cats[rules.fallback_category], 0.0, True
+            if compound >= rules.sentiment.positive and rules.positive_fallback_category in cats:
+                return cats[rules.positive_fallback_category], 0.0, True
             return _OTHER, 0.0, True
         topics = [kv for kv in ranked if not cats[kv[0]].intent]
         intents = [kv for kv in ranked if cats[kv[0]].intent]
@@ -221,7 +223,7 @@ class Triage:
         if fallback:
             if cat.id == "other":
                 return 0.55 if abs(compound) < 0.3 else 0.4
-            return min(0.7, 0.3 + 0.4 * -compound)
+            return min(0.7, 0.3 + 0.4 * abs(compound))
         strength = min(1.0, top / 3.0)
         margin = (top - runner_up) / top if top > 0 else 0.0
         conf = 0.4 + 0.35 * strength + 0.2 * margin
@@ -248,7 +250,8 @@ def _suppressed(category: str, reason: str) -> Verdict:
 
 
 def _quote(words: list[str]) -> str:
-    return ", ".join(f"'{w}'" for w in words[:3])
+    # short enough to check at a glance: at most three quotes of at most 40 characters
+    return ", ".join(f"'{w}'" if len(w) <= 40 else f"'{w[:39]}…'" for w in words[:3])
 
 
 def _truthy(d: Mapping[str, Any], *keys: str) -> bool:

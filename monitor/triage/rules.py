@@ -88,6 +88,7 @@ class Rules:
     order: dict[str, int] = field(default_factory=dict)
     min_evidence: float = 1.0
     fallback_category: str = "other"  # for a negative mention that matched nothing
+    positive_fallback_category: str = "other"  # for a clearly positive one
 
     def matches(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
         """Evidence per category, the quoted words per category, and (quoted, category) per negation."""
@@ -195,7 +196,7 @@ def _list(node: Any, where: str, source: str) -> list[Any]:
     return node
 
 
-_TOP_KEYS = {"version", "min_evidence", "fallback_category", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
+_TOP_KEYS = {"version", "min_evidence", "fallback_category", "positive_fallback_category", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
 _CAT_KEYS = {
     "description", "kind", "base", "min_urgency", "max_urgency", "complaint", "actionable", "weight",
     "phrases", "patterns", "negations",
@@ -285,8 +286,10 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
 
     matcher = Matcher(terms)
     fallback = top.get("fallback_category", "other")
-    if fallback != "other" and fallback not in categories:
-        raise RulesError(source, "fallback_category", f"{fallback!r} is not one of the categories")
+    positive_fallback = top.get("positive_fallback_category", "other")
+    for key, value in (("fallback_category", fallback), ("positive_fallback_category", positive_fallback)):
+        if value != "other" and value not in categories:
+            raise RulesError(source, key, f"{value!r} is not one of the categories")
     return Rules(
         source=source,
         categories=categories,
@@ -298,6 +301,7 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
         order={c: i for i, c in enumerate(categories)},
         min_evidence=_number(top, "min_evidence", 1.0, "", source),
         fallback_category=fallback,
+        positive_fallback_category=positive_fallback,
     )
 
 

@@ -64,3 +64,17 @@ def test_example_config_is_valid() -> None:
     cfg = load_config(example, env={"X_BEARER_TOKEN": "t", "SLACK_BOT_TOKEN": "xoxb-1", "REDDIT_CLIENT_SECRET": "s",
                                     "REDDIT_PASSWORD": "p"})
     assert cfg.sources, "the example should show at least one source"
+
+
+def test_triage_paths_are_read_beside_the_config_file(tmp_path) -> None:
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "om.yaml"
+    path.write_text("triage:\n  rules: my-rules.yaml\n  model: /var/lib/om/model.json\n")
+    cfg = load_config(path)
+    assert cfg.triage.rules == tmp_path / "etc" / "my-rules.yaml"
+    assert str(cfg.triage.model) == "/var/lib/om/model.json"
+
+
+def test_alert_min_urgency_must_be_an_urgency() -> None:
+    with pytest.raises(ConfigFileError, match="triage.alert_min_urgency"):
+        parse_config({"triage": {"alert_min_urgency": "urgent"}}, env={})

@@ -12,7 +12,8 @@ import pytest
 from monitor.sandbox.core import Server
 from monitor.sandbox.scenario import Scenario, crash_scenario, day_scenario, demo_scenario
 from monitor.sandbox.texts import BUILTIN, load_texts, normalise, render, shared_data_dir
-from monitor.sandbox.x_api import QueryError, XWorld, iso, make_x_app, parse_query
+from monitor.sandbox.x_api import XWorld, iso, make_x_app
+from monitor.sandbox.x_query import QueryError, parse_query
 
 APP = {"Authorization": "Bearer sandbox-bearer"}
 T0 = 1_760_000_000.0

@@ -116,9 +116,12 @@ def test_age_makes_engagement_velocity(triage):
 
 
 def test_nothing_matched_is_visible_as_low_confidence(triage):
-    v = triage.classify_text("well well well, look at this")
+    v = triage.classify_text("look at this, just saw it on the news")
     assert v.confidence < 0.6
     assert v.category == "other"
+    warm = triage.classify_text("sunny skies over the harbour today, gorgeous")
+    assert (warm.category, warm.complaint) == ("praise", False)
+    assert "no rule matched; tone says praise" in warm.reasons and warm.confidence < 0.75
 
 
 def test_sarcastic_thanks_is_not_confident(triage):
@@ -133,3 +136,18 @@ def test_other_languages_are_flagged_not_trusted(triage):
     assert de.confidence < en.confidence
     assert any("written in 'de'" in r for r in de.reasons)
     assert not any("written in" in r for r in en.reasons)
+
+
+@pytest.mark.parametrize("text", [
+    "http://a.example " + "word " * 4000 + "http://b.example " + "x " * 4000,
+    "you charged me twice!! " * 800,
+    "é" * 30000,
+    "?" * 5000 + " why " * 2000,
+])
+def test_long_posts_stay_fast(triage, text):
+    import time
+
+    start = time.perf_counter()
+    v = triage.classify_text(text)
+    assert time.perf_counter() - start < 0.5  # no pattern may backtrack without bound
+    assert 0 <= v.score <= 100

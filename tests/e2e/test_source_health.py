@@ -1,0 +1,87 @@
+"""Never silently blind, through the real daemon: a failing stream shows in /healthz and /metrics,
+a revoked token pauses the source with one operators' message, and SIGHUP resumes it only once
+its check passes again."""
+from __future__ import annotations
+
+import aiohttp
+import pytest
+from helpers import wait_for
+
+from monitor.config import parse_config
+from monitor.daemon import Daemon
+from monitor.sandbox.core import Fault
+from monitor.sandbox.stack import X_BEARER, SandboxStack
+
+QUERY = "acme -is:retweet -from:acme"
+
+
+@pytest.fixture
+async def stack():
+    s = SandboxStack(slack_rate_per_channel=None)
+    await s.start()
+    s.x.add_user("acme", "Acme", followers=250_000, verified=True)
+    yield s
+    await s.stop()
+
+
+def ops_messages(stack: SandboxStack) -> list[str]:
+    names = stack.slack.channels()
+    return [m["text"] for m in stack.slack.all_messages() if names.get(m["channel"]) == "care-ops"]
+
+
+async def test_a_failing_stream_shows_in_healthz_and_metrics(stack, tmp_path) -> None:
+    stack.x.faults.add("/2/tweets/search/recent", Fault("503", times=10_000))
+    stack.x.add_user("anna_k", "Anna")
+    stack.x.post("anna_k", "@acme where is my refund")
+    cfg = parse_config(stack.config(brand="acme", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", x_interval=0.3,
+                                    slack_min_interval=0), env={})
+    daemon = Daemon(cfg)
+    await daemon.start()
+    try:
+        await wait_for(lambda: daemon.pollers["x"].health.stored >= 1, what="the mention stored")
+        await wait_for(lambda: daemon.pollers["x"].health.streams.get(f"search:{QUERY}") is not None
+                       and daemon.pollers["x"].health.streams[f"search:{QUERY}"].state == "failing",
+                       what="the search stream failing")
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            async with http.get(f"{base}/healthz") as r:
+                health = await r.json()
+            async with http.get(f"{base}/metrics") as r:
+                text = await r.text()
+    finally:
+        await daemon.stop()
+    x = health["sources"]["x"]
+    assert health["status"] == "degraded" and x["state"] == "ok"
+    assert any(f"stream search:{QUERY} is failing" in p for p in health["problems"])
+    assert x["streams"]["mentions:acme"]["state"] == "ok" and x["streams"][f"search:{QUERY}"]["errors"] >= 1
+    assert x["rate_limits"]["mentions"]["limit"] == 450
+    assert x["budget"]["pools"]["mentions"]["spent_total"] >= 1 and 0 <= x["budget"]["used"] < 0.1
+    assert f'om_stream_up{{source="x",stream="search:{QUERY}"}} 0.0' in text
+    assert 'om_stream_up{source="x",stream="mentions:acme"} 1.0' in text
+    assert 'om_budget_window_limit{pool="search",source="x"} 450.0' in text
+
+
+async def test_revoked_token_pauses_once_and_sighup_resumes_only_when_check_passes(stack, tmp_path) -> None:
+    cfg = parse_config(stack.config(brand="acme", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", x_interval=0.3,
+                                    slack_min_interval=0), env={})
+    daemon = Daemon(cfg)
+    await daemon.start()
+    poller = daemon.pollers["x"]
+    try:
+        await wait_for(lambda: poller.health.state == "ok", what="the first poll")
+        stack.x.bearer_tokens.clear()
+        await wait_for(lambda: poller.health.state == "paused", what="the source paused")
+        await wait_for(lambda: len(ops_messages(stack)) >= 1, what="the operators told")
+        assert (await daemon.health())["status"] == "down"
+        daemon.reload()  # SIGHUP, token still revoked
+        await wait_for(lambda: len(stack.x.recorder.matching("/2/users/by/username")) >= 2, what="a check")
+        await wait_for(lambda: not daemon._running_polls, what="the check done")
+        assert poller.health.state == "paused"
+        stack.x.bearer_tokens.add(X_BEARER)
+        daemon.reload()
+        await wait_for(lambda: poller.health.state == "ok", what="resumed and polling")
+        await wait_for(lambda: len(ops_messages(stack)) >= 2, what="the resume announced")
+    finally:
+        await daemon.stop()
+    texts = ops_messages(stack)
+    assert len(texts) == 2 and "paused" in texts[0] and "polling again" in texts[1]
