@@ -1,0 +1,41 @@
+"""Two daemons on one database (PostgreSQL in production): no double polling, no double alert."""
+from __future__ import annotations
+
+from collections import Counter
+
+from helpers import wait_for
+from sqlalchemy import func, select
+
+from monitor.config import parse_config
+from monitor.daemon import Daemon
+from monitor.sandbox.scenario import crash_scenario
+from monitor.sandbox.stack import SandboxStack
+from monitor.storage.schema import mentions, outbox
+
+
+async def test_two_daemons_share_the_work_without_doing_it_twice(db_url) -> None:
+    stack = SandboxStack(slack_rate_per_channel=None)
+    await stack.start()
+    ids = stack.load(crash_scenario("acme", n_posts=40, spread_s=3, seed=5))
+    cfg = parse_config(stack.config(brand="acme", db_url=db_url, x_interval=0.2, slack_min_interval=0), env={})
+    first, second = Daemon(cfg, serve_http=False), Daemon(cfg, serve_http=False)
+    await first.start()
+    await second.start()
+    try:
+
+        async def settled() -> bool:
+            async with first.engine.connect() as conn:
+                stored = (await conn.execute(select(func.count()).select_from(mentions))).scalar_one()
+                pending = (await conn.execute(select(func.count()).where(outbox.c.status != "sent"))).scalar_one()
+            return stored == len(ids) and pending == 0
+
+        await wait_for(settled, timeout=30, what="all posts stored and alerted")
+        skipped = sum(p.health.skipped_no_lease for d in (first, second) for p in d.pollers.values())
+    finally:
+        await first.stop()
+        await second.stop()
+        await stack.stop()
+
+    keys = Counter(m["metadata"]["event_payload"]["key"] for m in stack.slack.all_messages())
+    assert keys and max(keys.values()) == 1, "an alert was posted twice"
+    assert skipped > 0, "the second daemon never met the first one's lease"
