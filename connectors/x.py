@@ -55,6 +55,7 @@ TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "public_metrics", 
                 "in_reply_to_user_id"]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 EXPANSIONS = ["author_id"]
+RATE_WINDOW_S = 15 * 60.0
 SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days only
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 
@@ -156,7 +157,8 @@ def _translate(exc: BaseException, *, clock: Callable[[], float] = time.time) ->
         return exc
     if isinstance(exc, tweepy.TooManyRequests):
         reset = getattr(exc, "reset_time", None)
-        retry_after = max(1.0, reset - clock()) if reset is not None else None
+        # X windows are 15 minutes: a reset further away than that is a skewed clock, not a longer wait
+        retry_after = min(RATE_WINDOW_S, max(1.0, reset - clock())) if reset is not None else None
         return TransientError("X rate limit reached (429)", retry_after=retry_after, rate_limited=True)
     if isinstance(exc, tweepy.Forbidden) and any("duplicate content" in m for m in exc.api_messages):
         return DuplicatePost("X refused a duplicate of one of our posts")
@@ -556,9 +558,10 @@ class XSource:
 
     def _note_rate(self, endpoint: Endpoint, headers: Any) -> None:
         try:
+            # A reset more than one window away is a skewed clock: believe at most one window.
+            reset = min(float(headers["x-rate-limit-reset"]), self._clock() + RATE_WINDOW_S)
             self.rate_limits[endpoint] = RateLimit(int(headers["x-rate-limit-limit"]),
-                                                   int(headers["x-rate-limit-remaining"]),
-                                                   float(headers["x-rate-limit-reset"]))
+                                                   int(headers["x-rate-limit-remaining"]), reset)
         except (KeyError, TypeError, ValueError):
             pass  # not every answer carries them (a 429 without reset, a proxy error page)
 

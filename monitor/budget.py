@@ -170,8 +170,10 @@ class Planner:
         if pool not in self.pools:
             return
         p = self.pools[pool]
-        wait = retry_after if retry_after is not None else max(w.seconds for w in p.pool.windows) / 4
-        p.blocked_until = max(p.blocked_until, now + max(1.0, wait))
+        longest = max(w.seconds for w in p.pool.windows)
+        wait = retry_after if retry_after is not None else longest / 4
+        # never longer than a window: a later "reset" is a skewed clock, and a blind pool is worse
+        p.blocked_until = max(p.blocked_until, now + min(longest, max(1.0, wait)))
         p.refused += 1
 
     def polled(self, stream: str, *, now: float, items: int, cost: float | None = None) -> None:

@@ -1,6 +1,9 @@
 """The `outreach-monitor` command. Each area registers its own commands; this file only wires them."""
 from __future__ import annotations
 
+import signal
+import sys
+
 import typer
 
 app = typer.Typer(
@@ -23,5 +26,9 @@ def _register_all() -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["run"]:
+        # A daemon told to stop while it is still importing has nothing in flight: leave cleanly
+        # (exit 0, as after a drain). The event loop installs the draining handler once it runs.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _register_all()
     app()

@@ -57,7 +57,7 @@ class Daemon:
     ) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.instance = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
         self.engine = create_engine(cfg.storage.url)
         self._given_sources = sources
@@ -78,6 +78,8 @@ class Daemon:
     async def start(self) -> None:
         cfg = self.cfg
         rev = await upgrade(self.engine)
+        if freed := await leases.release_dead_local(self.engine, socket.gethostname()):
+            log.info("daemon.took_over", note="freed leases and claims of dead daemons on this host", count=freed)
         log.info("daemon.starting", instance=self.instance, schema=rev, sources=[s.name for s in cfg.sources])
         triage = load_triage(cfg.triage.rules, cfg.triage.model)
         self.sources = dict(self._given_sources) if self._given_sources is not None else build_sources(cfg)

@@ -412,9 +412,8 @@ class Poller:
             h.rate_limited += 1
             self.metrics.rate_limited.labels(self.name).inc()
         h.last_error = f"{type(e).__name__}: {e}"
-        delay = retry_after if retry_after is not None else min(
-            self.max_backoff, self.base_backoff * 2 ** (h.failures_in_row - 1)
-        )
+        delay = min(self.max_backoff, retry_after if retry_after is not None
+                    else self.base_backoff * 2 ** (h.failures_in_row - 1))
         h.backoff_until = self.clock() + delay
         if h.state != "failing":
             log.warning("source.failing", source=self.name, error=h.last_error, retry_in_s=round(delay, 1))

@@ -22,7 +22,7 @@ from monitor.sandbox.core import Fault
 from monitor.sandbox.scenario import crash_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.storage.engine import create_engine
-from monitor.storage.schema import mentions, outbox
+from monitor.storage.schema import leases, mentions, outbox
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,6 @@ async def test_kill_minus_nine_loses_nothing_and_sends_nothing_twice(tmp_path) -
     expected = {ids[k] for k in ids}
     db_url = f"sqlite:///{tmp_path / 'crash.db'}"
     cfg = stack.config(brand="acme", db_url=db_url, x_interval=0.25, slack_min_interval=0)
-    cfg["lease_seconds"] = 1  # a killed daemon's poll lease must not stall the next one for long
     path = write_config(tmp_path / "crash.yaml", cfg)
     engine = create_engine(db_url)
     try:
@@ -65,7 +64,10 @@ async def test_kill_minus_nine_loses_nothing_and_sends_nothing_twice(tmp_path) -
                 pending = (
                     await conn.execute(select(func.count()).where(outbox.c.status == "pending"))
                 ).scalar_one()
-            return stored >= len(expected) and pending == 0
+                holders = {h for (h,) in await conn.execute(select(leases.c.holder))}
+            # the last daemon is up and polling (it holds a poll lease), so SIGTERM meets its handler
+            running = any(h.split(":")[1] == str(proc.pid) for h in holders)
+            return stored >= len(expected) and pending == 0 and running
 
         await wait_for(settled, timeout=60, what="every post stored and every alert delivered")
         proc.send_signal(signal.SIGTERM)

@@ -97,3 +97,19 @@ async def test_lease_is_exclusive_until_it_expires(engine) -> None:
     assert not await leases.acquire(engine, "poll:x", "a", ttl=10, now=16)
     await leases.release(engine, "poll:x", "b")
     assert await leases.acquire(engine, "poll:x", "a", ttl=10, now=17)
+
+
+async def test_a_dead_local_daemon_does_not_blind_its_successor(engine) -> None:
+    """After kill -9 the restarted daemon frees what the dead one held instead of waiting it out."""
+    dead, alive_other, remote = "vm1:111:aaa", "vm1:222:bbb", "vm2:111:ccc"
+    for name, holder in (("poll:x", dead), ("poll:reddit", alive_other), ("poll:hn", remote)):
+        assert await leases.acquire(engine, name, holder, ttl=600, now=0)
+    async with engine.begin() as conn:
+        await outbox.enqueue(conn, [effect(1), effect(2)], now=0.0)
+    (one,) = await outbox.claim(engine, dead, now=0.0, limit=1, hold_for=600)
+    freed = await leases.release_dead_local(engine, "vm1", alive=lambda pid: pid == 222)
+    assert freed == 2  # the dead daemon's lease and its outbox claim
+    assert await leases.acquire(engine, "poll:x", "vm1:333:new", ttl=600, now=1)
+    assert not await leases.acquire(engine, "poll:reddit", "vm1:333:new", ttl=600, now=1)
+    assert not await leases.acquire(engine, "poll:hn", "vm1:333:new", ttl=600, now=1)  # another host: wait
+    assert {i.key for i in await outbox.claim(engine, "vm1:333:new", now=1.0, limit=5, hold_for=60)} == {"k1", "k2"}
