@@ -37,12 +37,6 @@ def _fail(msg: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _resolve(path: Path | None, base: Path | None) -> Path | None:
-    if path is None or path.is_absolute() or base is None:
-        return path
-    return base / path
-
-
 def _load_cfg(config: Path):  # type: ignore[no-untyped-def]
     from monitor.config import ConfigFileError, load_config
 
@@ -57,10 +51,9 @@ def _triage_from(config: Path | None, rules: Path | None, model: Path | None):  
     from monitor.triage.model import ModelError
 
     if config is not None:
-        cfg = _load_cfg(config)
-        base = config.resolve().parent
-        rules = rules or _resolve(cfg.triage.rules, base)
-        model = model or _resolve(getattr(cfg.triage, "model", None), base)
+        cfg = _load_cfg(config)  # its relative paths already point beside the file
+        rules = rules or cfg.triage.rules
+        model = model or cfg.triage.model
     try:
         return load_triage(rules, model)
     except (RulesError, ModelError) as e:
@@ -71,7 +64,7 @@ def _rules_from(cfg, config: Path):  # type: ignore[no-untyped-def]
     from monitor.triage.rules import load_rules
 
     try:
-        return load_rules(_resolve(cfg.triage.rules, config.resolve().parent))
+        return load_rules(cfg.triage.rules)
     except RulesError as e:
         _fail(str(e))
 
@@ -202,7 +195,7 @@ def train(
     from monitor.triage import Triage
 
     triage = Triage(_rules_from(cfg, config))  # rules alone: the model must beat these
-    target = out or _resolve(getattr(cfg.triage, "model", None), base) or base / "triage-model.json"
+    target = out or cfg.triage.model or base / "triage-model.json"
     rows = asyncio.run(feedback.load_all(cfg.storage.url))
     extra: list[tuple[str, str]] = []
     if shipped_data:
@@ -219,6 +212,6 @@ def train(
         raise typer.Exit(1)
     result.model.save(target)
     typer.echo(f"model written to {target}")
-    configured = _resolve(getattr(cfg.triage, "model", None), base)
+    configured = cfg.triage.model
     if configured is None or configured.resolve() != target.resolve():
         typer.echo(f"to use it, set `triage: {{model: {target}}}` in {config} and restart")
