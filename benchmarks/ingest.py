@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How many mentions a second go through store + triage + outbox, on SQLite and on PostgreSQL.
 
-    python benchmarks/ingest.py [--n 20000] [--batch 100] [--naive 2000] [--pg-url postgresql://root@127.0.0.1:5432/test]
+    python benchmarks/ingest.py [--n 20000] [--batch 100,500] [--naive 2000] [--pg-url postgresql://root@127.0.0.1:5432/test]
 
 The batched path is the real one (`monitor.ingest.ingest`, one write transaction per poll page),
 measured with one stream and with two streams polled side by side as the daemon runs its sources
@@ -101,7 +101,8 @@ async def drop_pg(admin_url: str, name: str) -> None:
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20_000, help="mentions through the batched path")
-    ap.add_argument("--batch", type=int, default=100, help="mentions per poll (X pages hold 100)")
+    ap.add_argument("--batch", default="100,500",
+                    help="mentions per poll, comma-separated (an X page holds 100; a busy poll reads max_pages=5)")
     ap.add_argument("--naive", type=int, default=2_000, help="mentions through the one-per-transaction path")
     ap.add_argument("--pg-url", default=os.environ.get("OUTREACH_TEST_PG_URL", "postgresql://root@127.0.0.1:5432/test"))
     ap.add_argument("--no-pg", action="store_true")
@@ -127,19 +128,24 @@ async def main() -> None:
         except Exception as e:  # no server: say so, measure SQLite anyway
             print(f"postgresql: skipped ({type(e).__name__}: {e})")
 
-    print(f"{'backend':<11} {'1 stream/s':>10} {'2 streams/s':>11} {'naive/s':>9} {'ratio':>6}")
+    print(f"{'backend':<11} {'per poll':>8} {'1 stream/s':>10} {'2 streams/s':>11} {'naive/s':>9} {'ratio':>6}")
     for label, url in backends:
-        urls = [url.replace("batched.db", f"{kind}.db") for kind in ("one", "two", "naive")]
+        naive_url = url.replace("batched.db", "naive.db")
         if label == "postgresql":
-            urls = [url]
-            for _ in range(2):
-                u, name = await fresh_pg(args.pg_url)
-                urls.append(u)
-                pg_names.append(name)
-        one = await run(urls[0], mentions, args.batch, streams=1)
-        two = await run(urls[1], mentions, args.batch, streams=2)
-        naive = await run(urls[2], mentions[: args.naive], 1)
-        print(f"{label:<11} {one:>10,.0f} {two:>11,.0f} {naive:>9,.0f} {max(one, two) / naive:>5.1f}x")
+            naive_url, name = await fresh_pg(args.pg_url)
+            pg_names.append(name)
+        naive = await run(naive_url, mentions[: args.naive], 1)
+        for batch in (int(b) for b in args.batch.split(",")):
+            rates = []
+            for streams in (1, 2):
+                if label == "postgresql":
+                    run_url, name = await fresh_pg(args.pg_url)
+                    pg_names.append(name)
+                else:
+                    run_url = url.replace("batched.db", f"b{batch}-s{streams}.db")
+                rates.append(await run(run_url, mentions, batch, streams=streams))
+            one, two = rates
+            print(f"{label:<11} {batch:>8} {one:>10,.0f} {two:>11,.0f} {naive:>9,.0f} {max(one, two) / naive:>5.1f}x")
     for name in pg_names:
         await drop_pg(args.pg_url, name)
     print("goal: 6,000 mentions/s sustained on SQLite (store + triage + outbox)")
