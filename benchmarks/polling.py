@@ -28,21 +28,22 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.reddit import RedditSource  # noqa: E402
-from connectors.x import XSource  # noqa: E402
-from monitor.budget import planner_for  # noqa: E402
-from monitor.config import parse_config  # noqa: E402
-from monitor.metrics import Metrics  # noqa: E402
-from monitor.poller import Poller  # noqa: E402
-from monitor.sandbox.scenario import Scenario, day_scenario  # noqa: E402
-from monitor.sandbox.stack import SandboxStack  # noqa: E402
-from monitor.storage.engine import create_engine  # noqa: E402
-from monitor.storage.migrate import upgrade  # noqa: E402
-from monitor.storage.schema import mentions  # noqa: E402
-from monitor.triage import load_triage  # noqa: E402
+from connectors.reddit import RedditSource
+from connectors.x import XSource
+from monitor.budget import planner_for
+from monitor.config import parse_config
+from monitor.metrics import Metrics
+from monitor.poller import Poller
+from monitor.sandbox.scenario import Scenario, day_scenario
+from monitor.sandbox.stack import SandboxStack
+from monitor.storage.engine import create_engine
+from monitor.storage.migrate import upgrade
+from monitor.storage.schema import mentions
+from monitor.triage import load_triage
 
 T0 = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday
 BRAND = "acme"
+DRAIN_S = 600.0  # polling goes on this long after the day, so the last posts of the day land too
 
 
 class SimClock:
@@ -110,7 +111,7 @@ async def run(hours: float, x_posts: int, reddit_posts: int, x_limits: tuple[int
                      lease_ttl=600, planner=planner_for(sc, src.streams()), clock=clock)
         for (name, src), sc in zip(sources.items(), cfg.sources)
     }
-    end = T0 + hours * 3600
+    end = T0 + hours * 3600 + DRAIN_S
     polls: Counter[tuple[str, int]] = Counter()  # (source, hour) -> polls that asked something
     wall = time.perf_counter()
     try:
@@ -142,7 +143,7 @@ async def run(hours: float, x_posts: int, reddit_posts: int, x_limits: tuple[int
         pools = {}
         for pool, ps in p.planner.pools.items():  # type: ignore[union-attr]
             tight = min(ps.pool.windows, key=lambda w: w.limit / w.seconds)
-            allowed = tight.limit / tight.seconds * hours * 3600
+            allowed = tight.limit / tight.seconds * (hours * 3600 + DRAIN_S)
             pools[pool] = {"requests": ps.spent_total, "allowed": int(allowed),
                            "share": round(ps.spent_total / allowed, 3), "refused": ps.refused}
         per_hour = [polls[(name, h)] for h in range(int(hours))]
@@ -196,8 +197,9 @@ def main() -> None:
     ap.add_argument("--x-limits", default="450,450",
                     help="X requests per 15 minutes for mentions,search (e.g. 10,60 for a small tier)")
     a = ap.parse_args()
-    import structlog
     import logging
+
+    import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     mentions_limit, search_limit = (int(v) for v in a.x_limits.split(","))

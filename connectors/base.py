@@ -5,6 +5,7 @@ pipeline and the daemon only ever reason about four kinds of failure.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -78,7 +79,10 @@ class Source(Protocol):
 
     async def check(self) -> None: ...
 
-    async def fetch(self, cursors: dict[str, Cursor]) -> Batch: ...
+    def streams(self) -> list[str]: ...  # the names of its streams (each has its own cursor)
+
+    # Only `streams` when given: the budget planner decides which are due.
+    async def fetch(self, cursors: dict[str, Cursor], *, streams: Sequence[str] | None = None) -> Batch: ...
 
     async def close(self) -> None: ...
 

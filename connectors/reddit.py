@@ -13,6 +13,10 @@ streams look back `search_lookback` seconds more, because Reddit's search index 
 returned is remembered with the cursor value it returned (a nonce makes each value unique), and is
 not returned again while the pipeline hands that value back, i.e. once it stored that batch. A
 batch that was not stored comes again; the store's unique (source, external_id) absorbs overlap.
+A walk cut short at `max_pages` leaves the cursor where it was; when that happens
+`CUT_SHORT_LIMIT` polls in a row at the same cursor (more new things than the pages reach, e.g.
+after downtime), the cursor moves to the newest and the unread range is reported in `gaps`,
+rather than re-reading the same top pages forever.
 
 A failing stream does not lose the others' results: `fetch` raises only when nothing useful came
 back, and otherwise leaves the errors in `last_errors` (like connectors/x.py).
@@ -44,13 +48,22 @@ from praw.exceptions import PRAWException, RedditAPIException
 from prawcore.sessions import RetryStrategy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from connectors.base import (AuthError, BadPayload, ConfigError, Gap, RateLimit, SourceError, TransientError,
-                             most_serious)
+from connectors.base import (
+    AuthError,
+    BadPayload,
+    ConfigError,
+    Gap,
+    RateLimit,
+    SourceError,
+    TransientError,
+    most_serious,
+)
 from monitor.models import Author, Batch, Cursor, Mention
 
 log = logging.getLogger(__name__)
 
 _FULLNAME = re.compile(r"^t[13]_[0-9a-z]+$")
+CUT_SHORT_LIMIT = 3  # polls in a row that page max_pages without reaching the cursor, before moving on
 _TOKEN_PATH = "/api/v1/access_token"
 
 
@@ -444,6 +457,7 @@ class RedditSource:
         self._reddit = self._build()
         self._memory: dict[str, _Memory] = {}  # stream -> what the store holds at its cursor
         self._parents: dict[str, dict[str, Any]] = {}  # small cache: fullname -> parent context
+        self._cut_short: dict[str, tuple[str, int]] = {}  # stream -> (cursor value, polls cut short at it)
         self.last_errors: list[tuple[str, SourceError]] = []  # (stream, error) from the latest fetch
         self.gaps: list[Gap] = []  # ranges the latest fetch could not reach
 
@@ -577,6 +591,7 @@ class RedditSource:
             log.warning("reddit: ignoring unreadable cursor %r for stream %s", cursor.value, stream.name)
         things: list[Thing] = []
         complete, bad, gap = True, 0, None
+        unreached: float | None = None  # the oldest thing read by a listing that stopped above the cursor
         for listing in stream.listings:
             read = await self._read(listing, mark, stream.lookback)
             things += read.things
@@ -585,6 +600,23 @@ class RedditSource:
             if read.gap is not None:
                 gap = Gap(stream.name, *read.gap) if gap is None else Gap(
                     stream.name, min(gap.start, read.gap[0]), max(gap.end, read.gap[1]))
+            if not read.complete and read.things:
+                unreached = max(unreached or 0.0, min(t.created for t in read.things))
+        if mark is not None and cursor is not None and unreached is not None:
+            # Cut short at max_pages: the cursor waits, and the next poll pages from the top again.
+            # When that happens poll after poll (more new things than max_pages reach, e.g. after
+            # downtime), it would never reach the cursor: move on, and report what may be missing.
+            key, times = self._cut_short.get(stream.name, ("", 0))
+            times = times + 1 if key == cursor.value else 1
+            self._cut_short[stream.name] = (cursor.value, times)
+            if times >= CUT_SHORT_LIMIT:
+                del self._cut_short[stream.name]
+                complete = True
+                missing = Gap(stream.name, mark.created, unreached)
+                gap = missing if gap is None else Gap(stream.name, min(gap.start, missing.start),
+                                                      max(gap.end, missing.end))
+        else:
+            self._cut_short.pop(stream.name, None)
         memory = self._memory.get(stream.name)
         returned = memory.names if memory is not None and cursor is not None and cursor.value == memory.cursor else {}
         fresh: dict[str, Thing] = {}

@@ -47,7 +47,16 @@ import tweepy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
 
-from connectors.base import AuthError, BadPayload, ConfigError, Gap, RateLimit, SourceError, TransientError, most_serious
+from connectors.base import (
+    AuthError,
+    BadPayload,
+    ConfigError,
+    Gap,
+    RateLimit,
+    SourceError,
+    TransientError,
+    most_serious,
+)
 from monitor.models import Author, Batch, Cursor, Mention
 
 REAL_API = "https://api.twitter.com"

@@ -25,19 +25,19 @@ from alerts.mention_delivery import MentionAlertDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
 from monitor import leases, outbox
+from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
-from monitor.budget import planner_for
 from monitor.poller import Poller
-from monitor.watchdog import QuietRule
 from monitor.sources import build_sources
 from monitor.storage.engine import create_engine
 from monitor.storage.migrate import upgrade
 from monitor.triage import load_triage
+from monitor.watchdog import QuietRule
 from monitor.web import make_web_app
 
 log = structlog.get_logger("daemon")
@@ -108,7 +108,7 @@ class Daemon:
         )
         for sc in cfg.sources:
             source = self.sources[sc.name]
-            streams = source.streams() if hasattr(source, "streams") else []
+            streams = source.streams()
             self.pollers[sc.name] = Poller(
                 source,
                 name=sc.name,
@@ -204,8 +204,7 @@ class Daemon:
         sources: dict[str, Any] = {}
         problems: list[str] = []
         for n, p in self.pollers.items():
-            s = sources[n] = p.health.as_dict(now)
-            s["budget"] = p.budget()
+            s = sources[n] = p.report(now)
             if s["state"] in ("failing", "paused"):
                 problems.append(f"source {n} is {s['state']}: {s['last_error']}")
             elif s["state"] == "ok":  # a stream failing while the others work must not be invisible

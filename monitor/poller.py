@@ -6,7 +6,8 @@ and keep the source's and each stream's health (the error ladder in one place).
 - A stream that fails while the others work is tracked on its own (health, metrics) and, after
   `stream_alert_after` failures in a row, told to the operators once (and its recovery once).
 - AuthError / ConfigError pause the source and tell the operators once. A paused source resumes
-  only when `source.check()` passes again: every `recheck_interval`, or at once on SIGHUP.
+  only when `source.check()` passes again: every `recheck_interval`, or at once on SIGHUP; "polling
+  again" is announced after its first good poll (a check can pass where fetching still fails).
 - A gap (the platform can no longer return part of a stream) is told to the operators once per
   gap, with the missing time range, before the cursor moves past it.
 - The quiet watchdog (monitor/watchdog.py) runs from `watch()`, on its own schedule.
@@ -15,95 +16,41 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alerts.ops_alert import (build_gap, build_quiet_over, build_source_paused, build_source_resumed,
-                              build_stream_failing, build_stream_recovered, build_went_quiet)
-from connectors.base import AuthError, BadPayload, ConfigError, Source, SourceError, TransientError
+from alerts.ops_alert import (
+    build_gap,
+    build_quiet_over,
+    build_source_paused,
+    build_source_resumed,
+    build_stream_failing,
+    build_stream_recovered,
+    build_went_quiet,
+)
+from connectors.base import (
+    AuthError,
+    BadPayload,
+    ConfigError,
+    Source,
+    SourceError,
+    TransientError,
+)
 from monitor import leases, watchdog
 from monitor.budget import Planner, month_of
 from monitor.ingest import AlertPolicy, IngestResult, ingest, load_cursors
 from monitor.metrics import Metrics
 from monitor.models import Batch, Cursor
+from monitor.source_health import SourceHealth, StreamHealth
 from monitor.triage import Triage
 
 log = structlog.get_logger("poller")
 
 READS_CURSOR = "budget:reads:"  # + "YYYY-MM": X's month-to-date post reads, stored with the cursors
 OpsNotify = Callable[[str, dict[str, Any]], Awaitable[None]]  # (idempotency key, Slack payload)
-
-
-@dataclass
-class StreamHealth:
-    state: str = "starting"  # starting | ok | failing
-    last_success_at: float | None = None
-    failing_since: float | None = None
-    failures_in_row: int = 0
-    errors: int = 0
-    fetched: int = 0
-    last_error: str = ""
-    alerted: bool = False  # the operators were told it keeps failing
-
-    def as_dict(self, now: float) -> dict[str, object]:
-        return {
-            "state": self.state,
-            "lag_s": None if self.last_success_at is None else round(now - self.last_success_at, 1),
-            "failures_in_row": self.failures_in_row,
-            "errors": self.errors,
-            "fetched": self.fetched,
-            "last_error": self.last_error,
-        }
-
-
-@dataclass
-class SourceHealth:
-    state: str = "starting"  # starting | ok | failing | paused
-    last_success_at: float | None = None
-    last_attempt_at: float | None = None
-    last_error: str = ""
-    failures_in_row: int = 0
-    backoff_until: float = 0.0
-    fetched: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    requests: int = 0
-    rate_limited: int = 0
-    errors: int = 0
-    bad_items: int = 0
-    gaps: int = 0
-    rate_limit_remaining: int | None = None
-    skipped_no_lease: int = 0
-    paused_at: float | None = None
-    quiet: watchdog.QuietState = field(default_factory=watchdog.QuietState)
-    by_urgency: dict[str, int] = field(default_factory=dict)
-    streams: dict[str, StreamHealth] = field(default_factory=dict)
-    rate_limits: dict[str, dict[str, float | int]] = field(default_factory=dict)  # pool -> limit/remaining/reset
-
-    def as_dict(self, now: float) -> dict[str, object]:
-        return {
-            "state": self.state,
-            "last_success_at": self.last_success_at,
-            "lag_s": None if self.last_success_at is None else round(now - self.last_success_at, 1),
-            "failures_in_row": self.failures_in_row,
-            "last_error": self.last_error,
-            "fetched": self.fetched,
-            "stored": self.stored,
-            "requests": self.requests,
-            "rate_limited": self.rate_limited,
-            "errors": self.errors,
-            "gaps": self.gaps,
-            "quiet": self.quiet.quiet,
-            "rate_limit_remaining": self.rate_limit_remaining,
-            "rate_limits": {
-                pool: {"limit": r["limit"], "remaining": r["remaining"], "reset_in_s": round(max(0.0, r["reset"] - now), 1)}
-                for pool, r in self.rate_limits.items()
-            },
-            "streams": {n: s.as_dict(now) for n, s in self.streams.items()},
-        }
 
 
 class Poller:
@@ -147,14 +94,15 @@ class Poller:
         self._on_stored = on_stored
         self._ops = ops
         self._recheck_at = 0.0
+        self._announced_pause = ""  # the error the operators were told the source is paused for
+        self._resuming = False  # its check passed: "polling again" is said after the first good poll
 
     @property
     def lease_name(self) -> str:
         return f"poll:{self.name}"
 
     def all_streams(self) -> list[str]:
-        streams = getattr(self.source, "streams", None)
-        return list(streams()) if callable(streams) else []
+        return list(self.source.streams())
 
     # ── paused: resume only when the source's check passes ─────────────────────────────────
     async def try_resume(self) -> bool:
@@ -173,7 +121,7 @@ class Poller:
         h.backoff_until = 0.0
         h.paused_at = None
         self.metrics.source_paused.labels(self.name).set(0)
-        await self._tell(f"ops.source_resumed:{self.name}:{int(self.clock())}", build_source_resumed(self.name))
+        self._resuming = True
         return True
 
     # ── one poll ───────────────────────────────────────────────────────────────────────────
@@ -203,13 +151,21 @@ class Poller:
             stored = await load_cursors(self.engine, self.name)
             self._restore_reads(stored)
             cursors = {s: Cursor(s, v) for s, v in stored.items() if not s.startswith(READS_CURSOR)}
-            batch = await (self.source.fetch(cursors, streams=due) if due is not None  # type: ignore[call-arg]
-                           else self.source.fetch(cursors))
+            batch = await self.source.fetch(cursors, streams=due)
         except (TransientError, BadPayload) as e:
             reads = self._account(now, spent_before, reads_before)
             failed = {s for s, _ in getattr(self.source, "last_errors", []) or []}
             if not failed or failed.issuperset(asked):
                 self._streams_after(now, asked, None, e)
+                if any(st.state == "ok" for n, st in h.streams.items() if n not in asked):
+                    # Only the streams asked this time fail; the others work. Each failing stream
+                    # backs off on its own: the source is not failing, and its good streams go on.
+                    h.errors += 1
+                    if getattr(e, "rate_limited", False):
+                        h.rate_limited += 1
+                        self.metrics.rate_limited.labels(self.name).inc()
+                    await self._stream_alerts(now)
+                    return None
                 self._failed(e, kind="transient" if isinstance(e, TransientError) else "bad_payload",
                              retry_after=getattr(e, "retry_after", None))
                 return None
@@ -218,8 +174,21 @@ class Poller:
             batch = Batch([], [], requests=max(0, spent))
         except (AuthError, ConfigError) as e:
             self._account(now, spent_before, reads_before)
-            if self._pause(e):
+            failed = {s for s, _ in getattr(self.source, "last_errors", []) or []}
+            if isinstance(e, ConfigError) and failed.issuperset(asked) and \
+                    any(st.state == "ok" for n, st in h.streams.items() if n not in asked):
+                # One stream's setting is wrong (a query the API rejects): that stream stops and the
+                # operators hear of it; pausing the source would blind its good streams too.
+                self._streams_after(now, asked, None, e)
+                h.errors += 1
+                await self._stream_alerts(now)
+                return None
+            # A check can pass while fetching still fails the same way (a query only the API
+            # rejects): then the operators already know; tell them again only about a new error.
+            if self._pause(e) and h.last_error != self._announced_pause:
+                self._announced_pause = h.last_error
                 await self._tell(f"ops.source_paused:{self.name}:{int(now)}", build_source_paused(self.name, h.last_error))
+            self._resuming = False
             return None
         else:
             reads = self._account(now, spent_before, reads_before)
@@ -237,6 +206,9 @@ class Poller:
         self.metrics.poll_seconds.labels(self.name).observe(time.perf_counter() - started)
         self._streams_after(now, asked, batch, None)
         self._succeeded(batch, result)
+        if self._resuming:
+            self._resuming, self._announced_pause = False, ""
+            await self._tell(f"ops.source_resumed:{self.name}:{int(now)}", build_source_resumed(self.name))
         await self._stream_alerts(now)
         if self._on_stored:
             self._on_stored(result)
@@ -301,7 +273,7 @@ class Poller:
                 continue
             if sh.state != "failing":
                 sh.failing_since = now
-                if batch is not None:  # the source as a whole works: only this stream is in trouble
+                if self.health.state != "failing":  # a failing source is logged as such, not per stream
                     log.warning("stream.failing", source=n, stream=stream, error=f"{type(e).__name__}: {e}")
             sh.state = "failing"
             sh.failures_in_row += 1
@@ -315,6 +287,8 @@ class Poller:
                 if spec is not None and (getattr(e, "rate_limited", False) or retry_after is not None):
                     self.planner.refused(spec.spec.pool, retry_after=retry_after, now=now)
                     m.budget_refused.labels(n, spec.spec.pool).inc()
+                if isinstance(e, ConfigError):  # it will not fix itself: look again at the recheck pace
+                    retry_after = max(retry_after or 0.0, self.recheck_interval)
                 self.planner.failed(stream, now=now, retry_after=retry_after)
         if self.planner is not None:
             for stream, s in self.planner.streams.items():
@@ -323,7 +297,9 @@ class Poller:
     async def _stream_alerts(self, now: float) -> None:
         for stream, sh in self.health.streams.items():
             since = int(sh.failing_since or now)
-            if sh.state == "failing" and sh.failures_in_row >= self.stream_alert_after and not sh.alerted:
+            permanent = sh.last_error.startswith("ConfigError")  # waiting will not fix it: say so now
+            if sh.state == "failing" and (permanent or sh.failures_in_row >= self.stream_alert_after) \
+                    and not sh.alerted:
                 sh.alerted = True
                 await self._tell(f"ops.stream_failing:{self.name}:{stream}:{since}",
                                  build_stream_failing(self.name, stream, sh.failures_in_row, sh.last_error))
@@ -461,11 +437,21 @@ class Poller:
             m.reads.labels(n).set(self.planner.reads)
             m.reads_cap.labels(n).set(self.planner.pacing.monthly_reads)
 
-    def update_lag(self) -> None:  # the name the daemon used before; kept for callers
-        self.update_gauges()
-
     def budget(self) -> dict[str, object] | None:
         return None if self.planner is None else self.planner.snapshot(self.clock())
+
+    def report(self, now: float) -> dict[str, Any]:
+        """The source for /healthz: its health, each stream's with its pool and pace, and the budget."""
+        out: dict[str, Any] = self.health.as_dict(now)
+        budget = self.budget()
+        out["budget"] = budget
+        if self.planner is not None and budget is not None:
+            paces: dict[str, Any] = budget["streams"]  # type: ignore[assignment]
+            for name, st in out["streams"].items():
+                spec = self.planner.streams.get(name)
+                if spec is not None:
+                    st.update(pool=spec.spec.pool, **paces[name])
+        return out
 
 
 def _kind(e: Exception) -> str:

@@ -15,12 +15,13 @@ alert, because silence must never be mistaken for "nobody talks about us".
 `silent` means no mention was stored for `rule.after` seconds (or none ever). `expected` is how many
 the baseline predicts for such a span.
 
-The baseline comes from the mentions table (per-hour counts over `rule.baseline` seconds before
-the silent span), not from in-memory counters, because: it survives restarts (a daemon restarted
-into a quiet spell still knows what is usual); with several daemons only the lease holder polls a
-source, so another daemon's counters would read zero and cry wolf; and the table is the same truth
-the digests count. The query is one range COUNT per check, run on its own schedule (an index on
-mentions(source, fetched_at) keeps it cheap on a large table).
+The baseline comes from the mentions table (the same span of the day on each of the previous
+days, up to `rule.baseline`; a table younger than a day: its average rate), not from in-memory
+counters, because: it survives restarts (a daemon restarted into a quiet spell still knows what is
+usual); with several daemons only the lease holder polls a source, so another daemon's counters
+would read zero and cry wolf; and the table is the same truth the digests count. A check is a few
+range COUNTs (one per baseline day), on its own schedule (an index on mentions(source, fetched_at)
+keeps them cheap on a large table).
 """
 from __future__ import annotations
 
@@ -67,20 +68,34 @@ def step(state: QuietState, activity: Activity, rule: QuietRule, now: float) -> 
 
 
 # ── the baseline, from the mentions table ────────────────────────────────────────────────────
+DAY = 86400.0
+
+
 async def read_activity(engine: AsyncEngine, source: str, rule: QuietRule, now: float, *, polling: bool) -> Activity:
-    """Newest stored mention, and the rate over the baseline span scaled to `rule.after` seconds."""
-    end = now - rule.after  # the span being judged is not part of its own baseline
-    start = end - rule.baseline
+    """Newest stored mention, and how many the baseline expects in the last `rule.after` seconds.
+
+    The baseline is the same span of the day on the previous days the table covers (up to
+    `rule.baseline`), averaged: a brand that is quiet every night is not "quiet" at 3 a.m. A table
+    younger than a day falls back to the average rate over what it has.
+    """
     theirs = (mentions.c.source == source) & (mentions.c.is_own.is_(False))
     async with engine.connect() as conn:
-        last = (await conn.execute(select(func.max(mentions.c.fetched_at)).where(theirs))).scalar_one()
-        count, first = (await conn.execute(
-            select(func.count(), func.min(mentions.c.fetched_at))
-            .where(theirs, mentions.c.fetched_at >= start, mentions.c.fetched_at < end)
-        )).one()
-    if not count or first is None:
-        return Activity(last, 0.0, polling)
-    # A young database has less history than `baseline`: average over what there is (an hour at least,
-    # so one early burst does not make every later hour look like a silence).
-    span = max(min(rule.baseline, end - first), min(rule.after, 3600.0))
-    return Activity(last, count / span * rule.after, polling)
+        last, first = (await conn.execute(
+            select(func.max(mentions.c.fetched_at), func.min(mentions.c.fetched_at)).where(theirs))).one()
+        if first is None:
+            return Activity(None, 0.0, polling)
+        days = [k for k in range(1, int(rule.baseline // DAY) + 1) if now - k * DAY - rule.after >= first]
+        if days:
+            counts = []
+            for k in days:
+                end = now - k * DAY
+                counts.append((await conn.execute(select(func.count()).where(
+                    theirs, mentions.c.fetched_at >= end - rule.after, mentions.c.fetched_at < end))).scalar_one())
+            return Activity(last, sum(counts) / len(counts), polling)
+        end = now - rule.after  # the span being judged is not part of its own baseline
+        count = (await conn.execute(select(func.count()).where(
+            theirs, mentions.c.fetched_at >= end - rule.baseline, mentions.c.fetched_at < end))).scalar_one()
+    # Less than a day of history: the average rate over what there is (an hour at least, so one
+    # early burst does not make every later hour look like a silence).
+    span = max(end - first, min(rule.after, 3600.0))
+    return Activity(last, count / span * rule.after if count else 0.0, polling)

@@ -66,7 +66,7 @@ def paths(world: Any, prefix: str = "/") -> list[str]:
 
 
 async def test_reddit_asks_only_the_streams_it_is_given(reddit) -> None:
-    world, src, clock = reddit
+    world, src, _ = reddit
     assert src.streams() == ["inbox", "sub:acme", "search:acme"]
     world.add_submission("acme", "acme app is down")
     batch = await src.fetch({}, streams=["sub:acme"])
@@ -76,7 +76,7 @@ async def test_reddit_asks_only_the_streams_it_is_given(reddit) -> None:
 
 
 async def test_reddit_counts_requests_and_reports_its_rate_window(reddit) -> None:
-    world, src, clock = reddit
+    world, src, _ = reddit
     await src.fetch({})
     api_calls = [p for p in paths(world) if p != "/api/v1/access_token"]
     assert src.requests_by_pool == {"api": len(api_calls)} and src.requests_total == len(api_calls)
@@ -98,7 +98,7 @@ async def test_x_counts_requests_per_endpoint_and_posts_read(x) -> None:
 
 
 async def test_x_flags_a_429_as_rate_limited_and_keeps_its_retry_after(x) -> None:
-    world, src, clock = x
+    world, src, _ = x
     world.faults.add("/2/tweets/search/recent", Fault("429-no-reset"))
     with pytest.raises(TransientError) as e:
         await src.fetch({}, streams=["search:acme"])

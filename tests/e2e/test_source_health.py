@@ -3,14 +3,19 @@ a revoked token pauses the source with one operators' message, and SIGHUP resume
 its check passes again."""
 from __future__ import annotations
 
+import asyncio
+import time
+
 import aiohttp
 import pytest
 from helpers import wait_for
+from sqlalchemy import insert
 
 from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.sandbox.core import Fault
 from monitor.sandbox.stack import X_BEARER, SandboxStack
+from monitor.storage.schema import mentions
 
 QUERY = "acme -is:retweet -from:acme"
 
@@ -54,6 +59,7 @@ async def test_a_failing_stream_shows_in_healthz_and_metrics(stack, tmp_path) ->
     assert health["status"] == "degraded" and x["state"] == "ok"
     assert any(f"stream search:{QUERY} is failing" in p for p in health["problems"])
     assert x["streams"]["mentions:acme"]["state"] == "ok" and x["streams"][f"search:{QUERY}"]["errors"] >= 1
+    assert x["streams"]["mentions:acme"]["pool"] == "mentions" and x["streams"]["mentions:acme"]["priority"] == 0
     assert x["rate_limits"]["mentions"]["limit"] == 450
     assert x["budget"]["pools"]["mentions"]["spent_total"] >= 1 and 0 <= x["budget"]["used"] < 0.1
     assert f'om_stream_up{{source="x",stream="search:{QUERY}"}} 0.0' in text
@@ -85,3 +91,27 @@ async def test_revoked_token_pauses_once_and_sighup_resumes_only_when_check_pass
         await daemon.stop()
     texts = ops_messages(stack)
     assert len(texts) == 2 and "paused" in texts[0] and "polling again" in texts[1]
+
+
+async def test_a_source_that_goes_quiet_is_announced_once_and_its_return_once(stack, tmp_path) -> None:
+    cfg_dict = stack.config(brand="acme", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", x_interval=0.3,
+                            slack_min_interval=0)
+    cfg_dict["sources"][0].update(quiet_after=3, quiet_min_expected=1)
+    daemon = Daemon(parse_config(cfg_dict, env={}))
+    await daemon.start()
+    try:
+        now = time.time()  # the usual: a mention a second until a few seconds ago
+        async with daemon.engine.begin() as conn:
+            await conn.execute(insert(mentions), [
+                {"source": "x", "external_id": f"h{i}", "stream": "mentions:acme", "author_id": "1", "text": "hi",
+                 "is_own": False, "created_at": now - 4 - i, "fetched_at": now - 4 - i} for i in range(100)])
+        await wait_for(lambda: any("went quiet" in t for t in ops_messages(stack)), what="the quiet alert")
+        await asyncio.sleep(0.05)
+        stack.x.add_user("anna_k", "Anna")
+        stack.x.post("anna_k", "@acme is anyone there? my booking vanished")
+        await wait_for(lambda: any("again" in t for t in ops_messages(stack)), what="the recovery")
+    finally:
+        await daemon.stop()
+    texts = ops_messages(stack)
+    back = next(i for i, t in enumerate(texts) if "again" in t)
+    assert [("quiet" in t) for t in texts[:back]] == [True]  # told once, not on every check

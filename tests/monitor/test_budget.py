@@ -8,7 +8,15 @@ import pytest
 
 from connectors.reddit import RedditConfig
 from connectors.x import XConfig
-from monitor.budget import Pacing, Planner, Pool, StreamSpec, Window, month_elapsed, planner_for
+from monitor.budget import (
+    Pacing,
+    Planner,
+    Pool,
+    StreamSpec,
+    Window,
+    month_elapsed,
+    planner_for,
+)
 
 T0 = 1_764_000_000.0  # 2025-11-24, a Monday
 

@@ -4,7 +4,7 @@ and the budget planner deciding which streams are asked."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -49,12 +49,14 @@ class Rig:
     poller: Poller
     source: XSource
     engine: Any
+    states: set[str] = field(default_factory=set)  # every state the source was in after a tick
 
     async def poll_for(self, seconds: float, step: float = 1.0) -> None:
         """Tick like the daemon does, for `seconds` of simulated time."""
         end = self.clock.now + seconds
         while self.clock.now < end:
             await self.poller.poll()
+            self.states.add(self.poller.health.state)
             self.clock.now += step
 
     async def ops(self, prefix: str = "ops.") -> list[dict[str, Any]]:
@@ -104,6 +106,7 @@ async def test_a_stream_failing_while_the_other_works_is_visible_and_told_once(r
     await rig.poll_for(300)
     h = rig.poller.health
     assert h.state == "ok" and h.stored == 1  # the mentions stream goes on
+    assert rig.states == {"ok"}  # one bad stream never makes the source flap to "failing"
     s = h.streams[SEARCH]
     assert s.state == "failing" and s.failures_in_row >= 3 and "server error (503)" in s.last_error
     assert h.streams["mentions:acme"].state == "ok"
@@ -198,3 +201,57 @@ async def test_a_429_leaves_the_pool_alone_until_it_may_ask_again(rig: Rig) -> N
     await rig.poll_for(300)
     assert rig.requests("/2/tweets/search") > before + 1
     assert rig.poller.health.streams[SEARCH].state == "ok"
+
+
+async def test_the_months_post_reads_survive_a_restart(rig: Rig) -> None:
+    for i in range(4):
+        rig.world.post("carla", f"@acme hello {i}")
+    await rig.poll_for(30)
+    reads = rig.poller.planner.reads
+    assert reads >= 4 and reads == rig.source.reads_total
+    async with rig.engine.connect() as conn:
+        stored = dict((await conn.execute(select(cursors.c.stream, cursors.c.value))).all())
+    assert stored[f"budget:reads:{rig.poller.planner.reads_month}"] == str(reads)
+    # a new daemon (a fresh planner) carries on from the stored count
+    fresh = Poller(rig.source, name="x", engine=rig.engine, triage=rig.poller.triage, policy=None,
+                   metrics=Metrics(), holder="t", lease_ttl=30,
+                   planner=planner_for(rig.source.cfg, rig.source.streams()), clock=rig.clock)
+    rig.world.post("carla", "@acme one more")
+    rig.clock.now += 60
+    await fresh.poll()
+    assert fresh.planner.reads >= reads + 1
+
+
+async def test_a_query_only_the_api_rejects_stops_that_stream_not_the_source(engine, triage) -> None:
+    """`is:bogus` passes the local check but X answers 400: the search stream stops and the operators
+    hear of it once; the handle's mentions keep flowing (pausing the source would blind them too)."""
+    clock = Clock(T0)
+    world = XWorld(clock, bearer_token=BEARER)
+    world.add_user("acme", "Acme")
+    world.add_user("carla", "Carla")
+    server = Server(make_x_app(world))
+    url = await server.start()
+    cfg = XConfig(type="x", bearer_token=BEARER, api_base=url, handles=["acme"], queries=["acme is:bogus"],
+                  interval=10, max_results=10)
+    source = XSource(cfg, clock=clock, config_path="sources[0]")
+    told: list[str] = []
+
+    async def ops(key: str, payload: dict[str, Any]) -> None:
+        told.append(key)
+
+    poller = Poller(source, name="x", engine=engine, triage=triage, policy=None, metrics=Metrics(), holder="t",
+                    lease_ttl=30, planner=planner_for(cfg, source.streams()), clock=clock, ops=ops)
+    rig = Rig(world, clock, poller, source, engine)
+    try:
+        await rig.poll_for(60)
+        world.post("carla", "@acme still waiting for my refund")
+        await rig.poll_for(1200)
+    finally:
+        await source.close()
+        await server.stop()
+    h = poller.health
+    assert rig.states == {"ok"} and h.stored == 1
+    bad = h.streams["search:acme is:bogus"]
+    assert bad.state == "failing" and "sources[0].queries[0]" in bad.last_error
+    assert told == [f"ops.stream_failing:x:search:acme is:bogus:{int(T0)}"]
+    assert rig.requests("/2/tweets/search") <= 5  # retried at the recheck pace, not every tick

@@ -68,3 +68,18 @@ async def test_baseline_comes_from_the_mentions_table(engine) -> None:
     a = await read_activity(engine, "r", young, NOW, polling=False)
     assert a.polling is False and a.last_seen_at == NOW - 600
     assert a.expected == pytest.approx(12 / 7200 * 600)  # the row at the window's edge is inside the window
+
+
+async def test_the_baseline_knows_the_time_of_day(engine) -> None:
+    """A brand talked about only in office hours is not "quiet" at 3 a.m., but is at 2 p.m."""
+    midnight = 1_764_028_800.0  # 2025-11-25 00:00 UTC
+    rows = [row(f"d{day}h{hour}m{m}", midnight - day * 86400 + hour * 3600 + m * 360)
+            for day in (1, 2, 3) for hour in range(9, 17) for m in range(10)]
+    async with engine.begin() as conn:
+        await conn.execute(insert(mentions), rows)
+    rule = QuietRule(after=7200, min_expected=5)
+    night = await read_activity(engine, "x", rule, midnight + 3 * 3600, polling=True)
+    afternoon = await read_activity(engine, "x", rule, midnight + 14 * 3600, polling=True)
+    assert night.expected == 0 and afternoon.expected == 20
+    assert step(QuietState(), night, rule, midnight + 3 * 3600)[1] == "none"
+    assert step(QuietState(), afternoon, rule, midnight + 14 * 3600)[1] == "went_quiet"

@@ -149,5 +149,7 @@ def test_long_posts_stay_fast(triage, text):
 
     start = time.perf_counter()
     v = triage.classify_text(text)
-    assert time.perf_counter() - start < 0.5  # no pattern may backtrack without bound
+    # Not a speed target (benchmarks/triage.py measures speed): a pattern that backtracks without
+    # bound takes minutes on these inputs, so a generous bound tells the two apart even on a busy machine.
+    assert time.perf_counter() - start < 5.0
     assert 0 <= v.score <= 100
