@@ -59,6 +59,7 @@ mentions = Table(
 )
 Index("ix_mentions_created_at", mentions.c.created_at)
 Index("ix_mentions_author", mentions.c.source, mentions.c.author_id)
+Index("ix_mentions_source_fetched", mentions.c.source, mentions.c.fetched_at)  # the quiet-source watchdog
 
 cursors = Table(
     "cursors",
