@@ -34,6 +34,7 @@ from monitor.budget import planner_for
 from monitor.config import parse_config
 from monitor.metrics import Metrics
 from monitor.poller import Poller
+from monitor.sandbox.clock import ManualClock as SimClock
 from monitor.sandbox.scenario import Scenario, day_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.storage.engine import create_engine
@@ -44,14 +45,6 @@ from monitor.triage import load_triage
 T0 = 1_772_409_600.0  # 2026-03-02 00:00 UTC, a Monday
 BRAND = "acme"
 DRAIN_S = 600.0  # polling goes on this long after the day, so the last posts of the day land too
-
-
-class SimClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reddit_day(posts: int, seed: int) -> Scenario:

@@ -10,6 +10,7 @@ import pytest
 from connectors.base import TransientError
 from connectors.reddit import RedditConfig, RedditSource
 from connectors.x import XConfig, XSource
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 from monitor.sandbox.x_api import XWorld, make_x_app
@@ -17,17 +18,9 @@ from monitor.sandbox.x_api import XWorld, make_x_app
 T0 = 1_764_000_000.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def reddit() -> AsyncIterator[tuple[RedditWorld, RedditSource, Clock]]:
-    clock = Clock()
+    clock = Clock(T0)
     world = RedditWorld(clock=clock)
     world.add_app("cid", "s3cret")
     world.add_user("AcmeCare", "pw")
@@ -46,7 +39,7 @@ async def reddit() -> AsyncIterator[tuple[RedditWorld, RedditSource, Clock]]:
 
 @pytest.fixture
 async def x() -> AsyncIterator[tuple[XWorld, XSource, Clock]]:
-    clock = Clock()
+    clock = Clock(T0)
     world = XWorld(clock)
     world.add_user("acme", "Acme")
     world.add_user("carla", "Carla")

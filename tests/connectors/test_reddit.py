@@ -11,9 +11,18 @@ from praw.exceptions import RedditAPIException
 
 from connectors.base import AuthError, BadPayload, ConfigError, Source, TransientError
 from connectors.reddit import (
-    Mark, RedditConfig, RedditSource, Thing, _translate, is_new, parse_thing, reached, to_mention,
+    Mark,
+    RedditConfig,
+    RedditSource,
+    Thing,
+    _translate,
+    is_new,
+    parse_thing,
+    reached,
+    to_mention,
 )
 from monitor.models import Batch, Cursor, Mention
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 from monitor.sandbox.scenario import demo_scenario
@@ -21,20 +30,9 @@ from monitor.sandbox.scenario import demo_scenario
 T0 = 1_700_000_000.0
 
 
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -7,23 +7,16 @@ from collections.abc import AsyncIterator
 import pytest
 
 from connectors.reddit import CUT_SHORT_LIMIT, Mark, RedditConfig, RedditSource
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 
 T0 = 1_764_000_000.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def setup() -> AsyncIterator[tuple[RedditWorld, RedditSource, Clock]]:
-    clock = Clock()
+    clock = Clock(T0)
     world = RedditWorld(clock=clock)
     world.add_app("cid", "s3cret")
     world.add_subreddit("acme")

@@ -11,19 +11,12 @@ import pytest
 from connectors.base import AuthError, ConfigError, Source, TransientError
 from connectors.x import StreamCursor, XConfig, XSource
 from monitor.models import Cursor
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.x_api import XWorld, make_x_app
 
 BEARER = "sandbox-bearer"
 QUERY = "acme -is:retweet"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

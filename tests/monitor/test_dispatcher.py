@@ -10,15 +10,8 @@ from monitor import outbox
 from monitor.delivery import OutboxItem, PermanentFailure, RetryLater
 from monitor.dispatcher import Dispatcher
 from monitor.outbox import NewEffect
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.storage.schema import outbox as outbox_t
-
-
-class Clock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @dataclass
@@ -68,7 +61,7 @@ async def rows(engine) -> dict[str, object]:
     ],
 )
 async def test_one_delivery_outcome(engine, script, status, attempts, next_at, in_doubt) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     h = Handler(script=list(script))
     await add(engine, "a")
     d = Dispatcher(engine, {"slack.message": h}, worker="w", clock=clock, base_backoff=2)
@@ -82,13 +75,13 @@ async def test_one_delivery_outcome(engine, script, status, attempts, next_at, i
 
 
 async def test_gives_up_after_max_attempts_and_says_why(engine) -> None:
-    clock = Clock()
+    clock = Clock(1000.0)
     h = Handler(script=[RetryLater("503")] * 5)
     await add(engine, "a")
     d = Dispatcher(engine, {"slack.message": h}, worker="w", clock=clock, max_attempts=3, base_backoff=1)
     for _ in range(3):
         await d.run_once()
-        clock.t += 1000
+        clock.now += 1000
     r = (await rows(engine))["a"]
     assert r.status == "dead" and "gave up after 3 attempts: 503" in r.last_error
     assert d.stats.dead == 1
@@ -96,13 +89,13 @@ async def test_gives_up_after_max_attempts_and_says_why(engine) -> None:
 
 async def test_row_in_doubt_is_reconciled_not_resent(engine) -> None:
     """The crash window: Slack accepted the message but we died before recording it."""
-    clock = Clock()
+    clock = Clock(1000.0)
     h = Handler(landed={"a"})
     await add(engine, "a", "b")
     items = await outbox.claim(engine, "dead-worker", now=1000.0, limit=5, hold_for=10)
     for it in items:
         assert await outbox.begin_attempt(engine, it, "dead-worker")
-    clock.t = 1020.0  # the dead worker's claim lapsed
+    clock.now = 1020.0  # the dead worker's claim lapsed
     d = Dispatcher(engine, {"slack.message": h}, worker="w", clock=clock)
     assert await d.run_once() == 2
     assert h.reconciled == ["a", "b"]
@@ -115,7 +108,7 @@ async def test_row_in_doubt_is_reconciled_not_resent(engine) -> None:
 async def test_unknown_kind_is_dead_lettered(engine) -> None:
     async with engine.begin() as conn:
         await outbox.enqueue(conn, [NewEffect("z", "carrier.pigeon", "", {})], now=1000.0)
-    d = Dispatcher(engine, {}, worker="w", clock=Clock())
+    d = Dispatcher(engine, {}, worker="w", clock=Clock(1000.0))
     await d.run_once()
     assert (await rows(engine))["z"].status == "dead"
 

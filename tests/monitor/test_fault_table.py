@@ -18,6 +18,7 @@ from monitor.budget import planner_for
 from monitor.ingest import load_cursors
 from monitor.metrics import Metrics
 from monitor.poller import READS_CURSOR, Poller
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 from monitor.sandbox.x_api import XWorld, make_x_app
@@ -25,15 +26,6 @@ from monitor.storage.schema import mentions
 from monitor.triage import load_triage
 
 FAULTS = ["429", "429-no-reset", "401", "403", "500", "503", "timeout", "malformed", "drop"]
-
-
-class Clock:
-    # Starts at the real time: the sandbox's 429 fault stamps its reset header with the real clock.
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +145,7 @@ async def reddit_case(engine, triage, clock: Clock) -> AsyncIterator[Case]:
 @pytest.fixture(params=["x", "reddit"])
 async def case(request, engine, triage) -> AsyncIterator[Case]:
     make = x_case if request.param == "x" else reddit_case
-    async for c in make(engine, triage, Clock()):
+    async for c in make(engine, triage, Clock(float(int(time.time())))):
         yield c
 
 

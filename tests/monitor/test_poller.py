@@ -16,6 +16,7 @@ from monitor.budget import planner_for
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
 from monitor.poller import Poller
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.x_api import XWorld, make_x_app
 from monitor.storage.schema import cursors, mentions
@@ -27,14 +28,6 @@ T0 = 1_764_000_000.0
 BEARER = "sandbox-bearer"
 QUERY = "acme -is:retweet"
 SEARCH = f"search:{QUERY}"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import prawcore
 import pytest
 from multidict import CIMultiDict
 
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.reddit_api import RedditWorld, _matches, make_reddit_app
 from monitor.sandbox.scenario import Scenario, demo_scenario
@@ -22,17 +23,9 @@ BASIC = {"Authorization": aiohttp.encode_basic_auth("cid", "sec")}
 RATE_HEADERS = ("x-ratelimit-remaining", "x-ratelimit-used", "x-ratelimit-reset")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
@@ -171,14 +164,14 @@ async def test_rate_window_per_client_answers_429_when_overspent(
     world: RedditWorld, clock: Clock, http: aiohttp.ClientSession
 ) -> None:
     world.rate_limit, world.rate_window = 2, 60
-    clock.t = T0 - T0 % 60 + 10  # 10 s into a window (windows are aligned on the clock)
+    clock.now = T0 - T0 % 60 + 10  # 10 s into a window (windows are aligned on the clock)
     tok = await token(http)
     seen = [await get(http, tok, "/r/all/new") for _ in range(3)]
     assert [s for s, _, _ in seen] == [200, 200, 429]
     assert [(h["x-ratelimit-used"], h["x-ratelimit-remaining"], h["x-ratelimit-reset"]) for _, h, _ in seen] == [
         ("1", "1.0", "50"), ("2", "0.0", "50"), ("2", "0.0", "50")]
     assert world.rate_limited == 1
-    clock.t += 50
+    clock.now += 50
     assert (await get(http, tok, "/r/all/new"))[0] == 200
 
 
@@ -193,7 +186,7 @@ async def test_expired_tokens_get_reddits_401(world: RedditWorld, http: aiohttp.
 
 async def test_token_lifetime_follows_the_clock(world: RedditWorld, clock: Clock, http: aiohttp.ClientSession) -> None:
     tok = await token(http)
-    clock.t += world.token_lifetime + 1
+    clock.now += world.token_lifetime + 1
     assert (await get(http, tok, "/r/all/new"))[0] == 401
 
 
@@ -228,7 +221,7 @@ async def test_listing_pagination(
     posts = []
     for i in range(5):
         posts.append(world.add_submission("acme", f"post {i}")["name"])
-        clock.t += 1
+        clock.now += 1
     q = {k: posts[v] if isinstance(v, int) else v for k, v in params.items()}
     _, _, body = await get(http, await token(http), "/r/acme/new", **q)
     assert names(body) == [posts[i] for i in expected]
@@ -294,7 +287,7 @@ async def test_a_scenario_thread_appears_on_time(world: RedditWorld, clock: Cloc
     tok = await token(http)
     listing = (await get(http, tok, "/r/acme/new"))[2]
     assert listing["data"]["children"] == []  # nothing has happened yet
-    clock.t = T0 + 100
+    clock.now = T0 + 100
     assert names((await get(http, tok, "/r/acme/new"))[2]) == [keys["reddit-thread"]]
     comments = [c["data"] for c in (await get(http, tok, "/r/acme/comments"))[2]["data"]["children"]]
     assert len(comments) == 4 and {c["link_id"] for c in comments} == {keys["reddit-thread"]}
@@ -307,12 +300,12 @@ async def test_scripted_outage_and_token_expiry(world: RedditWorld, clock: Clock
     sc.outage(30, 5, platform="x")  # another platform's: not ours
     world.schedule(sc, start_at=T0)
     tok = await token(http)
-    clock.t = T0 + 12
+    clock.now = T0 + 12
     assert (await get(http, tok, "/r/all/new"))[0] == 503
-    clock.t = T0 + 16
+    clock.now = T0 + 16
     assert (await get(http, tok, "/r/all/new"))[0] == 200
-    clock.t = T0 + 21
+    clock.now = T0 + 21
     assert (await get(http, tok, "/r/all/new"))[0] == 401
     assert (await get(http, await token(http), "/r/all/new"))[0] == 200  # a new token works
-    clock.t = T0 + 31
+    clock.now = T0 + 31
     assert (await get(http, tok, "/r/all/new"))[0] == 401

@@ -9,16 +9,12 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from monitor.sandbox.clock import ManualClock as FakeClock
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.slack_api import SlackWorkspace, make_slack_app
 
 
 @dataclass
-class FakeClock:
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
@@ -31,7 +27,7 @@ class Slack:
 
 @pytest.fixture
 async def slack() -> AsyncIterator[Slack]:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     ws = SlackWorkspace(rate_per_channel=None, clock=clock)
     server = Server(make_slack_app(ws))
     base = await server.start() + "/api/"

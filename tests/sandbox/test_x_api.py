@@ -9,22 +9,26 @@ from typing import Any
 import aiohttp
 import pytest
 
+from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Server
-from monitor.sandbox.scenario import Scenario, crash_scenario, day_scenario, demo_scenario
-from monitor.sandbox.texts import BUILTIN, load_texts, normalise, render, shared_data_dir
+from monitor.sandbox.scenario import (
+    Scenario,
+    crash_scenario,
+    day_scenario,
+    demo_scenario,
+)
+from monitor.sandbox.texts import (
+    BUILTIN,
+    load_texts,
+    normalise,
+    render,
+    shared_data_dir,
+)
 from monitor.sandbox.x_api import XWorld, iso, make_x_app
 from monitor.sandbox.x_query import QueryError, parse_query
 
 APP = {"Authorization": "Bearer sandbox-bearer"}
 T0 = 1_760_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- the query language (pure) ----------------------------------------------------------------
@@ -60,7 +64,7 @@ QUERY_CASES = [
 
 @pytest.mark.parametrize(("query", "text", "author", "lang", "repost", "expected"), QUERY_CASES)
 def test_query_language(query: str, text: str, author: str, lang: str, repost: bool, expected: bool) -> None:
-    world = XWorld(Clock())
+    world = XWorld(Clock(T0))
     world.add_user("dan")
     original = world.post("dan", text) if repost else None
     tid = world.post(author, text, lang=lang, repost_of=original)
@@ -97,7 +101,7 @@ class Env:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    clock = Clock()
+    clock = Clock(T0)
     world = XWorld(clock)
     world.add_user("acme", "Acme", 250_000, True, token="acme-token")
     world.add_user("carla", "Carla", 1200)
@@ -325,7 +329,7 @@ def test_demo_scenario_has_every_ingredient_and_is_deterministic() -> None:
 
 
 def test_schedule_plays_a_scenario_into_the_world() -> None:
-    clock = Clock()
+    clock = Clock(T0)
     world = XWorld(clock)
     sc = demo_scenario("acme", duration_s=60, seed=7)
     ids = world.schedule(sc, start_at=T0)
