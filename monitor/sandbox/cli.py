@@ -11,18 +11,21 @@ from rich.console import Console
 def sandbox(
     x_port: int = typer.Option(8701, help="Port for the X API v2 stand-in."),
     slack_port: int = typer.Option(8702, help="Port for the Slack Web API stand-in."),
+    reddit_port: int = typer.Option(8703, help="Port for the Reddit API stand-in."),
     scenario: bool = typer.Option(True, help="Play the demo scenario's posts into the fake X."),
 ) -> None:
     """Run the sandbox until Ctrl-C and print its base URLs (point a config's api_base at them)."""
     from monitor.sandbox.scenario import demo_scenario
-    from monitor.sandbox.stack import SLACK_TOKEN, X_BEARER, SandboxStack
+    from monitor.sandbox.stack import REDDIT_BOT, REDDIT_CLIENT, SLACK_TOKEN, X_BEARER, SandboxStack
 
     async def main() -> None:
-        stack = SandboxStack(ports={"x": x_port, "slack": slack_port})
+        stack = SandboxStack(ports={"x": x_port, "slack": slack_port, "reddit": reddit_port})
         urls = await stack.start()
         if scenario:
             stack.load(demo_scenario("acme", duration_s=300))
         print(f"X API v2:      {urls['x']}   (bearer token: {X_BEARER})")
+        print(f"Reddit API:    {urls['reddit']}   (client {REDDIT_CLIENT[0]} / {REDDIT_CLIENT[1]}, "
+              f"user {REDDIT_BOT[0]} / {REDDIT_BOT[1]})")
         print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})", flush=True)
         try:
             await asyncio.Event().wait()
