@@ -152,6 +152,7 @@ async def ingest(
                 "url": m.url,
                 "conversation_id": m.conversation_id,
                 "in_reply_to": m.in_reply_to,
+                "quoted_id": m.quoted_id,
                 "lang": m.lang,
                 "metrics": m.metrics or None,
                 "is_own": m.is_own,

@@ -40,6 +40,7 @@ mentions = Table(
     Column("url", String(512), nullable=False, default=""),
     Column("conversation_id", String(64), nullable=False, default=""),
     Column("in_reply_to", String(64), nullable=False, default=""),
+    Column("quoted_id", String(64), nullable=False, default="", server_default=""),
     Column("lang", String(16), nullable=False, default=""),
     Column("metrics", JSON, nullable=True),
     Column("is_own", Boolean, nullable=False, default=False),

@@ -1,6 +1,7 @@
 """One poll into the database, on SQLite and PostgreSQL: stored, triaged, ticketed, alerted, cursor saved."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -39,7 +40,7 @@ async def test_one_poll_is_stored_triaged_alerted_and_cursored_together(engine, 
         [
             m("100", "@acme you charged my card twice and nobody answers. I want a refund", t=1),
             m("101", "@acme the app has been down for an hour, I can't log in", BOB, t=2),
-            m("102", "@acme thanks for the quick help yesterday!", t=3),
+            replace(m("102", "@acme thanks for the quick help yesterday!", t=3), quoted_id="99"),
             m("103", "We're sorry Anna, we're looking into it", US, conv="100", own=True, t=4),
         ],
         [Cursor("mentions:acme", "103")],
@@ -52,6 +53,7 @@ async def test_one_poll_is_stored_triaged_alerted_and_cursored_together(engine, 
     async with engine.connect() as conn:
         rows = {row.external_id: row for row in (await conn.execute(select(mentions))).all()}
     assert rows["103"].is_own and rows["103"].urgency is None  # our own voice is never triaged
+    assert rows["102"].quoted_id == "99" and rows["101"].quoted_id == ""  # a quote links to what it quotes
     for eid in ("100", "101", "102"):
         assert rows[eid].urgency in ("critical", "high", "normal", "low", "ignore") and rows[eid].reasons
     expected_alerts = sum(1 for eid in ("100", "101", "102") if rows[eid].urgency != "ignore")

@@ -17,3 +17,25 @@ async def test_migrated_schema_matches_the_tables_in_code(engine) -> None:
 async def test_upgrade_is_idempotent(engine) -> None:
     assert await current_revision(engine) == head_revision()
     assert await upgrade(engine) == head_revision()
+
+
+async def test_upgrading_a_database_with_data_keeps_it(db_url) -> None:
+    from sqlalchemy import text
+
+    from monitor.storage.engine import create_engine
+
+    engine = create_engine(db_url)
+    try:
+        assert await upgrade(engine, "0001") == "0001"
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO mentions (source, external_id, stream, author_id, author_username, author_name,"
+                " author_followers, text, url, conversation_id, in_reply_to, lang, is_own, created_at, fetched_at)"
+                " VALUES ('x', '1', 's', 'a', 'ann', 'Ann', 0, 'hello', '', '1', '', 'en', false, 1, 1)"
+            ))
+        assert await upgrade(engine) == head_revision()
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT text, quoted_id FROM mentions"))).one()
+        assert tuple(row) == ("hello", "")
+    finally:
+        await engine.dispose()
