@@ -10,12 +10,10 @@ import requests
 from praw.exceptions import RedditAPIException
 
 from connectors.base import AuthError, BadPayload, ConfigError, Source, TransientError
-from connectors.reddit import (
+from connectors.reddit import RedditConfig, RedditSource, _translate
+from connectors.reddit_things import (
     Mark,
-    RedditConfig,
-    RedditSource,
     Thing,
-    _translate,
     is_new,
     parse_thing,
     reached,

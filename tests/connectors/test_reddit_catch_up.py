@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from connectors.reddit import CUT_SHORT_LIMIT, Mark, RedditConfig, RedditSource
+from connectors.reddit import CUT_SHORT_LIMIT, RedditConfig, RedditSource
+from connectors.reddit_things import Mark
 from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
