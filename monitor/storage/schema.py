@@ -59,7 +59,8 @@ mentions = Table(
     UniqueConstraint("source", "external_id", name="uq_mentions_source_external_id"),
 )
 Index("ix_mentions_created_at", mentions.c.created_at)
-Index("ix_mentions_author", mentions.c.source, mentions.c.author_id)
+# covers created_at: repeat contact ("3rd message in 24 h") is counted from the index alone
+Index("ix_mentions_author", mentions.c.source, mentions.c.author_id, mentions.c.created_at)
 Index("ix_mentions_source_fetched", mentions.c.source, mentions.c.fetched_at)  # the quiet-source watchdog
 
 cursors = Table(
