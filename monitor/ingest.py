@@ -1,8 +1,11 @@
 """One poll's worth of mentions into the database: stored, triaged, ticketed, alerted, cursor saved.
 
-Everything happens in ONE transaction, so the cursor never runs ahead of what is stored and an
-alert is never decided without its mention (and vice versa). Killed half-way, nothing is written
-and the next poll fetches the same items again; the unique (source, external_id) makes that harmless.
+Three steps: read what is already known (no write lock), triage the new items (CPU, outside any
+transaction, so another source's write can go on meanwhile), then write mentions, tickets, outbox
+rows and the cursor in ONE transaction — the cursor never runs ahead of what is stored, and an
+alert is never decided without its mention (and vice versa). Killed at any point, nothing or all
+of a poll is written; the next poll fetches the same items again and the unique
+(source, external_id) makes that harmless.
 """
 from __future__ import annotations
 
