@@ -60,7 +60,7 @@ def _triage_from(config: Path | None, rules: Path | None, model: Path | None):  
         _fail(str(e))
 
 
-def _rules_from(cfg, config: Path):  # type: ignore[no-untyped-def]
+def _rules_from(cfg):  # type: ignore[no-untyped-def]
     from monitor.triage.rules import load_rules
 
     try:
@@ -168,7 +168,7 @@ def relabel(
         _fail(f"--urgency must be one of {', '.join(URGENCIES)}")
     cfg = _load_cfg(config)
     if category is not None:
-        rules = _rules_from(cfg, config)
+        rules = _rules_from(cfg)
         known = set(rules.categories) | {"other"}
         if category not in known:
             _fail(f"--category must be one of {', '.join(sorted(known))}")
@@ -194,7 +194,7 @@ def train(
     base = config.resolve().parent
     from monitor.triage import Triage
 
-    triage = Triage(_rules_from(cfg, config))  # rules alone: the model must beat these
+    triage = Triage(_rules_from(cfg))  # rules alone: the model must beat these
     target = out or cfg.triage.model or base / "triage-model.json"
     rows = asyncio.run(feedback.load_all(cfg.storage.url))
     extra: list[tuple[str, str]] = []
