@@ -13,10 +13,10 @@ from typing import Any
 import yaml
 
 from monitor.models import URGENCIES
+from monitor.paths import shipped_config
 from monitor.triage.matcher import Matcher
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RULES_PATH = _REPO_ROOT / "config" / "rules.yaml"
+DEFAULT_RULES_PATH = shipped_config("rules.yaml")
 
 URGENCY_RANK = {u: i for i, u in enumerate(reversed(URGENCIES))}  # ignore=0 … critical=4
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
