@@ -16,7 +16,13 @@ def sandbox(
 ) -> None:
     """Run the sandbox until Ctrl-C and print its base URLs (point a config's api_base at them)."""
     from monitor.sandbox.scenario import demo_scenario
-    from monitor.sandbox.stack import REDDIT_BOT, REDDIT_CLIENT, SLACK_TOKEN, X_BEARER, SandboxStack
+    from monitor.sandbox.stack import (
+        REDDIT_BOT,
+        REDDIT_CLIENT,
+        SLACK_TOKEN,
+        X_BEARER,
+        SandboxStack,
+    )
 
     async def main() -> None:
         stack = SandboxStack(ports={"x": x_port, "slack": slack_port, "reddit": reddit_port})

@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +50,15 @@ class Recorded:
 class Recorder:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self._listeners: list[Callable[[], None]] = []
+
+    def listen(self, on_answered: Callable[[], None]) -> None:
+        """Call `on_answered` after each request is answered (tests wait on traffic, not on time)."""
+        self._listeners.append(on_answered)
+
+    def answered(self) -> None:
+        for fn in self._listeners:
+            fn()
 
     def matching(self, path_prefix: str, method: str | None = None) -> list[Recorded]:
         return [
@@ -135,23 +145,26 @@ def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "
         body = await request.read()
         rec = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
         recorder.requests.append(rec)
-        fault = faults.take(request.path)
-        if fault is not None:
-            if fault.kind == "timeout":
-                await asyncio.sleep(fault.delay)
-            elif fault.kind == "drop":
-                if request.transport is not None:
-                    request.transport.abort()
-                rec.status = -1
-                raise ConnectionResetError("sandbox dropped the connection")
-            else:
-                resp = fault_response(fault, style=style)
-                assert resp is not None
-                rec.status = resp.status
-                return resp
-        resp = await handler(request)
-        rec.status = resp.status
-        return resp
+        try:
+            fault = faults.take(request.path)
+            if fault is not None:
+                if fault.kind == "timeout":
+                    await asyncio.sleep(fault.delay)
+                elif fault.kind == "drop":
+                    if request.transport is not None:
+                        request.transport.abort()
+                    rec.status = -1
+                    raise ConnectionResetError("sandbox dropped the connection")
+                else:
+                    resp = fault_response(fault, style=style)
+                    assert resp is not None
+                    rec.status = resp.status
+                    return resp
+            resp = await handler(request)
+            rec.status = resp.status
+            return resp
+        finally:
+            recorder.answered()
 
     return middleware
 

@@ -5,6 +5,7 @@ benchmarks, so they all exercise the same wiring an operator's YAML would.
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,10 @@ class SandboxStack:
         self.reddit = RedditWorld(clock=self.clock)
         self.reddit.add_app(*REDDIT_CLIENT)
         self.reddit.add_user(*REDDIT_BOT)
+        # set whenever any of the three answers a request: tests wait on traffic instead of on time
+        self._activity = asyncio.Event()
+        for recorder in (self.x.recorder, self.reddit.recorder, self.slack.recorder):
+            recorder.listen(self._activity.set)
         self._servers = {
             "x": Server(make_x_app(self.x), port=self.ports.get("x", 0)),
             "reddit": Server(make_reddit_app(self.reddit), port=self.ports.get("reddit", 0)),
@@ -45,6 +50,14 @@ class SandboxStack:
         for s in self._servers.values():
             await s.start()
         return self.urls
+
+    async def activity(self, timeout: float) -> None:
+        """Return once any sandbox server has answered a request since the last call, or after `timeout`."""
+        try:
+            await asyncio.wait_for(self._activity.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._activity.clear()
 
     async def stop(self) -> None:
         for s in self._servers.values():

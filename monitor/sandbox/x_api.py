@@ -17,9 +17,9 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import cached_property
 from itertools import islice
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web

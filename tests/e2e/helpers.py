@@ -1,7 +1,6 @@
 """What the end-to-end tests share: waiting for a condition, and a daemon config file over the sandbox."""
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -9,17 +8,27 @@ from typing import Any
 
 import yaml
 
+from monitor.sandbox.stack import SandboxStack
 
-async def wait_for(cond: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0, what: str = "") -> None:
+# A condition is re-checked each time the sandbox answers a request (the daemon acted); this is only
+# the longest gap between checks for a condition that changes with no traffic (a job finishing).
+BACKSTOP_S = 0.5
+
+
+async def wait_for(
+    stack: SandboxStack, cond: Callable[[], Awaitable[bool] | bool], *, timeout: float = 20.0, what: str = ""
+) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         ok = cond()
         if not isinstance(ok, bool):
             ok = await ok
         if ok:
             return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or cond}")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or cond}")
+        await stack.activity(min(remaining, BACKSTOP_S))
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> Path:

@@ -7,8 +7,6 @@ import sys
 import pytest
 from helpers import write_config
 
-from monitor.sandbox.stack import SandboxStack
-
 
 async def check(path) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
@@ -20,13 +18,9 @@ async def check(path) -> tuple[int, str]:
 
 
 @pytest.fixture
-async def stack():
-    s = SandboxStack(slack_rate_per_channel=None)
-    await s.start()
-    s.x.add_user("acme", "Acme")
-    s.reddit.add_subreddit("acme")
-    yield s
-    await s.stop()
+async def stack(stack):
+    stack.reddit.add_subreddit("acme")
+    return stack
 
 
 async def test_everything_usable_exits_0(stack, tmp_path) -> None:

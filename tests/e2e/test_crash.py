@@ -69,7 +69,7 @@ async def test_kill_minus_nine_loses_nothing_and_sends_nothing_twice(tmp_path) -
             running = any(h.split(":")[1] == str(proc.pid) for h in holders)
             return stored >= len(expected) and pending == 0 and running
 
-        await wait_for(settled, timeout=60, what="every post stored and every alert delivered")
+        await wait_for(stack, settled, timeout=60, what="every post stored and every alert delivered")
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
 

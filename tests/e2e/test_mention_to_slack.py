@@ -2,23 +2,12 @@
 from __future__ import annotations
 
 import aiohttp
-import pytest
 from helpers import wait_for
 from sqlalchemy import func, select
 
 from monitor.config import parse_config
 from monitor.daemon import Daemon
-from monitor.sandbox.stack import SandboxStack
 from monitor.storage.schema import mentions
-
-
-@pytest.fixture
-async def stack():
-    s = SandboxStack(slack_rate_per_channel=None)
-    await s.start()
-    s.x.add_user("acme", "Acme", followers=250_000, verified=True)
-    yield s
-    await s.stop()
 
 
 async def test_post_to_slack_and_the_next_poll_sends_since_id(stack, db_url) -> None:
@@ -28,8 +17,8 @@ async def test_post_to_slack_and_the_next_poll_sends_since_id(stack, db_url) -> 
     daemon = Daemon(cfg)
     await daemon.start()
     try:
-        await wait_for(lambda: len(stack.slack.all_messages()) >= 1, what="a Slack message")
-        await wait_for(
+        await wait_for(stack, lambda: len(stack.slack.all_messages()) >= 1, what="a Slack message")
+        await wait_for(stack,
             lambda: any(r.query.get("since_id") == tid for r in stack.x.recorder.matching("/2/users/")),
             what="a mentions poll with since_id",
         )
@@ -67,8 +56,8 @@ async def test_hostile_text_pings_nobody_and_own_posts_are_never_alerted(stack, 
     daemon = Daemon(cfg)
     await daemon.start()
     try:
-        await wait_for(lambda: daemon.pollers["x"].health.stored >= 2, what="both posts stored")
-        await wait_for(lambda: len(stack.slack.all_messages()) >= 1, what="the alert")
+        await wait_for(stack, lambda: daemon.pollers["x"].health.stored >= 2, what="both posts stored")
+        await wait_for(stack, lambda: len(stack.slack.all_messages()) >= 1, what="the alert")
     finally:
         await daemon.stop()
     (msg,) = stack.slack.all_messages()
@@ -85,7 +74,7 @@ async def test_dead_letters_show_in_healthz(stack, tmp_path) -> None:
     daemon = Daemon(parse_config(cfg_dict, env={}))
     await daemon.start()
     try:
-        await wait_for(lambda: daemon.dispatcher.stats.dead >= 1, what="a dead letter")
+        await wait_for(stack, lambda: daemon.dispatcher.stats.dead >= 1, what="a dead letter")
         health = await daemon.health()
     finally:
         await daemon.stop()

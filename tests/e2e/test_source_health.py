@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import aiohttp
-import pytest
 from helpers import wait_for
 from sqlalchemy import insert
 
@@ -18,14 +17,6 @@ from monitor.storage.schema import mentions
 
 QUERY = "acme -is:retweet -from:acme"
 
-
-@pytest.fixture
-async def stack():
-    s = SandboxStack(slack_rate_per_channel=None)
-    await s.start()
-    s.x.add_user("acme", "Acme", followers=250_000, verified=True)
-    yield s
-    await s.stop()
 
 
 def ops_messages(stack: SandboxStack) -> list[str]:
@@ -42,8 +33,8 @@ async def test_a_failing_stream_shows_in_healthz_and_metrics(stack, tmp_path) ->
     daemon = Daemon(cfg)
     await daemon.start()
     try:
-        await wait_for(lambda: daemon.pollers["x"].health.stored >= 1, what="the mention stored")
-        await wait_for(lambda: daemon.pollers["x"].health.streams.get(f"search:{QUERY}") is not None
+        await wait_for(stack, lambda: daemon.pollers["x"].health.stored >= 1, what="the mention stored")
+        await wait_for(stack, lambda: daemon.pollers["x"].health.streams.get(f"search:{QUERY}") is not None
                        and daemon.pollers["x"].health.streams[f"search:{QUERY}"].state == "failing",
                        what="the search stream failing")
         async with aiohttp.ClientSession() as http:
@@ -73,19 +64,19 @@ async def test_revoked_token_pauses_once_and_sighup_resumes_only_when_check_pass
     await daemon.start()
     poller = daemon.pollers["x"]
     try:
-        await wait_for(lambda: poller.health.state == "ok", what="the first poll")
+        await wait_for(stack, lambda: poller.health.state == "ok", what="the first poll")
         stack.x.bearer_tokens.clear()
-        await wait_for(lambda: poller.health.state == "paused", what="the source paused")
-        await wait_for(lambda: len(ops_messages(stack)) >= 1, what="the operators told")
+        await wait_for(stack, lambda: poller.health.state == "paused", what="the source paused")
+        await wait_for(stack, lambda: len(ops_messages(stack)) >= 1, what="the operators told")
         assert (await daemon.health())["status"] == "down"
         daemon.reload()  # SIGHUP, token still revoked
-        await wait_for(lambda: len(stack.x.recorder.matching("/2/users/by/username")) >= 2, what="a check")
-        await wait_for(lambda: not daemon._running_polls, what="the check done")
+        await wait_for(stack, lambda: len(stack.x.recorder.matching("/2/users/by/username")) >= 2, what="a check")
+        await wait_for(stack, lambda: not daemon._running_polls, what="the check done")
         assert poller.health.state == "paused"
         stack.x.bearer_tokens.add(X_BEARER)
         daemon.reload()
-        await wait_for(lambda: poller.health.state == "ok", what="resumed and polling")
-        await wait_for(lambda: len(ops_messages(stack)) >= 2, what="the resume announced")
+        await wait_for(stack, lambda: poller.health.state == "ok", what="resumed and polling")
+        await wait_for(stack, lambda: len(ops_messages(stack)) >= 2, what="the resume announced")
     finally:
         await daemon.stop()
     texts = ops_messages(stack)
@@ -104,10 +95,10 @@ async def test_a_source_that_goes_quiet_is_announced_once_and_its_return_once(st
             await conn.execute(insert(mentions), [
                 {"source": "x", "external_id": f"h{i}", "stream": "mentions:acme", "author_id": "1", "text": "hi",
                  "is_own": False, "created_at": now - 4 - i, "fetched_at": now - 4 - i} for i in range(100)])
-        await wait_for(lambda: any("went quiet" in t for t in ops_messages(stack)), what="the quiet alert")
+        await wait_for(stack, lambda: any("went quiet" in t for t in ops_messages(stack)), what="the quiet alert")
         stack.x.add_user("anna_k", "Anna")
         stack.x.post("anna_k", "@acme is anyone there? my booking vanished")
-        await wait_for(lambda: any("again" in t for t in ops_messages(stack)), what="the recovery")
+        await wait_for(stack, lambda: any("again" in t for t in ops_messages(stack)), what="the recovery")
     finally:
         await daemon.stop()
     texts = ops_messages(stack)

@@ -29,7 +29,7 @@ async def test_two_daemons_share_the_work_without_doing_it_twice(db_url) -> None
                 pending = (await conn.execute(select(func.count()).where(outbox.c.status != "sent"))).scalar_one()
             return stored == len(ids) and pending == 0
 
-        await wait_for(settled, timeout=30, what="all posts stored and alerted")
+        await wait_for(stack, settled, timeout=30, what="all posts stored and alerted")
         skipped = sum(p.health.skipped_no_lease for d in (first, second) for p in d.pollers.values())
     finally:
         await first.stop()
