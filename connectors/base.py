@@ -77,6 +77,13 @@ class Gap:
 class Source(Protocol):
     name: ClassVar[str]  # the YAML `type:`
 
+    # What the latest fetch could not do, and what the budget planner and /healthz read:
+    last_errors: list[tuple[str, SourceError]]  # (stream, error) for streams that failed or were not asked
+    gaps: list[Gap]  # time ranges the platform can no longer return
+    requests_by_pool: dict[str, int]  # API calls since start, per rate pool (endpoint)
+    rate_limits: dict[str, RateLimit]  # per pool, as the latest headers said
+    reads_total: int  # posts read since start (what X bills against its monthly cap)
+
     async def check(self) -> None: ...
 
     def streams(self) -> list[str]: ...  # the names of its streams (each has its own cursor)

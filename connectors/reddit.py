@@ -522,6 +522,8 @@ class RedditSource:
         """API calls since start, failed fetches included (Batch.requests only counts one fetch)."""
         return self._meter.requests
 
+    reads_total = 0  # Reddit does not bill per post read
+
     @property
     def requests_by_pool(self) -> dict[str, int]:
         """Reddit counts every call of the client against one budget."""

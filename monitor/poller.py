@@ -142,8 +142,8 @@ class Poller:
             return None
         h.last_attempt_at = now
         asked = due if due is not None else self.all_streams()
-        spent_before = dict(getattr(self.source, "requests_by_pool", {}) or {})
-        reads_before = int(getattr(self.source, "reads_total", 0) or 0)
+        spent_before = dict(self.source.requests_by_pool)
+        reads_before = self.source.reads_total
         started = time.perf_counter()
         batch: Batch | None = None
         reads = 0
@@ -154,7 +154,7 @@ class Poller:
             batch = await self.source.fetch(cursors, streams=due)
         except (TransientError, BadPayload) as e:
             reads = self._account(now, spent_before, reads_before)
-            failed = {s for s, _ in getattr(self.source, "last_errors", []) or []}
+            failed = {s for s, _ in self.source.last_errors}
             if not failed or failed.issuperset(asked):
                 self._streams_after(now, asked, None, e)
                 if any(st.state == "ok" for n, st in h.streams.items() if n not in asked):
@@ -170,11 +170,11 @@ class Poller:
                              retry_after=getattr(e, "retry_after", None))
                 return None
             # Some streams answered, just with nothing new: the source works, only the others failed.
-            spent = sum(getattr(self.source, "requests_by_pool", {}).values()) - sum(spent_before.values())
+            spent = sum(self.source.requests_by_pool.values()) - sum(spent_before.values())
             batch = Batch([], [], requests=max(0, spent))
         except (AuthError, ConfigError) as e:
             self._account(now, spent_before, reads_before)
-            failed = {s for s, _ in getattr(self.source, "last_errors", []) or []}
+            failed = {s for s, _ in self.source.last_errors}
             if isinstance(e, ConfigError) and failed.issuperset(asked) and \
                     any(st.state == "ok" for n, st in h.streams.items() if n not in asked):
                 # One stream's setting is wrong (a query the API rejects): that stream stops and the
@@ -224,9 +224,9 @@ class Poller:
 
     def _account(self, now: float, spent_before: dict[str, int], reads_before: int) -> int:
         """Charge what the fetch spent to its pools and note what the platform's headers said."""
-        spent = dict(getattr(self.source, "requests_by_pool", {}) or {})
-        reads = int(getattr(self.source, "reads_total", 0) or 0) - reads_before
-        limits = dict(getattr(self.source, "rate_limits", {}) or {})
+        spent = dict(self.source.requests_by_pool)
+        reads = self.source.reads_total - reads_before
+        limits = dict(self.source.rate_limits)
         m, n = self.metrics, self.name
         for pool, total in spent.items():
             delta = total - spent_before.get(pool, 0)
@@ -249,7 +249,7 @@ class Poller:
     def _streams_after(self, now: float, asked: Sequence[str], batch: Batch | None, error: Exception | None) -> None:
         """Each asked stream succeeded or failed: its health, its metrics, and its next due time."""
         errors: dict[str, SourceError] = {}
-        for stream, e in getattr(self.source, "last_errors", []) or []:
+        for stream, e in self.source.last_errors:
             errors.setdefault(stream, e)
         counts: dict[str, int] = {}
         for mention in batch.mentions if batch is not None else []:
@@ -312,7 +312,7 @@ class Poller:
 
     async def _report_gaps(self) -> None:
         """Before the cursor moves past a gap: one alert per gap (its start names it), and the metrics."""
-        for gap in getattr(self.source, "gaps", []) or []:
+        for gap in self.source.gaps:
             self.health.gaps += 1
             self.metrics.gaps.labels(self.name, gap.stream).inc()
             self.metrics.gap_seconds.labels(self.name, gap.stream).inc(max(0.0, gap.end - gap.start))
@@ -365,10 +365,10 @@ class Poller:
             h.by_urgency[u] = h.by_urgency.get(u, 0) + c
             m.verdicts.labels(u).inc(c)
         # one 429 blocks the streams behind it too: count the refusal once, not once per stream
-        rate_limited = len({id(e) for _, e in getattr(self.source, "last_errors", []) or []
+        rate_limited = len({id(e) for _, e in self.source.last_errors
                             if getattr(e, "rate_limited", False)})
         h.rate_limited += rate_limited
-        h.errors += len({s for s, _ in getattr(self.source, "last_errors", []) or []})
+        h.errors += len({s for s, _ in self.source.last_errors})
         m.rate_limited.labels(n).inc(rate_limited)
         m.fetched.labels(n).inc(len(batch.mentions))
         m.stored.labels(n).inc(r.stored)

@@ -16,7 +16,6 @@ shared data sets.
 from __future__ import annotations
 
 import math
-import re
 import string
 
 from vaderSentiment import vaderSentiment as vs
