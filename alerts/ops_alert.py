@@ -3,24 +3,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alerts.escape import escape_mrkdwn
+from alerts.escape import escape_mrkdwn, escape_truncated
 
 
 def build_source_paused(source: str, error: str) -> dict[str, object]:
     """A source stopped because its credentials or config no longer work; nothing is seen from it until fixed."""
     text = (
         f":warning: Source *{escape_mrkdwn(source)}* is paused and sees nothing until fixed: "
-        f"{escape_mrkdwn(error)[:500]}\nFix the credentials or config, then run `outreach-monitor check` "
+        f"{escape_truncated(error, 500)}\nFix the credentials or config, then run `outreach-monitor check` "
         "and send the daemon SIGHUP (or restart it)."
     )
     return {
-        "text": f"Source {source} is paused: {error[:200]}",
+        "text": escape_truncated(f"Source {source} is paused: {error}", 250),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
 
 
 def _section(text: str, fallback: str) -> dict[str, object]:
-    return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    # the fallback (notifications, old clients) is mrkdwn too: strangers' text in it is escaped as well
+    return {"text": escape_truncated(fallback, 300), "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
 def _when(epoch: float) -> str:
@@ -54,7 +55,7 @@ def build_gap(source: str, stream: str, start: float, end: float) -> dict[str, o
 def build_stream_failing(source: str, stream: str, failures: int, error: str) -> dict[str, object]:
     """One stream keeps failing while the rest of its source works."""
     text = (f":warning: *{escape_mrkdwn(source)}* `{escape_mrkdwn(stream)}` has failed {failures} polls in a row "
-            f"while the other streams work; its mentions are not being seen: {escape_mrkdwn(error)[:500]}")
+            f"while the other streams work; its mentions are not being seen: {escape_truncated(error, 500)}")
     return _section(text, f"{source} {stream} keeps failing: {error[:200]}")
 
 
@@ -77,3 +78,13 @@ def build_went_quiet(source: str, last_seen_at: float | None, after: float, expe
 def build_quiet_over(source: str, quiet_for: float) -> dict[str, object]:
     return _section(f":loud_sound: Source *{escape_mrkdwn(source)}* brings mentions again after "
                     f"{_span(quiet_for)} of silence.", f"Source {source} brings mentions again")
+
+
+def build_quarantined(source: str, count: int, example_id: str, error: str) -> dict[str, object]:
+    """Items a source returned could not be stored even after cleaning; the rest of the poll went on.
+    Sent once per source per day: the quarantine table holds every item with its raw payload."""
+    text = (f":biohazard_sign: Source *{escape_mrkdwn(source)}* returned {count} item(s) that could not be stored; "
+            f"they are kept in the `quarantine` table with their raw payload, and every other item was stored. "
+            f"First: `{escape_truncated(example_id, 80)}`: {escape_truncated(error, 400)}\n"
+            "You hear of this once a day per source; `/healthz` counts them.")
+    return _section(text, f"Source {source}: {count} item(s) quarantined")
