@@ -29,6 +29,7 @@ from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
+from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
@@ -70,6 +71,7 @@ class Daemon:
         self._dispatch_task: asyncio.Task[None] | None = None
         self._running_polls: set[asyncio.Task[Any]] = set()
         self._web: web.AppRunner | None = None
+        self.health_runner: HealthRunner | None = None
         self.http_port: int | None = None
         self._stop = asyncio.Event()
         self._started_at = clock()
@@ -95,6 +97,7 @@ class Daemon:
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
 
+        add_health_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
             self.engine,
             handlers,
@@ -126,6 +129,7 @@ class Daemon:
             )
 
         self.scheduler = AsyncIOScheduler()
+        self.health_runner = await start_health(self, handlers)
         for sc in cfg.sources:
             # The job only ticks; the budget planner decides which streams (if any) are due at each tick.
             planner = self.pollers[sc.name].planner
@@ -277,6 +281,8 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         for name in self.pollers:
             await leases.release(self.engine, f"poll:{name}", self.instance)
+        if self.health_runner is not None:
+            await self.health_runner.close()
         for s in self.sources.values():
             await s.close()
         if self._web is not None:

@@ -30,6 +30,11 @@ class NewEffect:
     kind: str
     target: str
     payload: dict[str, Any]
+    # The lead's interface (priority lanes, Slack threads); stored once the outbox gains the columns.
+    priority: int = 2
+    lane: str | None = None
+    about: str | None = None
+    thread_of: str | None = None
 
 
 async def enqueue(conn: AsyncConnection, effects: Iterable[NewEffect], *, now: float) -> int:

@@ -130,3 +130,61 @@ feedback = Table(
     Column("created_at", Float, nullable=False),
 )
 Index("ix_feedback_mention", feedback.c.mention_id)
+
+# ── service health and incidents (issue 11) ──────────────────────────────────────────────────
+# One row per health check (or per Alertmanager alert, statuspage component, delay): the state of
+# monitor.health_state.step(), written in the same transaction as what its action did, so a
+# restarted daemon neither pages again nor forgets an open incident.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("check", String(200), primary_key=True),
+    Column("service", String(64), nullable=False),
+    Column("status", String(16), nullable=False, default="up"),  # up | down | degraded
+    Column("failures", Integer, nullable=False, default=0),
+    Column("successes", Integer, nullable=False, default=0),
+    Column("triggered", Boolean, nullable=False, default=False),
+    Column("last_ok", Boolean, nullable=True),
+    Column("changes", JSON, nullable=True),  # recent ok↔failing change times (flap detection)
+    Column("since", Float, nullable=True),
+    Column("incident_id", Id, nullable=True),
+    Column("detail", Text, nullable=False, default=""),  # the last reading's detail (internal: never public)
+    Column("updated_at", Float, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("service", String(64), nullable=False),
+    Column("title", String(256), nullable=False),
+    Column("status", String(16), nullable=False),  # investigating | identified | monitoring | resolved
+    Column("impact", String(16), nullable=False, default="major"),  # minor (degraded) | major | critical
+    # internal: Slack only (a complaint spike nobody confirmed yet); public: customers are told
+    Column("public", Boolean, nullable=False, default=True),
+    Column("opened_by", String(200), nullable=False),  # "check:api-health", "spike", "person:ana", …
+    Column("terms", JSON, nullable=True),  # words that name the service in a post (triage attaches mentions)
+    Column("opened_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("resolved_at", Float, nullable=True),
+    # the proactive notices' cadence: which update customers last heard about, and when
+    Column("noticed_update_id", Id, nullable=True),
+    Column("noticed_at", Float, nullable=True),
+)
+Index("ix_incidents_open", incidents.c.status, incidents.c.service)
+
+incident_updates = Table(
+    "incident_updates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message", Text, nullable=False),  # what customers may read (public incidents)
+    Column("note", Text, nullable=False, default=""),  # what only the team reads (check names, details)
+    Column("by", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_incident_updates_incident", incident_updates.c.incident_id, incident_updates.c.id)
+# A mention about an open incident is attached to it (monitor/ingest.py), for acknowledgements and counts.
+mentions.append_column(Column("incident_id", Id, nullable=True))
+Index("ix_mentions_incident", mentions.c.incident_id)
