@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from connectors.reddit import RedditConfig
 from connectors.x import XConfig
+from monitor.digest.config import DigestsConfig
 from monitor.models import URGENCIES
 
 SourceConfig = Annotated[Union[XConfig, RedditConfig], Field(discriminator="type")]
@@ -112,6 +113,7 @@ class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     lease_seconds: float = Field(30.0, gt=0)
+    digests: DigestsConfig = Field(default_factory=DigestsConfig)
 
     @field_validator("sources")
     @classmethod

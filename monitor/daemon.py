@@ -24,7 +24,7 @@ from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.mention_delivery import MentionAlertDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
-from monitor import leases, outbox
+from monitor import coverage, leases, outbox
 from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
@@ -65,6 +65,7 @@ class Daemon:
         self._serve_http = serve_http
         self.sources: dict[str, Source] = {}
         self.pollers: dict[str, Poller] = {}
+        self.coverage: dict[str, coverage.CoverageRecorder] = {}
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
@@ -124,6 +125,7 @@ class Daemon:
                 on_stored=lambda r: self.dispatcher.wake() if r.alerts and self.dispatcher else None,
                 ops=self._tell_operators,
             )
+            self.coverage[sc.name] = coverage.CoverageRecorder(self.engine, sc.name, self.clock)
 
         self.scheduler = AsyncIOScheduler()
         for sc in cfg.sources:
@@ -174,15 +176,24 @@ class Daemon:
             self._running_polls.add(task)
         try:
             await self.pollers[name].poll()
+            await self._record_coverage(name)
         except Exception:  # a bug must not kill the job; the next interval tries again
             log.exception("poll.crashed", source=name)
         finally:
             if task is not None:
                 self._running_polls.discard(task)
 
+    async def _record_coverage(self, name: str) -> None:
+        """Persist the episodes (paused, failing, throttled, gap) this poll began or ended."""
+        p, rec = self.pollers[name], self.coverage[name]
+        rec.observe(p.health, p.source.gaps)
+        await rec.flush()
+
     async def _watch_job(self, name: str) -> None:
         try:
             await self.pollers[name].watch()
+            self.coverage[name].observe_quiet(self.pollers[name].health)
+            await self.coverage[name].flush()
         except Exception:
             log.exception("watch.crashed", source=name)
 
@@ -221,6 +232,7 @@ class Daemon:
             "instance": self.instance,
             "uptime_s": round(now - self._started_at, 1),
             "sources": sources,
+            "coverage": [e.as_dict() for e in await coverage.recent(self.engine, 20)],  # survives restarts
             "outbox": {
                 "pending": b.pending,
                 "sent": b.sent,
