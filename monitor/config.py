@@ -86,11 +86,13 @@ class TriageConfig(_Strict):
 
 
 class OutboxConfig(_Strict):
-    max_attempts: int = Field(8, ge=1)
+    # A row that keeps failing for a transient reason (5xx, timeouts) is given up only after this
+    # long; a 429 or a refused token never counts (the row waits until Slack works again).
+    give_up_after: float = Field(86_400.0, gt=0)
     base_backoff: float = Field(2.0, gt=0)
     max_backoff: float = Field(300.0, gt=0)
-    batch_size: int = Field(20, ge=1)
     poll_interval: float = Field(0.5, gt=0)
+    max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
 
 
 class ServerConfig(_Strict):
@@ -112,7 +114,10 @@ class Config(_Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    lease_seconds: float = Field(30.0, gt=0)
+    # When a daemon dies, another on the same database carries on within this many seconds: poll
+    # leases last two thirds of it (renewed while a poll runs), as do outbox claims. Shorter means
+    # faster failover and more lease writes.
+    failover_seconds: float = Field(30.0, ge=3)
     digests: DigestsConfig = Field(default_factory=DigestsConfig)
 
     @field_validator("sources")

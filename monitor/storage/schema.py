@@ -106,8 +106,46 @@ outbox = Table(
     Column("result", String(200), nullable=True),  # the outside id, e.g. a Slack message ts
     Column("created_at", Float, nullable=False),
     Column("sent_at", Float, nullable=True),
+    # 0 critical, 1 high and operators' messages, 2 normal, 3 low: within a lane the lowest goes first
+    Column("priority", Integer, nullable=False, default=2, server_default="2"),
+    # what is paced together (one Slack channel): "<service>:<target>"; claimed one row at a time per lane
+    Column("lane", String(200), nullable=False, default="", server_default=""),
+    Column("about", String(64), nullable=True),  # "ticket:7", "incident:3", "mention:42"
+    Column("thread_of", String(64), nullable=True),  # post in the thread of the first message about this
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt_at)
+Index("ix_outbox_lane", outbox.c.status, outbox.c.lane, outbox.c.priority, outbox.c.next_attempt_at)
+Index("ix_outbox_about", outbox.c.about)
+
+# Pacing and blocks shared by every daemon on the database: one row per lane ("slack:#care") and per
+# service ("service:slack", blocked while the token is refused).
+delivery_lanes = Table(
+    "delivery_lanes",
+    metadata,
+    Column("lane", String(200), primary_key=True),
+    Column("next_at", Float, nullable=False, default=0.0),  # the lane's next send may start then
+    Column("blocked_until", Float, nullable=False, default=0.0),
+    Column("blocked_reason", Text, nullable=True),
+    Column("blocked_since", Float, nullable=True),
+    Column("holder", String(128), nullable=True),  # who is sending on it now (until next_at)
+)
+
+# The message registry: which Slack message is about which ticket, incident or mention. Written in
+# the transaction that marks its outbox row sent, so threads, updates and buttons can find it.
+slack_messages = Table(
+    "slack_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("outbox_key", String(200), nullable=False, unique=True),
+    Column("lane", String(200), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("thread_ts", String(32), nullable=True),  # set when the message is a reply in a thread
+    Column("about", String(64), nullable=True),
+    Column("posted_at", Float, nullable=False),
+    UniqueConstraint("channel_id", "ts", name="uq_slack_messages_channel_ts"),
+)
+Index("ix_slack_messages_about", slack_messages.c.about, slack_messages.c.lane)
 
 leases = Table(
     "leases",

@@ -1,13 +1,13 @@
 """digests: coverage events, built digests, schedule runs, hourly mention roll-ups
 
 Revision ID: 0112_digests
-Revises: 0004
+Revises: 0005
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0112_digests"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
