@@ -1,7 +1,9 @@
 """The outbox handler that posts Slack messages (kind "slack.message") through slack-sdk's AsyncWebClient.
 
-The payload is already the finished message (`{"text", "blocks"}`, optionally `"thread_ts"`): it was
-built when the row was written, so delivery only posts it. Every message carries Slack message
+The payload is the finished message (`{"text", "blocks"}`). A row in the thread of a ticket or incident
+(`thread_of`) arrives with its parent resolved from the message registry (`item.parent`) and is posted
+as a reply there; every post returns a `Receipt` naming the channel id and ts, which the outbox
+records in the registry. Every message carries Slack message
 metadata with the outbox key, which is how `reconcile` tells, after a crash between Slack accepting a
 message and our database recording it, whether the alert is already in the channel.
 
@@ -22,14 +24,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from monitor.delivery import OutboxItem, PermanentFailure, RetryLater
+from monitor.delivery import OutboxItem, PermanentFailure, Posted, Receipt, RetryLater
 
 log = logging.getLogger(__name__)
 
 KIND = "slack.message"
 EVENT_TYPE = "outreach_monitor_alert"
 RECONCILE_LOOKBACK = 60.0  # seconds before the row was written; covers clock skew between us and Slack
-AUTH_RETRY_AFTER = 900.0  # a bad token needs a person; check back every 15 minutes, lose nothing
+# A refused token needs a person; once they fix it, delivery should resume within a minute, not after
+# a long timer. One post is tried this often while the whole service waits (rows are not attempts).
+AUTH_RETRY_AFTER = 30.0
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
@@ -105,10 +109,7 @@ class SlackDelivery:
     def min_interval(self) -> float:
         return self._min_interval
 
-    def pace_key(self, item: OutboxItem) -> str | None:
-        return item.target  # Slack's rate limit is per channel
-
-    async def deliver(self, item: OutboxItem) -> str:
+    async def deliver(self, item: OutboxItem) -> Receipt:
         payload = item.payload
         kwargs: dict[str, Any] = {
             "channel": item.target,
@@ -119,14 +120,16 @@ class SlackDelivery:
             "unfurl_links": False,
             "unfurl_media": False,
         }
-        if payload.get("thread_ts"):
-            kwargs["thread_ts"] = payload["thread_ts"]
+        thread_ts = _thread_ts(item)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
         resp = await self._call("chat.postMessage", self._client.chat_postMessage, **kwargs)
-        if resp.get("channel") and not _CHANNEL_ID.match(item.target):
-            self._ids[item.target.lstrip("#")] = str(resp["channel"])
-        return str(resp["ts"])
+        channel_id = str(resp.get("channel") or item.target)
+        if not _CHANNEL_ID.match(item.target):
+            self._ids[item.target.lstrip("#")] = channel_id
+        return Receipt(str(resp["ts"]), Posted(channel_id, str(resp["ts"]), thread_ts))
 
-    async def reconcile(self, item: OutboxItem) -> str | None:
+    async def reconcile(self, item: OutboxItem) -> Receipt | None:
         """The ts of a message already posted for this item's key, else None.
 
         A threaded message is looked for among the thread's replies (history lists top-level only).
@@ -135,7 +138,7 @@ class SlackDelivery:
         if channel is None:
             return None  # no such channel: nothing can have landed there (deliver will say channel_not_found)
         oldest = f"{max(item.created_at - RECONCILE_LOOKBACK, 0):.6f}"
-        thread_ts = item.payload.get("thread_ts")
+        thread_ts = _thread_ts(item)
         cursor: str | None = None
         for _ in range(self._max_history_pages):
             args: dict[str, Any] = {"channel": channel, "oldest": oldest, "include_all_metadata": True,
@@ -149,7 +152,7 @@ class SlackDelivery:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == item.key:
-                    return str(message["ts"])
+                    return Receipt(str(message["ts"]), Posted(channel, str(message["ts"]), thread_ts))
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not resp.get("has_more") or not cursor:
                 return None
@@ -189,23 +192,33 @@ class SlackDelivery:
             raise _translate(e, what, kwargs.get("channel", "")) from e
 
 
+def _thread_ts(item: OutboxItem) -> str | None:
+    if item.parent is not None:
+        return item.parent.thread_ts or item.parent.ts
+    return item.payload.get("thread_ts") or None
+
+
 def _translate(e: Exception, what: str, channel: str) -> Exception:
     """slack-sdk and aiohttp errors in the outbox's vocabulary; the one place that knows them."""
     if isinstance(e, SlackApiError):
         status, error, retry_after = _response_facts(e)
         if status == 429 or error == "ratelimited":
-            return RetryLater(f"Slack rate-limited {what} in {channel}", retry_after=retry_after)
+            # not an attempt: the channel waits as long as Slack says, and the row is not nearer to giving up
+            return RetryLater(f"Slack rate-limited {what} in {channel}", retry_after=retry_after if retry_after
+                              is not None else 1.0, counts=False, scope="lane")
         if status >= 500:
-            return RetryLater(f"Slack answered {what} with HTTP {status}", retry_after=retry_after)
+            return RetryLater(f"Slack answered {what} with HTTP {status}", retry_after=retry_after, scope="lane")
         if error == "missing_scope":
             needed = _data(e).get("needed") or "a scope"
             return RetryLater(
                 f"the Slack app needs {needed} for {what}: add it to the app (or configure channel ids); "
-                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER)
+                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER, counts=False,
+                scope="service")
         if error in _AUTH:
             return RetryLater(
                 f"Slack rejected the bot token ({error}) on {what}: fix slack.token or the app's scopes; "
-                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER)
+                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER, counts=False,
+                scope="service")
         if error in _PERMANENT:
             return PermanentFailure(f"Slack refused {what} to {channel}: {error}{_details(e)}")
         if not error:
@@ -215,7 +228,7 @@ def _translate(e: Exception, what: str, channel: str) -> Exception:
     if isinstance(e, SlackRequestError):
         return PermanentFailure(f"{what} request could not be built: {e}")
     # timeouts, refused or dropped connections: the message may have landed (reconcile decides)
-    return RetryLater(f"Slack {what} failed: {type(e).__name__}: {str(e) or 'timed out'}")
+    return RetryLater(f"Slack {what} failed: {type(e).__name__}: {str(e) or 'timed out'}", scope="lane")
 
 
 def _response_facts(e: SlackApiError) -> tuple[int, str, float | None]:

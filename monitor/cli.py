@@ -17,6 +17,7 @@ app = typer.Typer(
 
 def _register_all() -> None:
     from monitor import incidents_cli, ops_cli
+    from monitor.digest import cli as digest_cli
     from monitor.sandbox import cli as sandbox_cli
     from monitor.triage import cli as triage_cli
 
@@ -24,6 +25,7 @@ def _register_all() -> None:
     incidents_cli.register(app)
     triage_cli.register(app)
     sandbox_cli.register(app)
+    digest_cli.register(app)
 
 
 def main() -> None:

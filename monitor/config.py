@@ -18,6 +18,7 @@ from connectors.reddit import RedditConfig
 from connectors.statuspage import StatuspageConfig
 from connectors.x import XConfig
 from monitor import health_config as hc
+from monitor.digest.config import DigestsConfig
 from monitor.models import URGENCIES
 from outreach.email import EmailSettings
 
@@ -89,11 +90,13 @@ class TriageConfig(_Strict):
 
 
 class OutboxConfig(_Strict):
-    max_attempts: int = Field(8, ge=1)
+    # A row that keeps failing for a transient reason (5xx, timeouts) is given up only after this
+    # long; a 429 or a refused token never counts (the row waits until Slack works again).
+    give_up_after: float = Field(86_400.0, gt=0)
     base_backoff: float = Field(2.0, gt=0)
     max_backoff: float = Field(300.0, gt=0)
-    batch_size: int = Field(20, ge=1)
     poll_interval: float = Field(0.5, gt=0)
+    max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
 
 
 class ServerConfig(_Strict):
@@ -115,7 +118,6 @@ class Config(_Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    lease_seconds: float = Field(30.0, gt=0)
     # service health and outreach (monitor/health_config.py; cross-checked in parse_config)
     services: list[hc.ServiceConfig] = Field(default_factory=list)
     checks: list[HttpCheckConfig] = Field(default_factory=list)
@@ -124,7 +126,12 @@ class Config(_Strict):
     delay_feeds: list[hc.DelayFeedConfig] = Field(default_factory=list)
     incidents: hc.IncidentsConfig = Field(default_factory=hc.IncidentsConfig)
     subscribers: list[hc.SubscriberConfig] = Field(default_factory=list)
-    email: EmailSettings | None = None  # the SMTP relay (subscribers' notices, digests)
+    email: EmailSettings | None = None  # the SMTP relay for subscribers' notices
+    # When a daemon dies, another on the same database carries on within this many seconds: poll
+    # leases last two thirds of it (renewed while a poll runs), as do outbox claims. Shorter means
+    # faster failover and more lease writes.
+    failover_seconds: float = Field(30.0, ge=3)
+    digests: DigestsConfig = Field(default_factory=DigestsConfig)
 
     @field_validator("sources")
     @classmethod

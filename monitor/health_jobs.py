@@ -59,7 +59,7 @@ class HealthRunner:
         services = {s.name: s for s in cfg.services}
         slack_channel = cfg.incidents.channel if cfg.slack is not None else None
         tracker = Tracker(engine, services, slack_channel, clock=clock, on_change=on_change)
-        runner = cls(engine, tracker, holder, lease_ttl=max(cfg.lease_seconds, 10.0), clock=clock)
+        runner = cls(engine, tracker, holder, lease_ttl=max(cfg.failover_seconds * 2 / 3, 2.0), clock=clock)
         if cfg.checks or cfg.statuspages:
             runner.session = session or make_session()
         for c in cfg.checks:

@@ -22,7 +22,7 @@ from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
 from monitor import incidents
 from monitor.models import URGENCIES, Batch, Mention, Verdict
-from monitor.outbox import NewEffect, enqueue
+from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions, tickets
@@ -213,8 +213,11 @@ async def ingest(
                 channel = policy.channel(v)
                 if channel is None:
                     continue
-                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_ids.get(ticket_root(m)))
-                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload()))
+                ticket_id = ticket_ids.get(ticket_root(m))
+                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_id)
+                about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
+                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
+                                         priority=PRIORITY[v.urgency], about=about))
         result.alerts = await enqueue(conn, effects, now=now)
 
         if batch.cursors:

@@ -40,9 +40,6 @@ class EmailDelivery:
         self.settings = settings
         self._tls = tls_context
 
-    def pace_key(self, item: OutboxItem) -> str | None:
-        return None
-
     async def deliver(self, item: OutboxItem) -> str:
         p = item.payload
         msg = EmailMessage()
@@ -82,9 +79,6 @@ class WebhookDelivery:
         self._session = session
         self.clock = clock
         self.timeout = timeout
-
-    def pace_key(self, item: OutboxItem) -> str | None:
-        return None
 
     async def deliver(self, item: OutboxItem) -> str:
         body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True).encode()

@@ -87,4 +87,5 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
 
     slack = stack.slack.messages("#incidents")
     assert len(slack) == 2 and "Incident #1" in str(slack[0]["blocks"]) and "resolved" in slack[1]["text"]
+    assert slack[1]["thread_ts"] == slack[0]["ts"]  # one thread per incident
     assert "checkout-health" in str(slack[0]["blocks"])  # the team does see which check failed

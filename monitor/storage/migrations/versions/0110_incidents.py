@@ -1,13 +1,13 @@
 """service health and incidents: alert_states, incidents, incident_updates, mentions.incident_id
 
 Revision ID: 0110_incidents
-Revises: 0004
+Revises: 0112_digests
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0110_incidents"
-down_revision = "0004"
+down_revision = "0112_digests"
 branch_labels = None
 depends_on = None
 
