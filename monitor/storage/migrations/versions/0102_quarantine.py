@@ -1,13 +1,13 @@
 """quarantine for items that cannot be stored; author_followers is a BIGINT (counts pass 2^31)
 
 Revision ID: 0102_quarantine
-Revises: 0004
+Revises: 0110_incidents
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0102_quarantine"
-down_revision = "0004"
+down_revision = "0110_incidents"
 branch_labels = None
 depends_on = None
 
