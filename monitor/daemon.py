@@ -27,11 +27,12 @@ from alerts.mention_delivery import MentionAlertDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
-from monitor import lanes, leases, outbox
+from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
+from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
@@ -70,11 +71,13 @@ class Daemon:
         self._serve_http = serve_http
         self.sources: dict[str, Source] = {}
         self.pollers: dict[str, Poller] = {}
+        self.coverage: dict[str, coverage.CoverageRecorder] = {}
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._running_polls: set[asyncio.Task[Any]] = set()
         self._web: web.AppRunner | None = None
+        self.health_runner: HealthRunner | None = None
         self.http_port: int | None = None
         self._stop = asyncio.Event()
         self._stopping_dispatch = asyncio.Event()
@@ -100,12 +103,14 @@ class Daemon:
         if cfg.slack is not None:
             if "slack.message" not in handlers:
                 client = make_slack_client(cfg.slack.token, cfg.slack.api_base)
-                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel)
+                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel,
+                                                          auth_retry_after=cfg.slack.auth_recheck)
             slack = handlers["slack.message"]
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
 
+        add_health_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
             self.engine,
             handlers,
@@ -116,6 +121,7 @@ class Daemon:
             hold=self.hold,
             idle_wait=cfg.outbox.poll_interval,
             max_lanes=cfg.outbox.max_lanes,
+            announce_after=cfg.outbox.announce_after,
             clock=self.clock,
             on_event=self._delivery_event,
             on_progress=self.tasks["dispatcher"].progress,
@@ -138,8 +144,10 @@ class Daemon:
                 on_stored=lambda r: self.dispatcher.wake() if r.alerts and self.dispatcher else None,
                 ops=self._tell_operators,
             )
+            self.coverage[sc.name] = coverage.CoverageRecorder(self.engine, sc.name, self.clock)
 
         self.scheduler = AsyncIOScheduler()
+        self.health_runner = await start_health(self, handlers)
         for sc in cfg.sources:
             # The job only ticks; the budget planner decides which streams (if any) are due at each tick.
             planner = self.pollers[sc.name].planner
@@ -194,12 +202,19 @@ class Daemon:
         try:
             await self.pollers[name].poll()
             self.storage.progress()
+            await self._record_coverage(name)
         except Exception as e:  # a failure must not kill the job; the next tick tries again
             self._job_failed("poll", name, e)
         finally:
             renew.cancel()
             if task is not None:
                 self._running_polls.discard(task)
+
+    async def _record_coverage(self, name: str) -> None:
+        """Persist the episodes (paused, failing, throttled, gap) this poll began or ended."""
+        p, rec = self.pollers[name], self.coverage[name]
+        rec.observe(p.health, p.source.gaps)
+        await rec.flush()
 
     async def _renew_lease(self, name: str) -> None:
         """While a poll runs, keep its lease (it lasts only `hold` seconds, so a dead daemon's lapses fast)."""
@@ -213,6 +228,8 @@ class Daemon:
     async def _watch_job(self, name: str) -> None:
         try:
             await self.pollers[name].watch()
+            self.coverage[name].observe_quiet(self.pollers[name].health)
+            await self.coverage[name].flush()
         except Exception as e:
             self._job_failed("watch", name, e)
 
@@ -254,10 +271,10 @@ class Daemon:
             if lane == "service:slack":
                 return  # Slack itself refuses us: the operators' channel cannot hear it; the log and /healthz say it
             payload = build_delivery_blocked(lane, str(d.get("error", "")))
-            key = f"ops.delivery_blocked:{lane}:{int(self.clock())}"
+            key = f"ops.delivery_blocked:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
         elif what == "recovered":
             payload = build_delivery_recovered(lane, float(d.get("blocked_for", 0.0)))  # type: ignore[arg-type]
-            key = f"ops.delivery_recovered:{lane}:{int(self.clock())}"
+            key = f"ops.delivery_recovered:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
         elif what == "dead":
             if lane == ops_lane:
                 return  # an operators' message that cannot be posted cannot tell them so: the log does
@@ -303,10 +320,11 @@ class Daemon:
         try:
             b = await outbox.backlog(self.engine)
             blocked = await lanes.blocks(self.engine)
+            recent_coverage = [e.as_dict() for e in await coverage.recent(self.engine, 20)]
             self.storage.progress()
         except Exception as e:
             self.storage.failed(e)
-            b, blocked = None, []
+            b, blocked, recent_coverage = None, [], []
         if self.storage.state == "failing":
             down = True
             problems.append(f"storage is failing: {self.storage.last_error}")
@@ -348,6 +366,7 @@ class Daemon:
             "tasks": {n: {**t.as_dict(now), "last_loop_age_s": None if last_loop is None or n != "dispatcher"
                           else round(now - last_loop, 1)} for n, t in self.tasks.items()},
             "sources": sources,
+            "coverage": recent_coverage,  # persisted episodes: the history survives a restart
             "outbox": delivery,
         }
 
@@ -408,6 +427,8 @@ class Daemon:
                 await leases.release(self.engine, f"poll:{name}", self.instance)
             except Exception as e:  # storage down at exit: the lease lapses on its own
                 log.warning("daemon.lease_not_released", source=name, error=describe(e))
+        if self.health_runner is not None:
+            await self.health_runner.close()
         for s in self.sources.values():
             await s.close()
         if self._web is not None:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
+from monitor import incidents
 from monitor.models import URGENCIES, Batch, Mention, Verdict
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
@@ -120,6 +121,8 @@ async def ingest(
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
         contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+        open_incidents = await incidents.open_incidents(conn) if fresh else []
+    incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
 
     # 2. triage, outside any transaction: CPU work that another source's write can overlap
@@ -130,7 +133,7 @@ async def ingest(
             continue
         prior = contacts[m.author.id]
         contacts[m.author.id] += 1
-        verdicts.append(triage.classify(m, prior_contacts=prior))
+        verdicts.append(triage.classify(m, prior_contacts=prior, open_incidents=incident_names))
 
     # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
     #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
@@ -162,6 +165,7 @@ async def ingest(
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": ticket_ids.get(ticket_root(m)) if v is not None else None,
+                "incident_id": _incident_of(m, v, open_incidents),
                 "urgency": None,
                 "category": None,
                 "complaint": None,
@@ -229,6 +233,14 @@ async def ingest(
                 cur_rows,
             )
     return result
+
+
+def _incident_of(m: Mention, v: Verdict | None, open_: list[incidents.OpenIncident]) -> int | None:
+    """The open incident a complaint or outage report is about (attached to it: acknowledgements, spikes)."""
+    if v is None or not open_ or not (v.complaint or v.category == "outage"):
+        return None
+    found = incidents.match(m.text, v.category, open_)
+    return found.id if found else None
 
 
 async def load_cursors(engine: AsyncEngine, source: str) -> dict[str, str]:
