@@ -1,13 +1,13 @@
 """tickets follow the customer: lifecycle columns, ticket_threads, ticket_events, replies, spend
 
 Revision ID: 0120_tickets
-Revises: 0110_incidents
+Revises: 0102_quarantine
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0120_tickets"
-down_revision = "0110_incidents"
+down_revision = "0102_quarantine"
 branch_labels = None
 depends_on = None
 
