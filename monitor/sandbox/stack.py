@@ -24,6 +24,11 @@ REDDIT_BOT = ("acme_care", "sandbox-password")
 CHANNELS = {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care"}
 
 
+def brand_query(brand: str) -> str:
+    """One search stream for mentions of the brand by others AND the brand's replies (one request, not two)."""
+    return f"({brand} -is:retweet -from:{brand}) OR (from:{brand} is:reply)"
+
+
 @dataclass
 class SandboxStack:
     clock: Callable[[], float] = time.time
@@ -127,7 +132,9 @@ class SandboxStack:
                     "bearer_token": X_BEARER,
                     "api_base": self.urls["x"],
                     "handles": [brand],
-                    "queries": queries if queries is not None else [f"{brand} -is:retweet -from:{brand}"],
+                    # what people say, and the brand's own replies (a reply is a ticket's response,
+                    # whether we or a person on X wrote it: monitor/ticket_resolver.py)
+                    "queries": queries if queries is not None else [brand_query(brand)],
                     "interval": x_interval,
                     "timeout": 5,
                 }
