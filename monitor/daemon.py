@@ -33,6 +33,7 @@ from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
 from monitor.poller import Poller
+from monitor.slack_cockpit import SlackCockpit
 from monitor.sources import build_sources
 from monitor.storage.engine import create_engine
 from monitor.storage.migrate import upgrade
@@ -73,6 +74,7 @@ class Daemon:
         self.http_port: int | None = None
         self._stop = asyncio.Event()
         self._started_at = clock()
+        self.cockpit: SlackCockpit | None = None
 
     # ── start ────────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
@@ -94,6 +96,10 @@ class Daemon:
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
+            self.cockpit = SlackCockpit(cfg.slack, self.engine, instance=self.instance, clock=self.clock,
+                                        wake=lambda: self.dispatcher.wake() if self.dispatcher else None,
+                                        health=self.health)
+            self.cockpit.register(handlers)
 
         self.dispatcher = Dispatcher(
             self.engine,
@@ -154,7 +160,14 @@ class Daemon:
                     max_instances=1,
                     coalesce=True,
                 )
+        if self.cockpit is not None:
+            esc = cfg.slack.escalation if cfg.slack is not None else None
+            if esc is not None:
+                self.scheduler.add_job(self._escalation_job, "interval", seconds=esc.check_every_s, id="escalation",
+                                       replace_existing=True, max_instances=1, coalesce=True)
         self.scheduler.start()
+        if self.cockpit is not None:
+            await self.cockpit.start()
         self._dispatch_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         if self._serve_http:
             await self._start_web()
@@ -162,6 +175,8 @@ class Daemon:
 
     async def _start_web(self) -> None:
         app = make_web_app(self.health, self._render_metrics)
+        if self.cockpit is not None and self.cockpit.http_handler is not None:
+            app.router.add_post(self.cockpit.cfg.interactivity_path, self.cockpit.http_handler)
         self._web = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._web.setup()
         site = web.TCPSite(self._web, self.cfg.server.host, self.cfg.server.port)
@@ -185,6 +200,12 @@ class Daemon:
             await self.pollers[name].watch()
         except Exception:
             log.exception("watch.crashed", source=name)
+
+    async def _escalation_job(self) -> None:
+        try:
+            await self.cockpit.escalation_job()  # type: ignore[union-attr]
+        except Exception:
+            log.exception("escalation.crashed")
 
     async def _tell_operators(self, key: str, payload: dict[str, Any]) -> None:
         """One message to the operators' channel, through the outbox; `key` makes it once."""
@@ -265,6 +286,8 @@ class Daemon:
         deadline = time.monotonic() + DRAIN_SECONDS
         if self.scheduler is not None:
             self.scheduler.pause()  # no new polls; shutdown() would cancel the running ones
+        if self.cockpit is not None:
+            await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
         if self.dispatcher is not None and self._dispatch_task is not None:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
+from monitor.cockpit import suppressed
 from monitor.models import URGENCIES, Batch, Mention, Verdict
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.dialect import insert_for
@@ -120,6 +121,8 @@ async def ingest(
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
         contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+        # authors the team marked as spam from Slack: stored as usual, never alerted on again
+        muted = await suppressed(conn, source, {m.author.id for m in fresh if not m.is_own})
     result.duplicates = len(batch.mentions) - len(fresh)
 
     # 2. triage, outside any transaction: CPU work that another source's write can overlap
@@ -204,7 +207,7 @@ async def ingest(
         effects = []
         if policy is not None:
             for m, v in zip(fresh, verdicts):
-                if v is None or m.external_id not in ids:
+                if v is None or m.external_id not in ids or m.author.id in muted:
                     continue
                 channel = policy.channel(v)
                 if channel is None:
