@@ -96,6 +96,7 @@ class SlackWorkspace:
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}  # open modals by view id
+        self.views_opened = 0
         self.triggers: set[str] = set()  # trigger_ids handed out with interactions (views.open wants one)
         self.ephemeral: list[dict[str, Any]] = []  # chat.postEphemeral messages (only their user sees them)
         self.updates = 0  # chat.update calls that changed a message
@@ -584,7 +585,8 @@ async def _views_open(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
         raise _ApiError("invalid_trigger_id")
     ws.triggers.discard(trigger)  # like Slack: a trigger opens one view
     view = _view_arg(ws, p)
-    return json_response({"ok": True, "view": _stored_view(ws, view, f"V{len(ws.views) + 1:010d}")})
+    ws.views_opened += 1  # ids never repeat, even after modals close
+    return json_response({"ok": True, "view": _stored_view(ws, view, f"V{ws.views_opened:010d}")})
 
 
 async def _views_update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:

@@ -22,6 +22,9 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     assert sum(r["triage"].values()) == r["mentions"]["stored"] - r["mentions"]["own"]
     assert r["slack"]["messages"] == r["outbox"]["sent"] > 0
     assert r["slack"]["max_per_channel_per_s"] <= 1
+    # the scripted teammates' clicks went over Socket Mode and changed the alerts in place
+    assert {"claim", "relabel", "resolve"} <= set(r["slack"]["actions"])
+    assert r["slack"]["updates"] >= sum(r["slack"]["actions"].values()) > 0
     assert r["outbox"]["pending"] == r["outbox"]["dead"] == 0
     assert db.exists()  # kept for inspection
     assert "Demo finished" in run.stdout
