@@ -180,3 +180,34 @@ switches = Table(
     Column("by", String(64), nullable=False, default=""),
     Column("updated_at", Float, nullable=False),
 )
+
+# Storm control: alerts per channel in the current window, and the storms that collapsed a burst.
+alert_rate = Table(
+    "alert_rate",
+    metadata,
+    Column("channel", String(200), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("alerts", Integer, nullable=False),
+)
+
+alert_storms = Table(
+    "alert_storms",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(200), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_member_at", Float, nullable=False),
+    Column("members", Integer, nullable=False, default=0),
+    Column("summarised", Integer, nullable=False, default=0),  # members covered by the last summary
+    Column("closed_at", Float, nullable=True),
+)
+Index("ix_alert_storms_open", alert_storms.c.channel, alert_storms.c.closed_at)
+
+alert_storm_members = Table(
+    "alert_storm_members",
+    metadata,
+    Column("storm_id", Id, primary_key=True),
+    Column("mention_id", Id, primary_key=True),
+    Column("urgency", String(16), nullable=False, default=""),
+    Column("at", Float, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""Slack cockpit: ticket_handling, ticket_actions, suppressed_authors, switches
+"""Slack cockpit: ticket_handling, ticket_actions, suppressed_authors, switches, storm control
 
 Revision ID: 0109_slack_cockpit
 Revises: 0004
@@ -53,8 +53,37 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float, nullable=False),
     )
 
+    op.create_table(
+        "alert_rate",
+        sa.Column("channel", sa.String(200), primary_key=True),
+        sa.Column("window_start", sa.Float, nullable=False),
+        sa.Column("alerts", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "alert_storms",
+        sa.Column("id", Id, primary_key=True, autoincrement=True),
+        sa.Column("channel", sa.String(200), nullable=False),
+        sa.Column("started_at", sa.Float, nullable=False),
+        sa.Column("last_member_at", sa.Float, nullable=False),
+        sa.Column("members", sa.Integer, nullable=False),
+        sa.Column("summarised", sa.Integer, nullable=False),
+        sa.Column("closed_at", sa.Float, nullable=True),
+    )
+    op.create_index("ix_alert_storms_open", "alert_storms", ["channel", "closed_at"])
+    op.create_table(
+        "alert_storm_members",
+        sa.Column("storm_id", Id, primary_key=True),
+        sa.Column("mention_id", Id, primary_key=True),
+        sa.Column("urgency", sa.String(16), nullable=False),
+        sa.Column("at", sa.Float, nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("alert_storm_members")
+    op.drop_index("ix_alert_storms_open", table_name="alert_storms")
+    op.drop_table("alert_storms")
+    op.drop_table("alert_rate")
     op.drop_table("switches")
     op.drop_table("suppressed_authors")
     op.drop_index("ix_ticket_actions_ticket", table_name="ticket_actions")
