@@ -144,6 +144,17 @@ def build_mention_alert(m: MentionView, card: TicketCard | None = None) -> dict[
     return {"text": _fallback(m), "blocks": blocks}
 
 
+def build_thread_reply(m: MentionView) -> dict[str, Any]:
+    """A later mention of a ticket, in the ticket's thread: who and what, no buttons (the parent has them)."""
+    icon = _URGENCY_ICON.get(m.urgency, ":grey_question:")
+    blocks: list[dict[str, Any]] = [
+        _section(f"{icon} {_who(m)}"),
+        _section(quote_block(escape_truncated(m.text, POST_LIMIT) or "_(no text)_")),
+        {"type": "context", "elements": [_mrkdwn(_footer(m))]},
+    ]
+    return {"text": _fallback(m), "blocks": blocks}
+
+
 def _user(user_id: str | None) -> str:
     # ids come from Slack's own payloads; anything else is shown as plain text, never as markup
     if user_id and _SLACK_USER.match(user_id):

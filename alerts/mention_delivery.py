@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
-from alerts.mention_alert import MentionView, TicketCard, build_mention_alert
+from alerts.mention_alert import MentionView, TicketCard, build_mention_alert, build_thread_reply
 from alerts.slack_delivery import SlackDelivery
-from monitor.delivery import OutboxItem
+from monitor.delivery import OutboxItem, Receipt
 
 KIND = "slack.mention"
 
@@ -29,14 +29,14 @@ class MentionAlertDelivery:
     def min_interval(self) -> float:
         return self.slack.min_interval
 
-    def pace_key(self, item: OutboxItem) -> str | None:
-        return self.slack.pace_key(item)
-
-    async def deliver(self, item: OutboxItem) -> str:
+    async def deliver(self, item: OutboxItem) -> Receipt:
         view = MentionView.from_payload(item.payload)
-        card = await self.card_for(view) if self.card_for is not None and view.ticket_id is not None else None
-        message = build_mention_alert(view, card)
+        if item.payload.get("in_thread") and item.parent is not None:
+            message = build_thread_reply(view)  # the parent above carries the card and the buttons
+        else:
+            card = await self.card_for(view) if self.card_for is not None and view.ticket_id is not None else None
+            message = build_mention_alert(view, card)
         return await self.slack.deliver(replace(item, payload=message))
 
-    async def reconcile(self, item: OutboxItem) -> str | None:
+    async def reconcile(self, item: OutboxItem) -> Receipt | None:
         return await self.slack.reconcile(item)

@@ -77,3 +77,40 @@ def build_went_quiet(source: str, last_seen_at: float | None, after: float, expe
 def build_quiet_over(source: str, quiet_for: float) -> dict[str, object]:
     return _section(f":loud_sound: Source *{escape_mrkdwn(source)}* brings mentions again after "
                     f"{_span(quiet_for)} of silence.", f"Source {source} brings mentions again")
+
+
+def _lane_name(lane: str) -> str:
+    """"slack:#care" → "#care": what the operator configured."""
+    return lane.split(":", 1)[1] if ":" in lane else lane
+
+
+def build_delivery_blocked(lane: str, error: str) -> dict[str, object]:
+    """Deliveries to one channel wait (rate-limited, or failing): nothing is lost, it resumes by itself."""
+    where = escape_mrkdwn(_lane_name(lane))
+    text = (f":hourglass: Alerts to *{where}* are waiting: {escape_mrkdwn(error)[:500]}\nNothing is lost; they go "
+            "out, most urgent first, as soon as it works again (`outreach-monitor outbox list` shows them).")
+    return _section(text, f"Alerts to {_lane_name(lane)} are waiting: {error[:200]}")
+
+
+def build_delivery_recovered(lane: str, blocked_for: float) -> dict[str, object]:
+    where = "Slack" if lane.startswith("service:") else escape_mrkdwn(_lane_name(lane))
+    return _section(f":white_check_mark: Delivery to *{where}* works again after {_span(blocked_for)}; the alerts "
+                    "that waited are going out now, most urgent first.", f"Delivery to {where} works again")
+
+
+def build_delivery_dead(target: str, error: str) -> dict[str, object]:
+    """An alert was given up (a channel that does not exist, a message Slack refuses)."""
+    text = (f":x: An alert to *{escape_mrkdwn(target)}* could not be delivered and was set aside: "
+            f"{escape_mrkdwn(error)[:500]}\nFix the cause (e.g. the channel name in `slack.channels`, or invite the "
+            "bot), then `outreach-monitor outbox retry --dead` sends what was set aside.")
+    return _section(text, f"Alerts to {target} are not delivered: {error[:200]}")
+
+
+def build_task_failing(task: str, error: str, *, recovered_after: float | None = None) -> dict[str, object]:
+    """A part of the daemon (the dispatcher, storage) failed and is being retried; or it recovered."""
+    if recovered_after is not None:
+        return _section(f":white_check_mark: The {escape_mrkdwn(task)} works again after {_span(recovered_after)}; "
+                        "what waited is being delivered.", f"The {task} works again")
+    text = (f":rotating_light: The {escape_mrkdwn(task)} failed and is retrying every few seconds: "
+            f"{escape_mrkdwn(error)[:500]}\nAlerts wait meanwhile (nothing is lost); `/healthz` shows the state.")
+    return _section(text, f"The {task} is failing: {error[:200]}")

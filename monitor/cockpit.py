@@ -293,12 +293,8 @@ class Cockpit:
 
 async def _alert_channel(conn: AsyncConnection, ticket_id: int) -> str | None:
     """The channel the ticket's first alert went to (its thread lives there)."""
-    rows = await conn.execute(select(mentions.c.source, mentions.c.external_id)
-                              .where(mentions.c.ticket_id == ticket_id).order_by(mentions.c.id).limit(500))
-    keys = [f"slack.mention:{source}:{eid}" for source, eid in rows]  # ingest.alert_key
-    if not keys:
-        return None
-    found = await conn.execute(select(outbox.c.target).where(outbox.c.key.in_(keys)).order_by(outbox.c.id).limit(1))
+    found = await conn.execute(select(outbox.c.target).where(
+        outbox.c.about == f"ticket:{ticket_id}", outbox.c.kind == "slack.mention").order_by(outbox.c.id).limit(1))
     return found.scalar()
 
 

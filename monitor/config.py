@@ -13,9 +13,14 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from connectors.http_check import HttpCheckConfig
 from connectors.reddit import RedditConfig
+from connectors.statuspage import StatuspageConfig
 from connectors.x import XConfig
+from monitor import health_config as hc
+from monitor.digest.config import DigestsConfig
 from monitor.models import URGENCIES
+from outreach.email import EmailSettings
 
 SourceConfig = Annotated[Union[XConfig, RedditConfig], Field(discriminator="type")]
 
@@ -62,6 +67,16 @@ class EscalationConfig(_Strict):
     check_every_s: float = Field(30.0, gt=0)
 
 
+class StormConfig(_Strict):
+    """Storm control: past `burst` alerts to one channel within `window_s`, the rest collapse into one thread."""
+
+    enabled: bool = True
+    burst: int = Field(20, ge=1)
+    window_s: float = Field(60.0, gt=0)
+    summary_every_s: float = Field(60.0, gt=0)  # a summary of the newest in the storm's thread
+    quiet_after_s: float = Field(180.0, gt=0)  # a storm with nothing new for this long is over
+
+
 class SlackConfig(_Strict):
     token: SecretStr
     # Socket Mode (buttons, modals, /outreach) with the app-level token xapp-… (scope connections:write);
@@ -73,6 +88,7 @@ class SlackConfig(_Strict):
     approvers_group: str | None = None  # user group id (S…) whose members may approve public replies
     oncall_group: str | None = None  # user group id (S…) mentioned when a critical ticket waits
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    storm: StormConfig = Field(default_factory=StormConfig)
     api_base: str = "https://slack.com/api/"
     # urgency -> channel; an urgency left out (or null) gets no Slack alert
     channels: dict[str, str | None] = Field(
@@ -81,6 +97,8 @@ class SlackConfig(_Strict):
     operators_channel: str = "#care-ops"
     # Slack allows about one message a second per channel; the dispatcher paces itself to this.
     min_interval_per_channel: float = Field(1.0, ge=0)
+    # While Slack refuses the token, one post is tried this often; alerts go out this soon after a fix.
+    auth_recheck: float = Field(30.0, gt=0)
 
     @field_validator("approvers_group", "oncall_group")
     @classmethod
@@ -119,11 +137,14 @@ class TriageConfig(_Strict):
 
 
 class OutboxConfig(_Strict):
-    max_attempts: int = Field(8, ge=1)
+    # A row that keeps failing for a transient reason (5xx, timeouts) is given up only after this
+    # long; a 429 or a refused token never counts (the row waits until Slack works again).
+    give_up_after: float = Field(86_400.0, gt=0)
     base_backoff: float = Field(2.0, gt=0)
     max_backoff: float = Field(300.0, gt=0)
-    batch_size: int = Field(20, ge=1)
     poll_interval: float = Field(0.5, gt=0)
+    max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
+    announce_after: float = Field(60.0, ge=0)  # a delivery block lasting this long is told to the operators
 
 
 class ServerConfig(_Strict):
@@ -145,7 +166,20 @@ class Config(_Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    lease_seconds: float = Field(30.0, gt=0)
+    # service health and outreach (monitor/health_config.py; cross-checked in parse_config)
+    services: list[hc.ServiceConfig] = Field(default_factory=list)
+    checks: list[HttpCheckConfig] = Field(default_factory=list)
+    statuspages: list[StatuspageConfig] = Field(default_factory=list)
+    intake: hc.IntakeConfig | None = None
+    delay_feeds: list[hc.DelayFeedConfig] = Field(default_factory=list)
+    incidents: hc.IncidentsConfig = Field(default_factory=hc.IncidentsConfig)
+    subscribers: list[hc.SubscriberConfig] = Field(default_factory=list)
+    email: EmailSettings | None = None  # the SMTP relay for subscribers' notices
+    # When a daemon dies, another on the same database carries on within this many seconds: poll
+    # leases last two thirds of it (renewed while a poll runs), as do outbox claims. Shorter means
+    # faster failover and more lease writes.
+    failover_seconds: float = Field(30.0, ge=3)
+    digests: DigestsConfig = Field(default_factory=DigestsConfig)
 
     @field_validator("sources")
     @classmethod
@@ -200,11 +234,14 @@ def parse_config(data: Any, *, source: str = "<config>", env: dict[str, str] | N
     if problems:
         raise ConfigFileError(source, problems)
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as e:
         raise ConfigFileError(
             source, [(_loc_to_path(err["loc"]), err["msg"]) for err in e.errors(include_url=False)]
         ) from None
+    if problems := hc.cross_check(cfg):
+        raise ConfigFileError(source, problems)
+    return cfg
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:

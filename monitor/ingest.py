@@ -20,9 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
+from alerts.storm import StormRule
+from monitor import incidents
+from monitor.alert_flow import route_alerts
 from monitor.cockpit import suppressed
 from monitor.models import URGENCIES, Batch, Mention, Verdict
-from monitor.outbox import NewEffect, enqueue
+from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions, tickets
@@ -35,6 +38,7 @@ DAY = 86_400.0
 class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
+    storm: StormRule | None = None  # storm control (alerts.storm); None: every alert on its own
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -123,6 +127,8 @@ async def ingest(
         contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
         # authors the team marked as spam from Slack: stored as usual, never alerted on again
         muted = await suppressed(conn, source, {m.author.id for m in fresh if not m.is_own})
+        open_incidents = await incidents.open_incidents(conn) if fresh else []
+    incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
 
     # 2. triage, outside any transaction: CPU work that another source's write can overlap
@@ -133,7 +139,7 @@ async def ingest(
             continue
         prior = contacts[m.author.id]
         contacts[m.author.id] += 1
-        verdicts.append(triage.classify(m, prior_contacts=prior))
+        verdicts.append(triage.classify(m, prior_contacts=prior, open_incidents=incident_names))
 
     # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
     #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
@@ -165,6 +171,7 @@ async def ingest(
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": ticket_ids.get(ticket_root(m)) if v is not None else None,
+                "incident_id": _incident_of(m, v, open_incidents),
                 "urgency": None,
                 "category": None,
                 "complaint": None,
@@ -212,8 +219,13 @@ async def ingest(
                 channel = policy.channel(v)
                 if channel is None:
                     continue
-                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_ids.get(ticket_root(m)))
-                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload()))
+                ticket_id = ticket_ids.get(ticket_root(m))
+                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_id)
+                about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
+                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
+                                         priority=PRIORITY[v.urgency], about=about))
+        if effects and policy is not None:  # threads and storm control decide where each alert goes
+            effects = await route_alerts(conn, effects, now=now, storm=policy.storm)
         result.alerts = await enqueue(conn, effects, now=now)
 
         if batch.cursors:
@@ -229,6 +241,14 @@ async def ingest(
                 cur_rows,
             )
     return result
+
+
+def _incident_of(m: Mention, v: Verdict | None, open_: list[incidents.OpenIncident]) -> int | None:
+    """The open incident a complaint or outage report is about (attached to it: acknowledgements, spikes)."""
+    if v is None or not open_ or not (v.complaint or v.category == "outage"):
+        return None
+    found = incidents.match(m.text, v.category, open_)
+    return found.id if found else None
 
 
 async def load_cursors(engine: AsyncEngine, source: str) -> dict[str, str]:

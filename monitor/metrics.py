@@ -27,6 +27,7 @@ class Metrics:
         self.outbox_pending = Gauge("om_outbox_pending", "Outbox rows waiting for delivery", registry=r)
         self.outbox_dead = Gauge("om_outbox_dead", "Outbox rows given up on", registry=r)
         self.outbox_oldest = Gauge("om_outbox_oldest_pending_seconds", "Age of the oldest pending row", registry=r)
+        self.storage_up = Gauge("om_storage_up", "1 while the database answers", registry=r)
         self.delivered = Counter("om_outbox_delivered_total", "Rows delivered", ["kind"], registry=r)
         # per stream: a stream that keeps failing while its source works must not be invisible
         self.stream_up = Gauge("om_stream_up", "1 when the stream's last poll succeeded", ["source", "stream"],

@@ -18,20 +18,41 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.actions import EscalationRule, Handling, escalation_due
 from alerts.interactivity import CockpitDeps, GroupMembers, build_app, http_handler
-from alerts.mention_alert import MentionView, TicketCard
+from alerts.mention_alert import MentionView, TicketCard, build_mention_alert
 from alerts.message_update import KIND as UPDATE_KIND
-from alerts.message_update import MessageUpdateDelivery
+from alerts.message_update import MessageUpdateDelivery, RenderedPostDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
-from monitor import leases, switches
-from monitor.cockpit import Cockpit, UnknownMention, card, view_of
+from alerts.storm import StormRule, storm_parent
+from monitor import leases, outbox, slack_registry, switches
+from monitor.alert_flow import STORM_KIND, newest_members, storm_step
+from monitor.cockpit import Cockpit, UnknownMention, Where, card, view_of
 from monitor.config import SlackConfig
-from monitor.delivery import DeliveryHandler
+from monitor.delivery import DeliveryHandler, OutboxItem
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import ticket_handling, tickets
+from monitor.storage.schema import alert_storms, outbox as outbox_table, slack_messages, ticket_handling, tickets
 
 log = structlog.get_logger("cockpit")
 
 ESCALATION_LEASE = "job:escalation"
+STORM_LEASE = "job:storms"
+
+
+def storm_rule(cfg: SlackConfig) -> StormRule | None:
+    s = cfg.storm
+    if not s.enabled:
+        return None
+    return StormRule(burst=s.burst, window_s=s.window_s, summary_every_s=s.summary_every_s,
+                     quiet_after_s=s.quiet_after_s)
+
+
+async def ticket_messages(conn: Any, ticket_id: int) -> list[Where]:
+    """The ticket's alerts in Slack that carry its card: the top-level mention alerts (from the registry)."""
+    m, o = slack_messages.c, outbox_table.c
+    rows = await conn.execute(
+        select(m.channel_id, m.ts, o.payload)
+        .select_from(slack_messages.join(outbox_table, o.key == m.outbox_key))
+        .where(m.about == f"ticket:{ticket_id}", m.thread_ts.is_(None), o.kind == "slack.mention"))
+    return [Where(ch, ts, int(p["mention_id"])) for ch, ts, p in rows if isinstance(p, dict) and "mention_id" in p]
 
 
 class DbSwitches:
@@ -65,7 +86,8 @@ class SlackCockpit:
         self.wake = wake
         self.health = health
         self.cockpit = Cockpit(engine, clock=clock, escalation_channel=cfg.escalation.channel,
-                               oncall_group=cfg.oncall_group)
+                               oncall_group=cfg.oncall_group, messages_about=ticket_messages)
+        self.storm = storm_rule(cfg)
         self.client = make_slack_client(cfg.token, cfg.api_base)
         self.socket: AsyncSocketModeHandler | None = None
         # the signed HTTP endpoint, served by the daemon's web server at cfg.interactivity_path
@@ -80,20 +102,46 @@ class SlackCockpit:
         async with self.engine.connect() as conn:
             return await card(conn, view.ticket_id)
 
-    async def load(self, mention_id: int, ticket_id: int | None) -> tuple[MentionView, TicketCard] | None:
+    async def render_update(self, item: OutboxItem) -> tuple[str, str, dict[str, Any]] | None:
+        """Which message a slack.update row refreshes, and its content now (see alerts.message_update)."""
+        p = item.payload
         async with self.engine.connect() as conn:
-            try:
-                view = await view_of(conn, mention_id)
-            except UnknownMention:
+            if "storm_id" in p:
+                if item.parent is None:
+                    return None
+                return item.parent.channel_id, item.parent.ts, await self._storm_message(conn, int(p["storm_id"]))
+            if p.get("channel") and p.get("ts"):
+                channel, ts, mention_id = str(p["channel"]), str(p["ts"]), p.get("mention_id")
+            elif item.parent is not None:
+                channel, ts = item.parent.channel_id, item.parent.ts
+                mention_id = await _mention_of(conn, channel, ts)
+            else:
+                return None  # the parent was never posted: when it is, it renders the state itself
+            if mention_id is None:
                 return None
-            tid = ticket_id if ticket_id is not None else view.ticket_id
-            return view, (await card(conn, tid) if tid is not None else TicketCard())
+            try:
+                view = await view_of(conn, int(mention_id))
+            except UnknownMention:
+                return None  # aged out by retention: the alert stays as it was
+            tid = p.get("ticket_id") or view.ticket_id
+            return channel, ts, build_mention_alert(view, await card(conn, tid) if tid is not None else TicketCard())
+
+    async def render_storm(self, item: OutboxItem) -> dict[str, Any]:
+        async with self.engine.connect() as conn:
+            return await self._storm_message(conn, int(item.payload["storm_id"]))
+
+    async def _storm_message(self, conn: Any, storm_id: int) -> dict[str, Any]:
+        s = (await conn.execute(select(alert_storms).where(alert_storms.c.id == storm_id))).one()
+        return storm_parent(channel_label=s.channel, members=s.members, started_at=s.started_at,
+                            last_at=s.last_member_at, newest=await newest_members(conn, storm_id),
+                            closed=s.closed_at is not None)
 
     def register(self, handlers: dict[str, DeliveryHandler]) -> None:
         slack = handlers.get("slack.message")
         if not isinstance(slack, SlackDelivery):
             return
-        handlers.setdefault(UPDATE_KIND, MessageUpdateDelivery(slack, self.load))  # type: ignore[arg-type]
+        handlers.setdefault(UPDATE_KIND, MessageUpdateDelivery(slack, self.render_update))  # type: ignore[arg-type]
+        handlers.setdefault(STORM_KIND, RenderedPostDelivery(STORM_KIND, slack, self.render_storm))  # type: ignore[arg-type]
         mention = handlers.get("slack.mention")
         if mention is not None and getattr(mention, "card_for", False) is None:
             mention.card_for = self.card_for  # type: ignore[attr-defined]
@@ -144,7 +192,33 @@ class SlackCockpit:
             "tickets": {"open": open_t, "unclaimed": open_t - claimed, "critical_unacknowledged": crit},
         }
 
-    # -- escalation timer (one daemon at a time, under a lease) --------------------------------------
+    # -- timers (one daemon at a time each, under a lease) -------------------------------------------
+
+    def jobs(self) -> list[tuple[str, float]]:
+        out = [("cockpit:escalation", self.cfg.escalation.check_every_s)]
+        if self.storm is not None:
+            out.append(("cockpit:storms", max(1.0, min(self.storm.summary_every_s, self.storm.quiet_after_s) / 2)))
+        return out
+
+    async def run_job(self, job_id: str) -> int:
+        if job_id == "cockpit:escalation":
+            return await self.escalation_job()
+        if job_id == "cockpit:storms":
+            return await self.storm_job()
+        raise ValueError(job_id)
+
+    async def storm_job(self) -> int:
+        if self.storm is None:
+            return 0
+        now = self.clock()
+        if not await leases.acquire(self.engine, STORM_LEASE, self.instance, ttl=60.0, now=now):
+            return 0
+        async with self.engine.begin() as conn:
+            effects = await storm_step(conn, now=now, rule=self.storm)
+            added = await outbox.enqueue(conn, effects, now=now)
+        if added:
+            self.wake()
+        return added
 
     async def escalation_job(self) -> int:
         now = self.clock()
@@ -178,3 +252,12 @@ class SlackCockpit:
             self.wake()
         return raised
 
+
+
+async def _mention_of(conn: Any, channel_id: str, ts: str) -> int | None:
+    """The mention whose alert the registered message (channel, ts) is."""
+    msg = await slack_registry.find_by_ts(conn, channel_id, ts)
+    if msg is None:
+        return None
+    payload = (await conn.execute(select(outbox_table.c.payload).where(outbox_table.c.key == msg.outbox_key))).scalar()
+    return int(payload["mention_id"]) if isinstance(payload, dict) and "mention_id" in payload else None

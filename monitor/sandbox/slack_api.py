@@ -83,6 +83,7 @@ class SlackWorkspace:
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered by the rate limiter (not injected faults)
+    not_member: set[str] = field(default_factory=set)  # channel names the bot was not invited to
 
     def __post_init__(self) -> None:
         self._channels: dict[str, str] = {}  # id -> name
@@ -90,7 +91,6 @@ class SlackWorkspace:
         self._posted_at: dict[str, list[float]] = {}  # id -> clock() of each accepted post
         self._buckets: dict[str, _Bucket] = {}
         self._last_us = 0
-        self._not_member: set[str] = set()  # channels the bot was removed from
         self.revoked = False
         self.team_id = TEAM_ID
         self.users: dict[str, dict[str, Any]] = {}
@@ -148,12 +148,12 @@ class SlackWorkspace:
         """The bot is no longer in the channel: posting, updating and reading it answer not_in_channel."""
         cid = self.channel_id(channel)
         if cid is not None:
-            self._not_member.add(cid)
+            self.not_member.add(self._channels[cid])
 
     def invite_bot(self, channel: str) -> None:
         cid = self.channel_id(channel)
         if cid is not None:
-            self._not_member.discard(cid)
+            self.not_member.discard(self._channels[cid])
 
     def delete_channel(self, channel: str) -> None:
         cid = self.channel_id(channel)
@@ -288,7 +288,13 @@ def _channel(params: dict[str, Any], workspace: SlackWorkspace, *, by_name: bool
     cid = workspace.channel_id(channel) if by_name else (channel if channel in workspace.channels() else None)
     if cid is None:
         raise _ApiError("channel_not_found")
-    if cid in workspace._not_member:
+    return cid
+
+
+def _member_channel(params: dict[str, Any], workspace: SlackWorkspace, *, by_name: bool = False) -> str:
+    """A channel the bot must be in (posting, updating, reading history): not_in_channel otherwise."""
+    cid = _channel(params, workspace, by_name=by_name)
+    if workspace.channels()[cid] in workspace.not_member:
         raise _ApiError("not_in_channel")
     return cid
 
@@ -399,6 +405,8 @@ async def _auth_test(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 async def _post_message(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
     cid = _channel(p, ws, by_name=True)
+    if ws.channels()[cid] in ws.not_member:
+        raise _ApiError("not_in_channel")
     fields = _message_fields(p, require_content=True)
     thread_ts = str(p.get("thread_ts") or "") or None
     parent = ws._find(cid, thread_ts) if thread_ts else None
@@ -425,7 +433,7 @@ async def _post_message(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 
 async def _update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _member_channel(p, ws)
     message = ws._find(cid, str(p.get("ts") or ""))
     if message is None:
         raise _ApiError("message_not_found")
@@ -479,7 +487,7 @@ def _in_window(ts: str, p: dict[str, Any]) -> bool:
 
 
 async def _history(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _member_channel(p, ws)
     with_metadata = _flag(p, "include_all_metadata")
     # like Slack: newest first, thread replies only when broadcast to the channel
     top = [m for m in reversed(ws._history[cid])
@@ -492,7 +500,7 @@ async def _history(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 
 async def _replies(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _member_channel(p, ws)
     ts = str(p.get("ts") or "")
     if ws._find(cid, ts) is None:
         raise _ApiError("thread_not_found")
@@ -503,26 +511,24 @@ async def _replies(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
                           "has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}})
 
 
-def _channel_info(ws: SlackWorkspace, cid: str) -> dict[str, Any]:
-    return {"id": cid, "name": ws.channels()[cid], "is_channel": True, "is_private": False, "is_archived": False,
-            "is_member": cid not in ws._not_member}
+def _conversation(ws: SlackWorkspace, cid: str, name: str) -> dict[str, Any]:
+    return {"id": cid, "name": name, "is_channel": True, "is_private": False, "is_archived": False,
+            "is_member": name not in ws.not_member}
+
+
+async def _info(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    cid = _channel(p, ws)
+    return json_response({"ok": True, "channel": _conversation(ws, cid, ws.channels()[cid])})
 
 
 async def _list(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    channels = [_channel_info(ws, cid) for cid in ws.channels()]
+    channels = [_conversation(ws, cid, name) for cid, name in ws.channels().items()]
     page, next_cursor = _page(channels, p)  # type: ignore[arg-type]
     return json_response({"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}})
 
 
-async def _conversation_info(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = str(p.get("channel") or "")
-    if cid not in ws.channels():  # like Slack: the id, not a #name, and it works without membership
-        raise _ApiError("channel_not_found")
-    return json_response({"ok": True, "channel": _channel_info(ws, cid)})
-
-
 async def _post_ephemeral(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws, by_name=True)
+    cid = _member_channel(p, ws, by_name=True)
     if str(p.get("user") or "") not in ws.users:
         raise _ApiError("user_not_found")
     fields = _message_fields(p, require_content=True)
@@ -622,7 +628,7 @@ _METHODS = {
     "conversations.history": _history,
     "conversations.replies": _replies,
     "conversations.list": _list,
-    "conversations.info": _conversation_info,
+    "conversations.info": _info,
     "chat.postEphemeral": _post_ephemeral,
     "users.info": _users_info,
     "usergroups.list": _usergroups_list,

@@ -121,7 +121,7 @@ class SandboxStack:
             },
             "outbox": {"base_backoff": 0.5, "max_backoff": 10, "poll_interval": 0.2},
             "server": {"host": "127.0.0.1", "port": http_port},
-            "lease_seconds": 10,
+            "failover_seconds": 10,
         }
         if reddit:
             cfg["sources"].append(

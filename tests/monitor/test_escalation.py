@@ -10,7 +10,7 @@ from monitor.config import parse_config
 from monitor.outbox import NewEffect, enqueue
 from monitor.sandbox.clock import ManualClock
 from monitor.slack_cockpit import SlackCockpit
-from monitor.storage.schema import outbox
+from monitor.storage.schema import mentions, outbox
 from tests.monitor.test_cockpit import NOW, _mention
 
 
@@ -25,16 +25,17 @@ def _cockpit(engine, clock, instance="d1") -> SlackCockpit:
 async def _critical(engine) -> int:
     mid = await _mention(engine, "900", urgency="critical")
     async with engine.begin() as conn:
-        await enqueue(conn, [NewEffect("slack.mention:x:900", "slack.mention", "#care-urgent", {"mention_id": mid})],
-                      now=NOW)
+        tid = (await conn.execute(select(mentions.c.ticket_id).where(mentions.c.id == mid))).scalar_one()
+        await enqueue(conn, [NewEffect("slack.mention:x:900", "slack.mention", "#care-urgent", {"mention_id": mid},
+                                       about=f"ticket:{tid}")], now=NOW)
     return mid
 
 
 async def _escalations(engine) -> list[tuple[str, str]]:
     async with engine.connect() as conn:
-        rows = await conn.execute(select(outbox.c.key, outbox.c.target, outbox.c.payload)
+        rows = await conn.execute(select(outbox.c.key, outbox.c.target, outbox.c.payload, outbox.c.thread_of)
                                   .where(outbox.c.key.like("escalation:%")).order_by(outbox.c.id))
-        return [(k, t, p["text"]) for k, t, p in rows]
+        return [(k, t, p["text"], th) for k, t, p, th in rows]
 
 
 async def test_reannounced_then_escalated_once_each(engine) -> None:
@@ -47,10 +48,12 @@ async def test_reannounced_then_escalated_once_each(engine) -> None:
     assert await cockpit.escalation_job() == 0  # the same minute again: nothing new
     (first,) = await _escalations(engine)
     assert first[1] == "#care-urgent" and "<!subteam^S0ONCALL>" in first[2] and "Still unacknowledged" in first[2]
+    assert first[3] == "ticket:1"  # re-announced in the ticket's thread
     clock.now = NOW + 1800
     assert await cockpit.escalation_job() == 1
     rows = await _escalations(engine)
-    assert [t for _, t, _ in rows] == ["#care-urgent", "#care-urgent", "#care-escalations"]
+    assert [(t, th) for _, t, _, th in rows] == [("#care-urgent", "ticket:1"), ("#care-urgent", "ticket:1"),
+                                                 ("#care-escalations", None)]
     clock.now = NOW + 99_999
     assert await cockpit.escalation_job() == 0
 

@@ -1,13 +1,13 @@
 """Slack cockpit: ticket_handling, ticket_actions, suppressed_authors, switches, storm control
 
 Revision ID: 0109_slack_cockpit
-Revises: 0004
+Revises: 0110_incidents
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0109_slack_cockpit"
-down_revision = "0004"
+down_revision = "0110_incidents"
 branch_labels = None
 depends_on = None
 
@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("last_member_at", sa.Float, nullable=False),
         sa.Column("members", sa.Integer, nullable=False),
         sa.Column("summarised", sa.Integer, nullable=False),
+        sa.Column("summarised_at", sa.Float, nullable=False),
         sa.Column("closed_at", sa.Float, nullable=True),
     )
     op.create_index("ix_alert_storms_open", "alert_storms", ["channel", "closed_at"])
