@@ -119,14 +119,16 @@ async def ingest(
         await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
-        contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+        contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not (m.is_own or m.removed)}, now - DAY)
     result.duplicates = len(batch.mentions) - len(fresh)
 
     # 2. triage, outside any transaction: CPU work that another source's write can overlap
     verdicts: list[Verdict | None] = []
     for m in fresh:
-        if m.is_own:
-            verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
+        if m.is_own or m.removed:
+            # our own voice is stored for threading, never triaged (no echo loops); a deleted or
+            # removed post is stored as what it is: there is nobody and nothing left to answer
+            verdicts.append(None)
             continue
         prior = contacts[m.author.id]
         contacts[m.author.id] += 1
