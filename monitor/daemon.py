@@ -54,8 +54,10 @@ class Daemon:
         handlers: Mapping[str, DeliveryHandler] | None = None,
         clock: Callable[[], float] = time.time,
         serve_http: bool = True,
+        config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
@@ -243,13 +245,24 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def reload(self) -> None:
-        """SIGHUP: check paused sources again now; each resumes only if its check passes."""
-        for p in self.pollers.values():
-            if p.health.state == "paused":
-                task = asyncio.ensure_future(p.try_resume())
-                self._running_polls.add(task)
-                task.add_done_callback(self._running_polls.discard)
+    def reload(self) -> asyncio.Task[bool]:
+        """SIGHUP: re-read the config file and the environment, take the new sources' settings and
+        credentials, then check paused sources again now (each resumes only if its check passes).
+        A config that does not load is refused with its error; the old one keeps running.
+        Returns the task (True when the new config was taken), for tests to await."""
+        task = asyncio.ensure_future(self._reload())
+        self._running_polls.add(task)
+        task.add_done_callback(self._running_polls.discard)
+        return task
+
+    async def _reload(self) -> bool:
+        taken = False
+        if self.config_path is not None:
+            from monitor.reload import apply_config
+
+            taken = await apply_config(self, self.config_path)
+        await asyncio.gather(*(p.try_resume() for p in self.pollers.values() if p.health.state == "paused"))
+        return taken
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()

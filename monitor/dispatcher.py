@@ -147,6 +147,7 @@ class Dispatcher:
             await self._retry(item, f"{type(e).__name__}: {e}", None)
             return
         await outbox.mark_sent(self.engine, item, self.worker, result=ref, now=self.clock())
+        log.info("outbox.delivered", key=item.key, kind=item.kind, target=item.target, result=str(ref))
         self.stats.sent += 1
         self.stats.by_kind[item.kind] += 1
 
