@@ -106,7 +106,7 @@ def _take_slack(daemon: Daemon, old: Config, new: Config) -> None:
         from alerts.slack_delivery import SlackDelivery, make_slack_client
 
         slack = SlackDelivery(make_slack_client(new.slack.token, new.slack.api_base),
-                              min_interval=new.slack.min_interval_per_channel)
+                              min_interval=new.slack.min_interval_per_channel, auth_retry_after=new.slack.auth_recheck)
         daemon.dispatcher.handlers["slack.message"] = slack
         daemon.dispatcher.handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
     policy = AlertPolicy(new.slack.channels, new.triage.alert_min_urgency)

@@ -35,12 +35,12 @@ class Recorder:
 
 async def test_one_info_line_per_alert_delivered(engine) -> None:
     async with engine.begin() as conn:
-        await outbox.enqueue(conn, [NewEffect(k, "slack.message", "#care", {"text": k}) for k in ("a1", "a2")],
-                             now=1000.0)
+        await outbox.enqueue(conn, [NewEffect(k, "slack.message", channel, {"text": k})
+                                    for k, channel in (("a1", "#care"), ("a2", "#care-urgent"))], now=1000.0)
     dispatcher = Dispatcher(engine, {"slack.message": Recorder()}, worker="w", clock=lambda: 1000.0)
     with capture_logs() as logs:
         await dispatcher.run_once()
     delivered = [e for e in logs if e["event"] == "outbox.delivered"]
     assert sorted(e["key"] for e in delivered) == ["a1", "a2"]
-    assert all(e["log_level"] == "info" and e["target"] == "#care" and e["result"].startswith("ts-")
+    assert all(e["log_level"] == "info" and e["lane"].startswith("slack:#care") and e["result"].startswith("ts-")
                for e in delivered)
