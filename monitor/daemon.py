@@ -355,6 +355,9 @@ class Daemon:
                 "oldest_pending_age_s": None if b.oldest_pending_at is None else round(now - b.oldest_pending_at, 1),
                 "oldest_urgent_age_s": None if urgent_age is None else round(urgent_age, 1),
             }
+        refused = next((blk for blk in blocked if blk.lane == "service:slack"), None)
+        if self.cfg.slack is not None:
+            delivery["slack_token"] = "ok" if refused is None else f"refused since {round(now - refused.since)} s"
         delivery["blocked"] = [
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
