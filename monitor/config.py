@@ -152,9 +152,19 @@ class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 class LoggingConfig(_Strict):
     level: str = "info"
     json_: bool = Field(True, alias="json")
+
+    @field_validator("level")
+    @classmethod
+    def _a_level(cls, v: str) -> str:
+        if v.lower() not in LOG_LEVELS:
+            raise ValueError(f"unknown level {v!r}; expected one of {', '.join(LOG_LEVELS)}")
+        return v.lower()
 
 
 class Config(_Strict):

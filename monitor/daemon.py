@@ -61,8 +61,10 @@ class Daemon:
         handlers: Mapping[str, DeliveryHandler] | None = None,
         clock: Callable[[], float] = time.time,
         serve_http: bool = True,
+        config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
@@ -355,11 +357,11 @@ class Daemon:
         if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
             down = True
             problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
+        # a block lasts until a delivery works again, even between two tries
         for blk in blocked:
-            if blk.until > now:
-                what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
-                problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
-        if any(blk.lane.startswith("service:") and blk.until > now for blk in blocked):
+            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
+            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
+        if any(blk.lane.startswith("service:") for blk in blocked):
             down = True  # nothing reaches the team
         if b is not None:
             if b.dead:
@@ -374,6 +376,9 @@ class Daemon:
                 "oldest_pending_age_s": None if b.oldest_pending_at is None else round(now - b.oldest_pending_at, 1),
                 "oldest_urgent_age_s": None if urgent_age is None else round(urgent_age, 1),
             }
+        refused = next((blk for blk in blocked if blk.lane == "service:slack"), None)
+        if self.cfg.slack is not None:
+            delivery["slack_token"] = "ok" if refused is None else f"refused since {round(now - refused.since)} s"
         delivery["blocked"] = [
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
@@ -410,13 +415,24 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def reload(self) -> None:
-        """SIGHUP: check paused sources again now; each resumes only if its check passes."""
-        for p in self.pollers.values():
-            if p.health.state == "paused":
-                task = asyncio.ensure_future(p.try_resume())
-                self._running_polls.add(task)
-                task.add_done_callback(self._running_polls.discard)
+    def reload(self) -> asyncio.Task[bool]:
+        """SIGHUP: re-read the config file and the environment, take the new sources' settings and
+        credentials, then check paused sources again now (each resumes only if its check passes).
+        A config that does not load is refused with its error; the old one keeps running.
+        Returns the task (True when the new config was taken), for tests to await."""
+        task = asyncio.ensure_future(self._reload())
+        self._running_polls.add(task)
+        task.add_done_callback(self._running_polls.discard)
+        return task
+
+    async def _reload(self) -> bool:
+        taken = False
+        if self.config_path is not None:
+            from monitor.reload import apply_config
+
+            taken = await apply_config(self, self.config_path)
+        await asyncio.gather(*(p.try_resume() for p in self.pollers.values() if p.health.state == "paused"))
+        return taken
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,13 +1,13 @@
 """Slack cockpit: ticket_handling, ticket_actions, suppressed_authors, switches, storm control
 
 Revision ID: 0109_slack_cockpit
-Revises: 0110_incidents
+Revises: 0120_tickets
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0109_slack_cockpit"
-down_revision = "0110_incidents"
+down_revision = "0120_tickets"
 branch_labels = None
 depends_on = None
 
