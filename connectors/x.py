@@ -43,6 +43,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import aiohttp
+import structlog
 import tweepy
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
@@ -59,9 +60,13 @@ from connectors.base import (
 )
 from monitor.models import Author, Batch, Cursor, Mention, bounded
 
+log = structlog.get_logger("x")
+
 REAL_API = "https://api.twitter.com"
+# note_tweet: a post longer than 280 characters has only its first 280 in `text`; the whole of it is
+# here (triage must read all of it). withheld: the countries where the post is hidden, recorded.
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "public_metrics", "referenced_tweets", "lang",
-                "in_reply_to_user_id"]
+                "in_reply_to_user_id", "note_tweet", "withheld"]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 EXPANSIONS = ["author_id"]
 RATE_WINDOW_S = 15 * 60.0
@@ -167,6 +172,23 @@ class _StreamResult:
     truncated: bool = False  # stopped at max_pages
 
 
+class _OnlyErrors(Exception):
+    """X answered 200 with an `errors` list and nothing else (a suspended, deleted or protected
+    account on the mentions endpoint). Not a quiet stream: translated in `_translate`."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        self.errors = [e for e in errors if isinstance(e, dict)]
+        super().__init__(_errors_detail(self.errors))
+
+
+def _errors_detail(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(str(e.get("detail") or e.get("title") or e.get("message") or e) for e in errors[:3])
+
+
+# Problem types that mean "this resource cannot be read" (it will not fix itself by waiting).
+_RESOURCE_PROBLEMS = ("resource-not-found", "not-authorized-for-resource", "resource-unavailable")
+
+
 class DuplicatePost(SourceError):
     """X refused a post with the same text as one of ours (403 duplicate content)."""
 
@@ -175,6 +197,10 @@ def _translate(exc: BaseException, *, clock: Callable[[], float] = time.time) ->
     """The one place where tweepy, aiohttp and JSON errors become our error vocabulary."""
     if isinstance(exc, SourceError):
         return exc
+    if isinstance(exc, _OnlyErrors):
+        if any(str(e.get("type", "")).endswith(_RESOURCE_PROBLEMS) for e in exc.errors):
+            return ConfigError(f"X answered only errors: {exc}")
+        return TransientError(f"X answered only errors: {exc}")
     if isinstance(exc, tweepy.TooManyRequests):
         reset = getattr(exc, "reset_time", None)
         # X windows are 15 minutes: a reset further away than that is a skewed clock, not a longer wait
@@ -258,6 +284,7 @@ class XSource:
         self.requests_total = 0
         self.requests_by_pool: dict[str, int] = {}  # per endpoint: what the budget planner counts
         self.reads_total = 0  # posts X returned (what X bills against the monthly cap)
+        self.partial_errors = 0  # `errors` entries X sent beside data (logged, counted)
 
     # -- streams ----------------------------------------------------------------------------
 
@@ -290,7 +317,10 @@ class XSource:
             self._user_ids.pop(handle.lstrip("@").lower(), None)  # ask again: a cached id proves no token
             await self._user_id(handle, path=f"{self._path}handles[{i}]")
         if not self.cfg.handles:  # still prove the token works
-            await self._call("users", lambda c: c.get_user(username="X"))
+            try:
+                await self._call("users", lambda c: c.get_user(username="X"))
+            except ConfigError:
+                pass  # an answer about the account (even "not found") proves the token
 
     async def fetch(self, cursors: dict[str, Cursor], *, streams: Sequence[str] | None = None) -> Batch:
         """New posts of every stream (or only `streams`, for a planner that spreads the budget)."""
@@ -490,6 +520,9 @@ class XSource:
 
     def _to_mention(self, stream: str, t: dict[str, Any], users: dict[Any, dict[str, Any]]) -> Mention:
         tid, text, author_id = str(t["id"]), t["text"], str(t["author_id"])
+        note = t.get("note_tweet")
+        if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
+            text = note["text"]  # a long post: `text` holds only its first 280 characters
         if not tid.isdigit() or not isinstance(text, str):
             raise BadPayload(f"tweet {tid!r} has no usable id or text")
         created_at = datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00"))
@@ -574,6 +607,14 @@ class XSource:
             response = await call(self._api(user=user))
             self._note_rate(endpoint, response.headers)
             body = json.loads(await response.text())  # the body is already read; read() would refuse
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if errors and isinstance(errors, list):
+                if "data" not in body:
+                    raise _OnlyErrors(errors)
+                # Partial errors beside data (an author or a referenced post X will not show): the
+                # data is good; say what was left out and count it.
+                self.partial_errors += len(errors)
+                log.warning("x.partial_errors", endpoint=endpoint, count=len(errors), detail=_errors_detail(errors))
             if endpoint in ("search", "mentions") and isinstance(body, dict) and isinstance(body.get("data"), list):
                 self.reads_total += len(body["data"])
             return body

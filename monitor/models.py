@@ -96,6 +96,9 @@ class Mention:
     metrics: dict[str, int] = field(default_factory=dict)
     is_own: bool = False  # written by one of the brand's own accounts: stored, never triaged
     is_repost: bool = False
+    # Deleted by its author or removed by a moderator ("[deleted]" author, "[removed]" text): stored
+    # as what it is, never triaged, alerted, answered or counted as a customer.
+    removed: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
