@@ -18,7 +18,7 @@ alerts posted twice), time to recover, alerts delivered, what /healthz said duri
 |                     | another process holds an exclusive lock)                                       |
 | rate_limit_storm    | every Slack post answers 429 for 60 s, every X read too in its second half     |
 | revoked_x_token     | X refuses the bearer token for 60 s, then the operator sends SIGHUP            |
-| revoked_slack_token | Slack answers token_revoked for 60 s, then the operator sends SIGHUP           |
+| revoked_slack_token | Slack refuses the bot token for 60 s, then the operator sends SIGHUP           |
 | poisoned_batch      | posts with a lone surrogate and a NUL published with good ones                 |
 | burst               | 10,000 posts in 10 s with one critical post in the middle                      |
 | slack_down          | every Slack call answers 503 for 10 minutes (last, so a cut run keeps the rest)|

@@ -204,15 +204,14 @@ async def revoked_x_token(h: Harness) -> Result:
 
 
 async def revoked_slack_token(h: Harness) -> Result:
-    """Slack answers token_revoked to every call for `revoked` seconds; then the token works again and the
+    """Slack refuses the bot token (invalid_auth) on every call for `revoked` seconds; then the token works again and the
     operator sends SIGHUP. recover_s: token back → every alert sent."""
 
-    def revoke(on: bool) -> None:
-        h.stack.slack.revoked = on
-        if not on:
-            _sighup(h)
+    def restore() -> None:
+        h.stack.slack.restore_token()
+        _sighup(h)
 
-    return await _fault_case(h, h.s.fault_s["revoked"], lambda: revoke(True), lambda: revoke(False))
+    return await _fault_case(h, h.s.fault_s["revoked"], h.stack.slack.revoke_token, restore)
 
 
 POISON = {

@@ -83,7 +83,6 @@ class SlackWorkspace:
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered by the rate limiter (not injected faults)
-    revoked: bool = False  # the bot token was revoked: every call answers token_revoked until cleared
     not_member: set[str] = field(default_factory=set)  # channel names the bot was not invited to
 
     def __post_init__(self) -> None:
@@ -281,8 +280,6 @@ def _check_token(request: web.Request, params: dict[str, Any], workspace: SlackW
         raise _ApiError("not_authed")
     if token != workspace.token or workspace.revoked:
         raise _ApiError("invalid_auth")
-    if workspace.revoked:
-        raise _ApiError("token_revoked")
 
 
 def _channel(params: dict[str, Any], workspace: SlackWorkspace, *, by_name: bool = False) -> str:

@@ -255,17 +255,6 @@ async def test_methods_need_their_scope(slack: Slack) -> None:
     assert _error(exc) == "missing_scope" and exc.value.response["needed"] == "channels:read"
 
 
-async def test_a_revoked_token_is_refused_until_restored(slack: Slack) -> None:
-    slack.ws.revoked = True
-    for call in (slack.client.auth_test(), slack.client.chat_postMessage(channel="#care", text="hi")):
-        with pytest.raises(SlackApiError) as exc:
-            await call
-        assert _error(exc) == "token_revoked"
-    assert slack.ws.messages("#care") == []
-    slack.ws.revoked = False
-    assert (await slack.client.chat_postMessage(channel="#care", text="hi"))["ok"]
-
-
 async def test_a_held_fault_answers_every_call_until_lifted_and_leaves_queued_faults(slack: Slack) -> None:
     slack.ws.faults.add("/api/auth.test", Fault("500"))
     lift = slack.ws.faults.hold("/api/chat.postMessage", Fault("503"))
