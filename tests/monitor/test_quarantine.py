@@ -71,14 +71,14 @@ class Rig:
         return self.poller.metrics.registry.get_sample_value(name, {"source": "x"})
 
 
-async def make_rig(engine: Any, triage: Any, *, queries: list[str] = ()) -> tuple[Rig, XSource, Server]:
+async def make_rig(engine: Any, triage: Any, *, queries: list[str] = (), name: str = "x") -> tuple[Rig, XSource, Server]:
     clock = Clock(T0)
     world = XWorld(clock, bearer_token=BEARER)
     world.add_user("acme", "Acme", 250_000, True)
     world.add_user("carla", "Carla", 1200)
     server = Server(make_x_app(world))
     url = await server.start()
-    cfg = XConfig(type="x", bearer_token=BEARER, api_base=url, handles=["acme"], queries=list(queries),
+    cfg = XConfig(type="x", name=name, bearer_token=BEARER, api_base=url, handles=["acme"], queries=list(queries),
                   interval=10, max_results=10, max_pages=5)
     source = XSource(cfg, clock=clock)
 
@@ -86,7 +86,7 @@ async def make_rig(engine: Any, triage: Any, *, queries: list[str] = ()) -> tupl
         async with engine.begin() as conn:
             await outbox.enqueue(conn, [NewEffect(key, "slack.message", "#ops", payload)], now=clock())
 
-    poller = Poller(source, name="x", engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
+    poller = Poller(source, name=name, engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
                     lease_ttl=30, clock=clock, ops=ops)
     return Rig(world, clock, poller, engine), source, server
 
@@ -175,6 +175,29 @@ async def test_a_192_character_query_works_end_to_end(engine, triage) -> None:
     assert await rig.rows(cursors, cursors.c.stream == stream)
     h = rig.poller.health
     assert h.state == "ok" and h.streams[stream].state == "ok" and h.errors == 0
+
+
+async def test_operator_messages_about_a_long_stream_of_a_long_named_source_fit_their_key(engine, triage) -> None:
+    from monitor.sandbox.core import Fault
+
+    rig, source, server = await make_rig(engine, triage, queries=[long_query(192)], name="s" * 64)
+    try:
+        rig.world.faults.add("/2/tweets/search/recent", Fault("503", times=1000))
+        await rig.poll_for(10)
+    finally:
+        await source.close()
+        await server.stop()
+    (told,) = await rig.rows(outbox_table, outbox_table.c.key.startswith("ops.stream_failing:"))
+    assert len(told["key"]) <= 200 and told["key"].startswith("ops.stream_failing:" + "s" * 64 + ":search:acme")
+
+
+def test_a_source_name_longer_than_its_column_is_a_config_error() -> None:
+    from monitor.config import ConfigFileError, parse_config
+
+    with pytest.raises(ConfigFileError) as e:
+        parse_config({"sources": [{"type": "x", "name": "n" * 65, "bearer_token": "t"}]})
+    assert [p for p, _ in e.value.problems] == ["sources[0].name"]
+    assert parse_config({"sources": [{"type": "x", "name": "n" * 64, "bearer_token": "t"}]})
 
 
 # ── an item the database still refuses ─────────────────────────────────────────────────────────
