@@ -272,6 +272,11 @@ async def test_store_splits_until_only_the_bad_items_are_left(engine, triage) ->
     assert json.loads(payloads["6"])["raw"] == {"odd": "\x00 and \udc80"}  # kept exactly, stored as ASCII
     again = await quarantine.store(engine, batch, source="x", triage=triage, policy=None, clock=lambda: T0)
     assert again.newly_quarantined == 0 and again.result.stored == 0  # fetched again: kept once
+    kept = await quarantine.list_kept(engine, source="x")
+    assert sorted(k.external_id for k in kept) == ["2", "6"] and all("author_id" in k.error for k in kept)
+    one = await quarantine.get_kept(engine, kept[0].id)
+    assert one is not None and json.loads(one.payload)["mention"]["external_id"] == kept[0].external_id
+    assert await quarantine.list_kept(engine, source="reddit") == []
 
 
 async def test_a_database_that_is_down_quarantines_nothing_and_raises(triage) -> None:
@@ -332,3 +337,34 @@ def test_the_config_check_refuses_queries_x_would_refuse_naming_the_yaml_path(qu
         parse_config(data)
     ((path, msg),) = e.value.problems
     assert path == "sources[0].queries[1]" and problem in msg
+
+
+def test_operators_list_and_read_the_quarantine(tmp_path, triage) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from monitor.cli import _register_all, app
+
+    db = tmp_path / "om.db"
+    (tmp_path / "c.yaml").write_text(f"storage:\n  url: sqlite:///{db}\n")
+
+    async def poison() -> None:
+        engine = create_engine(f"sqlite:///{db}")
+        await upgrade(engine)
+        bad = mention("7", author=Author(None, "x"), raw={"tweet": {"text": "bad \udc80 one"}})  # type: ignore[arg-type]
+        await quarantine.store(engine, Batch([mention("6"), bad], []), source="x", triage=triage, policy=None)
+        await engine.dispose()
+
+    from monitor.storage.migrate import upgrade
+
+    asyncio.run(poison())
+    _register_all()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["quarantine", "list", "--config", str(tmp_path / "c.yaml")])
+    assert listed.exit_code == 0, listed.output
+    assert "IntegrityError" in listed.output and " 7 " in listed.output
+    shown = runner.invoke(app, ["quarantine", "show", "1", "--config", str(tmp_path / "c.yaml")])
+    assert shown.exit_code == 0 and "bad \\udc80 one" in shown.output, shown.output
+    missing = runner.invoke(app, ["quarantine", "show", "99", "--config", str(tmp_path / "c.yaml")])
+    assert missing.exit_code == 1
