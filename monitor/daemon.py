@@ -32,6 +32,7 @@ from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
+from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
@@ -76,6 +77,7 @@ class Daemon:
         self._dispatch_task: asyncio.Task[None] | None = None
         self._running_polls: set[asyncio.Task[Any]] = set()
         self._web: web.AppRunner | None = None
+        self.health_runner: HealthRunner | None = None
         self.http_port: int | None = None
         self._stop = asyncio.Event()
         self._stopping_dispatch = asyncio.Event()
@@ -101,12 +103,14 @@ class Daemon:
         if cfg.slack is not None:
             if "slack.message" not in handlers:
                 client = make_slack_client(cfg.slack.token, cfg.slack.api_base)
-                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel)
+                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel,
+                                                          auth_retry_after=cfg.slack.auth_recheck)
             slack = handlers["slack.message"]
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
 
+        add_health_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
             self.engine,
             handlers,
@@ -117,6 +121,7 @@ class Daemon:
             hold=self.hold,
             idle_wait=cfg.outbox.poll_interval,
             max_lanes=cfg.outbox.max_lanes,
+            announce_after=cfg.outbox.announce_after,
             clock=self.clock,
             on_event=self._delivery_event,
             on_progress=self.tasks["dispatcher"].progress,
@@ -142,6 +147,7 @@ class Daemon:
             self.coverage[sc.name] = coverage.CoverageRecorder(self.engine, sc.name, self.clock)
 
         self.scheduler = AsyncIOScheduler()
+        self.health_runner = await start_health(self, handlers)
         for sc in cfg.sources:
             # The job only ticks; the budget planner decides which streams (if any) are due at each tick.
             planner = self.pollers[sc.name].planner
@@ -265,10 +271,10 @@ class Daemon:
             if lane == "service:slack":
                 return  # Slack itself refuses us: the operators' channel cannot hear it; the log and /healthz say it
             payload = build_delivery_blocked(lane, str(d.get("error", "")))
-            key = f"ops.delivery_blocked:{lane}:{int(self.clock())}"
+            key = f"ops.delivery_blocked:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
         elif what == "recovered":
             payload = build_delivery_recovered(lane, float(d.get("blocked_for", 0.0)))  # type: ignore[arg-type]
-            key = f"ops.delivery_recovered:{lane}:{int(self.clock())}"
+            key = f"ops.delivery_recovered:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
         elif what == "dead":
             if lane == ops_lane:
                 return  # an operators' message that cannot be posted cannot tell them so: the log does
@@ -328,11 +334,11 @@ class Daemon:
         if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
             down = True
             problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
+        # a block lasts until a delivery works again, even between two tries
         for blk in blocked:
-            if blk.until > now:
-                what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
-                problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
-        if any(blk.lane.startswith("service:") and blk.until > now for blk in blocked):
+            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
+            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
+        if any(blk.lane.startswith("service:") for blk in blocked):
             down = True  # nothing reaches the team
         if b is not None:
             if b.dead:
@@ -421,6 +427,8 @@ class Daemon:
                 await leases.release(self.engine, f"poll:{name}", self.instance)
             except Exception as e:  # storage down at exit: the lease lapses on its own
                 log.warning("daemon.lease_not_released", source=name, error=describe(e))
+        if self.health_runner is not None:
+            await self.health_runner.close()
         for s in self.sources.values():
             await s.close()
         if self._web is not None:
