@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from monitor.config import parse_config
 from monitor.daemon import Daemon
+from monitor.digest import demo as demo_digest
 from monitor.models import URGENCIES
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
@@ -117,13 +118,16 @@ async def run_demo(
 ) -> dict[str, Any]:
     stack = SandboxStack()
     await stack.start()
+    smtp = await demo_digest.start_smtp()
     tmp = None
     if db_path is None:
         tmp = tempfile.TemporaryDirectory(prefix="outreach-demo-")
         db_path = Path(tmp.name) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True), source="<demo>", env={})
+    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True)
+    demo_digest.configure(raw, stack.slack, smtp)
+    cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
@@ -133,9 +137,12 @@ async def run_demo(
         highlight=False,
     )
     try:
+        digest_sent = False
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while True:
                 elapsed = time.monotonic() - started
+                if elapsed >= duration and not digest_sent:  # the week's digest, through the outbox
+                    digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
                 if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
@@ -143,8 +150,10 @@ async def run_demo(
                 await asyncio.sleep(0.5)
         await daemon.stop()
         report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
         await stack.stop()
+        await smtp.stop()
         if tmp is not None:
             tmp.cleanup()
     _print_summary(console, report)
@@ -165,6 +174,16 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
         await daemon.engine.dispose()
 
 
+async def _digests_report(cfg: Any, stack: SandboxStack, smtp: Any) -> dict[str, Any]:
+    from monitor.storage.engine import create_engine
+
+    engine = create_engine(cfg.storage.url)
+    try:
+        return await demo_digest.report(engine, smtp, stack.slack)
+    finally:
+        await engine.dispose()
+
+
 def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print()
     console.print(f"[bold]Demo finished in {r['duration_s']}s[/bold]")
@@ -181,3 +200,7 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second")
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    if "digests" in r:
+        g = r["digests"]
+        console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "
+                      f"{g['email']} e-mails")

@@ -93,7 +93,9 @@ def to_markdown(d: Mapping[str, Any]) -> str:
             for x in a["by_reach"]] if a["status"] == "ok" else [_na(a)]
     i = d["incidents"]
     out += ["", "## Incidents and complaint spikes", ""]
-    if i.get("status"):
+    if i["status"] == "ok":
+        out += [f"- {x['text']}" for x in i["items"]] or ["- no incident in the period"]
+    else:
         out.append(_na(i))
     out += [f"- {x['text']}" for x in i["complaint_spikes"]] or ["- no day with a spike of complaints"]
     c = d["care"]

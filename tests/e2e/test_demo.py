@@ -20,7 +20,9 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
         assert s["fetched"] > 0 and s["requests"] > 0 and s["errors"] == 0
     assert r["mentions"]["stored"] > 0 and r["mentions"]["own"] >= 1
     assert sum(r["triage"].values()) == r["mentions"]["stored"] - r["mentions"]["own"]
-    assert r["slack"]["messages"] == r["outbox"]["sent"] > 0
+    # every sent row is a Slack message (alerts, the digest and its chart) but the digest's e-mail
+    assert r["slack"]["messages"] + r["digests"]["email"] == r["outbox"]["sent"] > 0
+    assert r["digests"] == {"built": 1, "slack": 1, "slack_charts": 1, "email": 1}
     assert r["slack"]["max_per_channel_per_s"] <= 1
     assert r["outbox"]["pending"] == r["outbox"]["dead"] == 0
     assert db.exists()  # kept for inspection
