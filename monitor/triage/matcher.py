@@ -14,17 +14,26 @@ longer one ("hacked" inside "account was hacked") is not counted twice.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 import re
 import re._parser as sre_parse  # the stdlib's own regex parser, to read each entry's literal start
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
 _WORDS = re.compile(r"\w+")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
 _CACHE_MAX = 200_000
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
+
+
+class Found(NamedTuple):
+    evidence: dict[str, float]  # category -> sum of the weights of what matched
+    quoted: dict[str, list[str]]  # category -> the words that matched, as written
+    negated: list[tuple[str, str]]  # (the negation as written, the category it cancelled)
+    danger: list[tuple[str, str]]  # (words as written, category) of matched `critical` entries
 
 
 Trigger = tuple[str, bool]  # (lower-case literal start, whether it is a whole word)
@@ -133,8 +142,11 @@ class Matcher:
         # word -> entries it triggers; words follow Zipf's law, so a bounded cache catches most
         self._cache: dict[str, tuple] = {}  # type: ignore[type-arg]
 
-    def matches(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
-        """Evidence per category, quoted words per category, and (quoted, category) per negation."""
+    def matches(self, text: str) -> Found:
+        """Evidence per category, quoted words per category, negations and danger."""
+        # typographic apostrophes and quotes as typed on phones (can’t) read like ASCII ones; the
+        # same length, so offsets stay valid
+        text = text.translate(_APOSTROPHES)
         lower = text.lower()
         found: list[tuple[re.Match[str], tuple[Term, ...]]] = []
         add = found.append
@@ -188,33 +200,61 @@ class Matcher:
         return tuple(out)
 
 
-def _settle(
-    hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]]
-) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
+def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]]) -> Found:
+    """Cancel what a negation overlaps, count a match inside a longer one once; O(n log n).
+
+    Both checks used to compare every pair (quadratic: a long post full of matches took seconds).
+    Now negations are sorted by start with a running furthest end, so "does a negation overlap
+    [s, e)" is one bisection; and matches sorted by (start, longest first) with a running furthest
+    end per category tell at once whether a match lies inside an earlier one.
+    """
+    by_scope: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
+    for n in sorted(negations, key=lambda n: n[0]):
+        starts, reach = by_scope.setdefault(n[3].category, ([], []))
+        starts.append(n[0])
+        i = len(starts) - 1
+        # reach[i] = (furthest end among negations 0..i, the index of that negation)
+        reach.append((n[1], i) if not reach or n[1] > reach[-1][0] else reach[-1])
+    scoped = {c: (st, r, [n for n in sorted(negations, key=lambda n: n[0]) if n[3].category == c])
+              for c, (st, r) in by_scope.items()}
+
+    def overlapping(s: int, e: int, scope: str) -> tuple[int, int, str, Term] | None:
+        found = scoped.get(scope)
+        if found is None:
+            return None
+        starts, reach, negs = found
+        i = bisect_left(starts, e) - 1  # the negations starting before the match ends
+        if i >= 0 and reach[i][0] > s:
+            return negs[reach[i][1]]
+        return None
+
     cancelled: list[tuple[str, str]] = []
     kept: list[tuple[int, int, str, Term]] = []
     for h in hits:
         s, e, said, t = h
-        neg = next((n for n in negations if n[0] < e and s < n[1] and n[3].category in ("", t.category)), None)
+        neg = overlapping(s, e, t.category) or overlapping(s, e, "")
         if neg is not None:
             cancelled.append((neg[2], t.category))
         else:
             kept.append(h)
-    # longest first, so a match inside a longer one of the same category is dropped
-    kept.sort(key=lambda h: (h[0] - h[1], h[0]))
+    danger: list[tuple[str, str]] = []
+    for _, _, said, t in kept:
+        if t.critical and (said, t.category) not in danger:
+            danger.append((said, t.category))
+    # by start, the longest first: a match inside another comes after it and ends before its end
+    kept.sort(key=lambda h: (h[0], -h[1]))
     evidence: dict[str, float] = {}
     quoted: dict[str, list[str]] = {}
-    spans: dict[str, list[tuple[int, int]]] = {}
+    furthest: dict[str, int] = {}
     for s, e, said, t in kept:
         c = t.category
-        taken = spans.setdefault(c, [])
-        if any(a <= s and e <= b for a, b in taken):
+        if furthest.get(c, -1) >= e:
             continue
-        taken.append((s, e))
+        furthest[c] = e
         evidence[c] = evidence.get(c, 0.0) + t.weight
         q = quoted.setdefault(c, [])
-        if said.lower() not in (x.lower() for x in q):
+        if len(q) < 8 and said.lower() not in (x.lower() for x in q):
             q.append(said)
     seen: set[tuple[str, str]] = set()
     unique = [c for c in cancelled if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
-    return evidence, quoted, unique
+    return Found(evidence, quoted, unique, danger)
