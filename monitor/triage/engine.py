@@ -123,7 +123,7 @@ class Triage:
         top = evidence.get(cat.id, 0.0)
         complaint = self._rules_complaint(cat, evidence, compound, fallback)
         if self.learned is not None and english:
-            complaint = self._blend_complaint(text, complaint, evidence, compound, reasons)
+            complaint = self._blend_complaint(text, complaint, found.negations > 0, reasons)
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
         score = float(cat.base)
@@ -135,6 +135,9 @@ class Triage:
             if level:
                 score += cfg.reproach_points * level
                 reasons.append(f"reproach: {_LEVELS[level]}")
+            if cat.harm:
+                score += cfg.harm_points
+                reasons.append(f"harm: {cat.harm}")
         points, why = signals.tone(compound, bands, cfg)
         if points > 0 and not (complaint or cat.complaint):
             points /= 2  # a cross question is more urgent, but less than a complaint
@@ -218,13 +221,11 @@ class Triage:
                 return level
         return 1 if compound <= self.rules.sentiment.negative else 0
 
-    def _blend_complaint(self, text: str, rules_say: bool, evidence: Mapping[str, float], compound: float,
-                         reasons: list[str]) -> bool:
+    def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
         """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
         learned = self.learned
         p, terms = learned.complaint(text)
-        blend = learned.blend
-        decided = blend.decide(rules_say, p)
+        decided = learned.blend.decide(rules_say, p, negation_seen)
         shown = ", ".join(f"'{t}'" for t in terms[:3])
         if decided and p >= 0.5:
             reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))

@@ -34,6 +34,7 @@ class Found(NamedTuple):
     quoted: dict[str, list[str]]  # category -> the words that matched, as written
     negated: list[tuple[str, str]]  # (the negation as written, the category it cancelled)
     danger: list[tuple[str, str]]  # (words as written, category) of matched `critical` entries
+    negations: int = 0  # negations found in the text, whether or not they cancelled anything
 
 
 Trigger = tuple[str, bool]  # (lower-case literal start, whether it is a whole word)
@@ -257,4 +258,4 @@ def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, i
             q.append(said)
     seen: set[tuple[str, str]] = set()
     unique = [c for c in cancelled if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
-    return Found(evidence, quoted, unique, danger)
+    return Found(evidence, quoted, unique, danger, len(negations))

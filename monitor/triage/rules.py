@@ -54,12 +54,14 @@ class Category:
     min_urgency: str | None
     max_urgency: str | None
     intent: bool = False  # says how something is said (question, thanks), not what about
+    harm: str | None = None  # what a complaint of this kind puts at stake: safety, security, money, legal
 
 
 @dataclass(frozen=True, slots=True)
 class Signals:
     sentiment_points: float = 20
     reproach_points: float = 10
+    harm_points: float = 15
     reach_points_per_decade: float = 6
     reach_max: float = 20
     reach_min_followers: int = 2000
@@ -187,6 +189,12 @@ def _urgency(value: Any, where: str, source: str) -> str | None:
     return str(value)
 
 
+def _harm(value: Any, where: str, source: str) -> str | None:
+    if value is not None and value not in HARMS:
+        raise RulesError(source, where, f"expected one of {list(HARMS)}, got {value!r}")
+    return value
+
+
 def _kind(value: Any, where: str, source: str) -> bool:
     if value not in ("topic", "intent"):
         raise RulesError(source, where, f"expected topic or intent, got {value!r}")
@@ -227,8 +235,9 @@ def reproach_key(level: int) -> str:
 _TOP_KEYS = {"version", "language_packs", "max_chars", "severity", "min_evidence", "fallback_category", "positive_fallback_category", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
 _CAT_KEYS = {
     "description", "kind", "base", "min_urgency", "max_urgency", "complaint", "actionable", "weight",
-    "phrases", "patterns", "negations",
+    "phrases", "patterns", "negations", "harm",
 }
+HARMS = ("safety", "security", "money", "legal")
 
 
 def parse_rules(data: Any, *, source: str = "<rules>", folder: Path | None = None) -> Rules:
@@ -313,6 +322,7 @@ def parse_rules(data: Any, *, source: str = "<rules>", folder: Path | None = Non
             min_urgency=_urgency(node.get("min_urgency"), f"{cw}.min_urgency", source),
             max_urgency=_urgency(node.get("max_urgency"), f"{cw}.max_urgency", source),
             intent=_kind(node.get("kind", "topic"), f"{cw}.kind", source),
+            harm=_harm(node.get("harm"), f"{cw}.harm", source),
         )
         if cat.min_urgency and cat.max_urgency and URGENCY_RANK[cat.min_urgency] > URGENCY_RANK[cat.max_urgency]:
             raise RulesError(source, f"{cw}.min_urgency", "is above max_urgency")
