@@ -14,16 +14,19 @@ longer one ("hacked" inside "account was hacked") is not counted twice.
 """
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 import re
 import re._parser as sre_parse  # the stdlib's own regex parser, to read each entry's literal start
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
+import ahocorasick
+
 if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
 _WORDS = re.compile(r"\w+")
+_SPACES = str.maketrans({"\n": " ", "\t": " ", "\r": " ", "\u00a0": " "})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
 _CACHE_MAX = 200_000
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
@@ -112,12 +115,79 @@ def _starts(items: list) -> set[tuple[str, bool]] | None:  # type: ignore[type-a
     return {(prefix, False)} if prefix else None
 
 
+def phrase_to_regex(phrase: str) -> str:
+    """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
+    out: list[str] = []
+    words = phrase.strip().split()
+    for w in words:
+        star = w.endswith("*") and len(w) > 1
+        if star:
+            w = w[:-1]
+        piece = "".join("['’]?" if ch in "'’" else re.escape(ch) for ch in w)
+        if star:
+            piece += r"\w*"
+        out.append(piece)
+    body = r"\s+".join(out)
+    first, last = phrase.strip()[:1], phrase.strip().rstrip("*")[-1:]
+    lead = r"\b" if re.match(r"\w", first) else r"(?<!\w)"
+    tail = r"\b" if re.match(r"\w", last) else ""
+    return f"{lead}{body}{tail}"
+
+
+_PLAIN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*(?: [^\W_]+(?:['’][^\W_]+)*)*\*?")
+
+
+def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
+    """The lower-case strings a plain phrase matches (apostrophes optional) and whether it ends in
+    `*`; None when the entry is a pattern or a phrase the automaton cannot take (punctuation,
+    `*` inside): those are matched as regexes."""
+    text = " ".join(t.text.split())
+    if t.regex != phrase_to_regex(t.text) or not _PLAIN.fullmatch(text):
+        return None
+    star = text.endswith("*")
+    forms = [text.rstrip("*").lower().replace("’", "'")]
+    while any("'" in f for f in forms):
+        forms = [g for f in forms for g in (f.replace("'", "", 1), f.replace("'", "\0", 1))]
+    return [(f.replace("\0", "'"), star) for f in forms]
+
+
+_RUNS = re.compile(r" {2,}")
+
+
+def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
+    """An offset in the squeezed text -> the offset in the post."""
+    i = bisect_right(squeezed, (pos, 1 << 62)) - 1
+    return pos + squeezed[i][1] if i >= 0 else pos
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
 class Matcher:
     def __init__(self, terms: Iterable[Term]) -> None:
-        # Entries with identical regexes (the same words under two categories) are searched once.
+        # Plain phrases (most entries) go into one Aho-Corasick automaton: one pass over the post
+        # in C, whatever the number of phrases. Patterns are tried where their literal start is.
+        terms = list(terms)
+        self._automaton = ahocorasick.Automaton()
+        by_form: dict[str, list[tuple[bool, Term]]] = {}
         by_regex: dict[str, list[Term]] = {}
         for t in terms:
-            by_regex.setdefault(t.regex, []).append(t)
+            forms = _literal_forms(t)
+            if forms is None:
+                by_regex.setdefault(t.regex, []).append(t)  # the same regex under two categories: searched once
+                continue
+            for form, star in forms:
+                by_form.setdefault(form, []).append((star, t))
+        for form, items in by_form.items():
+            # a form with and without `*` (refund / refund*) keeps both readings
+            self._automaton.add_word(form, (len(form), tuple({star for star, _ in items}),
+                                            {star: tuple(t for s, t in items if s == star) for star, _ in items}))
+        self._has_phrases = bool(by_form)
+        if self._has_phrases:
+            self._automaton.make_automaton()
+        self._phrase_terms = list({id(t): t for items in by_form.values() for _, t in items}.values())
+        self._compiled_phrases: list[tuple[re.Pattern[str], Term]] | None = None
         self._entries: list[tuple[re.Pattern[str], tuple[Term, ...]]] = []
         self._word: dict[str, list[int]] = {}  # trigger that is a whole word -> entries
         self._prefix: dict[str, list[int]] = {}  # trigger that starts a word -> entries
@@ -149,7 +219,14 @@ class Matcher:
         # same length, so offsets stay valid
         text = text.translate(_APOSTROPHES)
         lower = text.lower()
-        found: list[tuple[re.Match[str], tuple[Term, ...]]] = []
+        found: list[tuple[int, int, str, tuple[Term, ...]]] = []
+        if self._has_phrases:
+            if len(lower) == len(text):
+                self._phrases(text, lower.translate(_SPACES), found)
+            else:  # rare letters ("İ") change length when lower-cased: each phrase as a regex
+                for rx, t in self._phrase_regexes():
+                    for m in rx.finditer(text):
+                        found.append((m.start(), m.end(), m.group(0), (t,)))
         add = found.append
         entries = self._entries
         searched: list[int] = list(self._always)
@@ -173,19 +250,61 @@ class Matcher:
                     pos = tm.start()
                     for match, terms in cands:
                         m = match(text, pos)
-                        if m is not None:
-                            add((m, terms))
+                        if m is not None and (pos == 0 or text[pos - 1] != "@"):
+                            add((m.start(), m.end(), m.group(0), terms))
         for idx in set(searched):
             rx, terms = entries[idx]
             for m in rx.finditer(text):
-                add((m, terms))
+                add((m.start(), m.end(), m.group(0), terms))
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
-        for m, terms in found:
-            said = " ".join(m.group(0).split())
+        for start, end, said, terms in found:
+            said = " ".join(said.split())
             for t in terms:
-                (negations if t.negation else hits).append((m.start(), m.end(), said, t))
+                (negations if t.negation else hits).append((start, end, said, t))
         return _settle(hits, negations)
+
+    def _phrase_regexes(self) -> list[tuple[re.Pattern[str], Term]]:
+        if self._compiled_phrases is None:
+            self._compiled_phrases = [(re.compile(t.regex, re.IGNORECASE), t) for t in self._phrase_terms]
+        return self._compiled_phrases
+
+    def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        """Every plain phrase in one Aho-Corasick pass, kept where it starts and ends a word.
+
+        A phrase's words may be apart by several spaces ("charged  twice"): runs of spaces are
+        squeezed to one for the pass, and the few hits are mapped back to the post's offsets.
+        """
+        squeezed: list[tuple[int, int]] = []  # (offset in the squeezed text, spaces removed before it)
+        if "  " in lower:
+            removed = 0
+            parts = []
+            pos = 0
+            for m in _RUNS.finditer(lower):
+                parts.append(lower[pos:m.start() + 1])
+                removed += m.end() - m.start() - 1
+                pos = m.end()
+                squeezed.append((m.start() + 1 - (removed - (m.end() - m.start() - 1)), removed))
+            parts.append(lower[pos:])
+            lower = "".join(parts)
+        n = len(lower)
+        for last, (length, stars, terms_by_star) in self._automaton.iter(lower):
+            start = last - length + 1
+            if start > 0 and (_is_word(lower[start - 1]) or lower[start - 1] == "@"):
+                continue  # inside a word ("late" in "translate") or an @handle ("@FireTV")
+            end = last + 1
+            whole = end >= n or not _is_word(lower[end])
+            for star in stars:
+                if star:
+                    e = end
+                    while e < n and _is_word(lower[e]):
+                        e += 1  # `refund*` takes the rest of the word
+                elif whole:
+                    e = end
+                else:
+                    continue
+                s0, e0 = (_unsqueeze(squeezed, start), _unsqueeze(squeezed, e - 1) + 1) if squeezed else (start, e)
+                found.append((s0, e0, text[s0:e0], terms_by_star[star]))
 
     def _triggered(self, tok: str) -> tuple[int, ...]:
         """The entries a word may start, each once."""

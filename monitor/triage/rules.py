@@ -14,7 +14,7 @@ import yaml
 
 from monitor.models import URGENCIES
 from monitor.paths import shipped_config
-from monitor.triage.matcher import Found, Matcher
+from monitor.triage.matcher import Found, Matcher, phrase_to_regex  # noqa: F401 (re-exported)
 
 DEFAULT_RULES_PATH = shipped_config("rules.yaml")
 
@@ -108,25 +108,6 @@ class Rules:
     @property
     def languages(self) -> tuple[str, ...]:
         return ("en", *sorted(self.packs))
-
-
-def phrase_to_regex(phrase: str) -> str:
-    """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
-    out: list[str] = []
-    words = phrase.strip().split()
-    for w in words:
-        star = w.endswith("*") and len(w) > 1
-        if star:
-            w = w[:-1]
-        piece = "".join("['’]?" if ch in "'’" else re.escape(ch) for ch in w)
-        if star:
-            piece += r"\w*"
-        out.append(piece)
-    body = r"\s+".join(out)
-    first, last = phrase.strip()[:1], phrase.strip().rstrip("*")[-1:]
-    lead = r"\b" if re.match(r"\w", first) else r"(?<!\w)"
-    tail = r"\b" if re.match(r"\w", last) else ""
-    return f"{lead}{body}{tail}"
 
 
 def _entry(raw: Any, where: str, kind: str, default_weight: float, source: str) -> tuple[str, str, float, bool]:
