@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from alerts.mention_alert import MentionView, build_mention_alert
 from alerts.slack_delivery import SlackDelivery
-from monitor.delivery import OutboxItem
+from monitor.delivery import OutboxItem, Receipt
 
 KIND = "slack.mention"
 
@@ -25,12 +25,9 @@ class MentionAlertDelivery:
     def min_interval(self) -> float:
         return self.slack.min_interval
 
-    def pace_key(self, item: OutboxItem) -> str | None:
-        return self.slack.pace_key(item)
-
-    async def deliver(self, item: OutboxItem) -> str:
+    async def deliver(self, item: OutboxItem) -> Receipt:
         message = build_mention_alert(MentionView.from_payload(item.payload))
         return await self.slack.deliver(replace(item, payload=message))
 
-    async def reconcile(self, item: OutboxItem) -> str | None:
+    async def reconcile(self, item: OutboxItem) -> Receipt | None:
         return await self.slack.reconcile(item)

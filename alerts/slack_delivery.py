@@ -1,7 +1,9 @@
 """The outbox handler that posts Slack messages (kind "slack.message") through slack-sdk's AsyncWebClient.
 
-The payload is already the finished message (`{"text", "blocks"}`, optionally `"thread_ts"`): it was
-built when the row was written, so delivery only posts it. Every message carries Slack message
+The payload is the finished message (`{"text", "blocks"}`). A row in the thread of a ticket or incident
+(`thread_of`) arrives with its parent resolved from the message registry (`item.parent`) and is posted
+as a reply there; every post returns a `Receipt` naming the channel id and ts, which the outbox
+records in the registry. Every message carries Slack message
 metadata with the outbox key, which is how `reconcile` tells, after a crash between Slack accepting a
 message and our database recording it, whether the alert is already in the channel.
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,14 +24,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from monitor.delivery import OutboxItem, PermanentFailure, RetryLater
+from monitor.delivery import OutboxItem, PermanentFailure, Posted, Receipt, RetryLater
 
 log = logging.getLogger(__name__)
 
 KIND = "slack.message"
 EVENT_TYPE = "outreach_monitor_alert"
 RECONCILE_LOOKBACK = 60.0  # seconds before the row was written; covers clock skew between us and Slack
-AUTH_RETRY_AFTER = 900.0  # a bad token needs a person; check back every 15 minutes, lose nothing
+# A refused token needs a person; once they fix it, delivery should resume within a minute, not after
+# a long timer. One post is tried this often while the whole service waits (rows are not attempts).
+AUTH_RETRY_AFTER = 30.0
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
@@ -62,28 +66,63 @@ class SlackCheckFailed(Exception):
 
 
 async def check_slack(token: str | SecretStr, api_base: str, timeout: float = 10,
-                      channels: Iterable[str] = ()) -> str:
+                      channels: Mapping[str, str] | Iterable[str] = ()) -> str:
     """Who the bot token belongs to (`auth.test`), or SlackCheckFailed saying why it is unusable.
 
-    Also checks the scopes Slack reports for the token: chat:write to post, *:history to reconcile
-    after a crash, and channels:read when `channels` are given by name rather than id.
+    Also checks the scopes Slack reports for the token (chat:write to post, *:history to reconcile
+    after a crash, channels:read when channels are given by name), and that every configured
+    channel exists and has the bot in it. `channels` maps the YAML path that names a channel to it.
     """
+    named = dict(channels) if isinstance(channels, Mapping) else {c: c for c in channels}
     client = make_slack_client(token, api_base, timeout)
     try:
         resp = await client.auth_test()
     except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
         raise SlackCheckFailed(str(_translate(e, "auth.test", ""))) from e
     reported = (resp.headers or {}).get("X-OAuth-Scopes") or (resp.headers or {}).get("x-oauth-scopes")
+    scopes: set[str] = set()
     if reported is not None:
         scopes = {s.strip() for s in reported.split(",")}
         missing = [s for s in ("chat:write",) if s not in scopes]
         if not scopes & {"channels:history", "groups:history"}:
             missing.append("channels:history (or groups:history for private channels)")
-        if any(not _CHANNEL_ID.match(c) for c in channels if c) and "channels:read" not in scopes:
+        if any(not _CHANNEL_ID.match(c) for c in named.values() if c) and "channels:read" not in scopes:
             missing.append("channels:read (or use channel ids in slack.channels)")
         if missing:
             raise SlackCheckFailed(f"the Slack app lacks the scopes {', '.join(missing)}; add them and reinstall it")
-    return f"bot {resp.get('user') or resp.get('user_id')} in workspace {resp.get('team')} ({resp.get('url')})"
+    who = f"bot {resp.get('user') or resp.get('user_id')} in workspace {resp.get('team')} ({resp.get('url')})"
+    if reported is not None and "channels:read" not in scopes:
+        return f"{who}; channels not verified (add channels:read to let check see them)" if named else who
+    if problems := await _channel_problems(client, named):
+        raise SlackCheckFailed("; ".join(problems))
+    return who
+
+
+async def _channel_problems(client: AsyncWebClient, named: Mapping[str, str]) -> list[str]:
+    """Each configured channel that does not exist, or that the bot is not in (posts would fail)."""
+    if not named:
+        return []
+    known: dict[str, dict[str, Any]] = {}  # name and id -> the conversation
+    cursor: str | None = None
+    try:
+        for _ in range(20):
+            resp = await client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                   limit=1000, cursor=cursor)
+            for c in resp.get("channels") or []:
+                known[str(c.get("name"))] = known[str(c.get("id"))] = c
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        return [f"could not list channels: {_translate(e, 'conversations.list', '')}"]
+    problems = []
+    for path, channel in named.items():
+        c = known.get(channel.lstrip("#"))
+        if c is None:
+            problems.append(f"{path}: channel {channel} does not exist (or is private and the bot is not in it)")
+        elif not c.get("is_member", True):
+            problems.append(f"{path}: the bot is not in {channel}; invite it with /invite @<bot> there")
+    return problems
 
 
 def _is_loopback(url: str) -> bool:
@@ -94,8 +133,9 @@ class SlackDelivery:
     kind = KIND
 
     def __init__(self, client: AsyncWebClient, *, min_interval: float = 1.0, history_limit: int = 200,
-                 max_history_pages: int = 20) -> None:
+                 max_history_pages: int = 20, auth_retry_after: float = AUTH_RETRY_AFTER) -> None:
         self._client = client
+        self._auth_retry_after = auth_retry_after
         self._min_interval = min_interval
         self._history_limit = history_limit
         self._max_history_pages = max_history_pages
@@ -105,10 +145,7 @@ class SlackDelivery:
     def min_interval(self) -> float:
         return self._min_interval
 
-    def pace_key(self, item: OutboxItem) -> str | None:
-        return item.target  # Slack's rate limit is per channel
-
-    async def deliver(self, item: OutboxItem) -> str:
+    async def deliver(self, item: OutboxItem) -> Receipt:
         payload = item.payload
         kwargs: dict[str, Any] = {
             "channel": item.target,
@@ -119,14 +156,16 @@ class SlackDelivery:
             "unfurl_links": False,
             "unfurl_media": False,
         }
-        if payload.get("thread_ts"):
-            kwargs["thread_ts"] = payload["thread_ts"]
+        thread_ts = _thread_ts(item)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
         resp = await self._call("chat.postMessage", self._client.chat_postMessage, **kwargs)
-        if resp.get("channel") and not _CHANNEL_ID.match(item.target):
-            self._ids[item.target.lstrip("#")] = str(resp["channel"])
-        return str(resp["ts"])
+        channel_id = str(resp.get("channel") or item.target)
+        if not _CHANNEL_ID.match(item.target):
+            self._ids[item.target.lstrip("#")] = channel_id
+        return Receipt(str(resp["ts"]), Posted(channel_id, str(resp["ts"]), thread_ts))
 
-    async def reconcile(self, item: OutboxItem) -> str | None:
+    async def reconcile(self, item: OutboxItem) -> Receipt | None:
         """The ts of a message already posted for this item's key, else None.
 
         A threaded message is looked for among the thread's replies (history lists top-level only).
@@ -135,7 +174,7 @@ class SlackDelivery:
         if channel is None:
             return None  # no such channel: nothing can have landed there (deliver will say channel_not_found)
         oldest = f"{max(item.created_at - RECONCILE_LOOKBACK, 0):.6f}"
-        thread_ts = item.payload.get("thread_ts")
+        thread_ts = _thread_ts(item)
         cursor: str | None = None
         for _ in range(self._max_history_pages):
             args: dict[str, Any] = {"channel": channel, "oldest": oldest, "include_all_metadata": True,
@@ -149,7 +188,7 @@ class SlackDelivery:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
                 if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == item.key:
-                    return str(message["ts"])
+                    return Receipt(str(message["ts"]), Posted(channel, str(message["ts"]), thread_ts))
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not resp.get("has_more") or not cursor:
                 return None
@@ -186,7 +225,16 @@ class SlackDelivery:
         try:
             return await method(**kwargs)
         except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-            raise _translate(e, what, kwargs.get("channel", "")) from e
+            err = _translate(e, what, kwargs.get("channel", ""))
+            if isinstance(err, RetryLater) and err.scope == "service":
+                err.retry_after = self._auth_retry_after
+            raise err from e
+
+
+def _thread_ts(item: OutboxItem) -> str | None:
+    if item.parent is not None:
+        return item.parent.thread_ts or item.parent.ts
+    return item.payload.get("thread_ts") or None
 
 
 def _translate(e: Exception, what: str, channel: str) -> Exception:
@@ -194,18 +242,22 @@ def _translate(e: Exception, what: str, channel: str) -> Exception:
     if isinstance(e, SlackApiError):
         status, error, retry_after = _response_facts(e)
         if status == 429 or error == "ratelimited":
-            return RetryLater(f"Slack rate-limited {what} in {channel}", retry_after=retry_after)
+            # not an attempt: the channel waits as long as Slack says, and the row is not nearer to giving up
+            return RetryLater(f"Slack rate-limited {what} in {channel}", retry_after=retry_after if retry_after
+                              is not None else 1.0, counts=False, scope="lane")
         if status >= 500:
-            return RetryLater(f"Slack answered {what} with HTTP {status}", retry_after=retry_after)
+            return RetryLater(f"Slack answered {what} with HTTP {status}", retry_after=retry_after, scope="lane")
         if error == "missing_scope":
             needed = _data(e).get("needed") or "a scope"
             return RetryLater(
                 f"the Slack app needs {needed} for {what}: add it to the app (or configure channel ids); "
-                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER)
+                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER, counts=False,
+                scope="service")
         if error in _AUTH:
             return RetryLater(
                 f"Slack rejected the bot token ({error}) on {what}: fix slack.token or the app's scopes; "
-                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER)
+                "alerts are kept and will be sent once it works", retry_after=AUTH_RETRY_AFTER, counts=False,
+                scope="service")
         if error in _PERMANENT:
             return PermanentFailure(f"Slack refused {what} to {channel}: {error}{_details(e)}")
         if not error:
@@ -215,7 +267,7 @@ def _translate(e: Exception, what: str, channel: str) -> Exception:
     if isinstance(e, SlackRequestError):
         return PermanentFailure(f"{what} request could not be built: {e}")
     # timeouts, refused or dropped connections: the message may have landed (reconcile decides)
-    return RetryLater(f"Slack {what} failed: {type(e).__name__}: {str(e) or 'timed out'}")
+    return RetryLater(f"Slack {what} failed: {type(e).__name__}: {str(e) or 'timed out'}", scope="lane")
 
 
 def _response_facts(e: SlackApiError) -> tuple[int, str, float | None]:

@@ -40,11 +40,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import aiohttp
+import structlog
 import tweepy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
 
 from connectors.base import (
@@ -57,18 +58,32 @@ from connectors.base import (
     TransientError,
     most_serious,
 )
-from monitor.models import Author, Batch, Cursor, Mention
+from monitor.models import Author, Batch, Cursor, Mention, bounded
+
+log = structlog.get_logger("x")
 
 REAL_API = "https://api.twitter.com"
+# note_tweet: a post longer than 280 characters has only its first 280 in `text`; the whole of it is
+# here (triage must read all of it). withheld: the countries where the post is hidden, recorded.
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "public_metrics", "referenced_tweets", "lang",
-                "in_reply_to_user_id"]
+                "in_reply_to_user_id", "note_tweet", "withheld"]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 EXPANSIONS = ["author_id"]
 RATE_WINDOW_S = 15 * 60.0
 SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days only
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
+QUERY_MAX = 512  # X's limit for a recent-search query on the Basic and Pro tiers
+STREAM_NAME_MAX = 120  # stored in columns of 128 characters (cursors.stream, mentions.stream)
 
 Endpoint = Literal["search", "mentions", "users", "me", "tweets"]
+
+
+def _fits(query: str) -> str:
+    """Refused when the file is loaded: X refuses a longer query whatever else is right with it.
+    (`check` finds the rest: empty queries, unbalanced quotes or parentheses.)"""
+    if len(query) > QUERY_MAX:
+        raise ValueError(f"the query is {len(query)} characters long; X allows {QUERY_MAX}")
+    return query
 
 
 class XBudget(BaseModel):
@@ -93,7 +108,8 @@ class XConfig(BaseModel):
     bearer_token: SecretStr
     api_base: str = "https://api.twitter.com"
     handles: list[str] = Field(default_factory=list)  # mentions of these accounts (without @)
-    queries: list[str] = Field(default_factory=list)  # X search queries, operators allowed
+    # X search queries, operators allowed; refused at load (with the YAML path) when X would refuse them
+    queries: list[Annotated[str, AfterValidator(_fits)]] = Field(default_factory=list)
     interval: float = Field(60.0, gt=0)  # seconds between polls
     max_results: int = Field(100, ge=10, le=100)
     max_pages: int = Field(5, ge=1)
@@ -156,6 +172,23 @@ class _StreamResult:
     truncated: bool = False  # stopped at max_pages
 
 
+class _OnlyErrors(Exception):
+    """X answered 200 with an `errors` list and nothing else (a suspended, deleted or protected
+    account on the mentions endpoint). Not a quiet stream: translated in `_translate`."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        self.errors = [e for e in errors if isinstance(e, dict)]
+        super().__init__(_errors_detail(self.errors))
+
+
+def _errors_detail(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(str(e.get("detail") or e.get("title") or e.get("message") or e) for e in errors[:3])
+
+
+# Problem types that mean "this resource cannot be read" (it will not fix itself by waiting).
+_RESOURCE_PROBLEMS = ("resource-not-found", "not-authorized-for-resource", "resource-unavailable")
+
+
 class DuplicatePost(SourceError):
     """X refused a post with the same text as one of ours (403 duplicate content)."""
 
@@ -164,6 +197,10 @@ def _translate(exc: BaseException, *, clock: Callable[[], float] = time.time) ->
     """The one place where tweepy, aiohttp and JSON errors become our error vocabulary."""
     if isinstance(exc, SourceError):
         return exc
+    if isinstance(exc, _OnlyErrors):
+        if any(str(e.get("type", "")).endswith(_RESOURCE_PROBLEMS) for e in exc.errors):
+            return ConfigError(f"X answered only errors: {exc}")
+        return TransientError(f"X answered only errors: {exc}")
     if isinstance(exc, tweepy.TooManyRequests):
         reset = getattr(exc, "reset_time", None)
         # X windows are 15 minutes: a reset further away than that is a skewed clock, not a longer wait
@@ -247,18 +284,26 @@ class XSource:
         self.requests_total = 0
         self.requests_by_pool: dict[str, int] = {}  # per endpoint: what the budget planner counts
         self.reads_total = 0  # posts X returned (what X bills against the monthly cap)
+        self.partial_errors = 0  # `errors` entries X sent beside data (logged, counted)
 
     # -- streams ----------------------------------------------------------------------------
 
     def streams(self) -> list[str]:
-        return [f"mentions:{h.lstrip('@')}" for h in self.cfg.handles] + [f"search:{q}" for q in self.cfg.queries]
+        return list(self._stream_args())
+
+    def _stream_args(self) -> dict[str, tuple[str, str, int]]:
+        """stream name -> (kind, handle or query, index in the YAML list). Names are stored (128
+        characters): a long query (X allows 512) keeps a readable head and a hash of the whole."""
+        out: dict[str, tuple[str, str, int]] = {}
+        for i, h in enumerate(self.cfg.handles):
+            out[bounded(f"mentions:{h.lstrip('@')}", STREAM_NAME_MAX)] = ("mentions", h.lstrip("@"), i)
+        for i, q in enumerate(self.cfg.queries):
+            out[bounded(f"search:{q}", STREAM_NAME_MAX)] = ("search", q, i)
+        return out
 
     def _stream_path(self, stream: str) -> str:
-        kind, _, arg = stream.partition(":")
-        if kind == "mentions":
-            i = [h.lstrip("@") for h in self.cfg.handles].index(arg)
-            return f"{self._path}handles[{i}]"
-        return f"{self._path}queries[{self.cfg.queries.index(arg)}]"
+        kind, _, i = self._stream_args()[stream]
+        return f"{self._path}{'handles' if kind == 'mentions' else 'queries'}[{i}]"
 
     # -- the Source protocol ----------------------------------------------------------------
 
@@ -272,7 +317,10 @@ class XSource:
             self._user_ids.pop(handle.lstrip("@").lower(), None)  # ask again: a cached id proves no token
             await self._user_id(handle, path=f"{self._path}handles[{i}]")
         if not self.cfg.handles:  # still prove the token works
-            await self._call("users", lambda c: c.get_user(username="X"))
+            try:
+                await self._call("users", lambda c: c.get_user(username="X"))
+            except ConfigError:
+                pass  # an answer about the account (even "not found") proves the token
 
     async def fetch(self, cursors: dict[str, Cursor], *, streams: Sequence[str] | None = None) -> Batch:
         """New posts of every stream (or only `streams`, for a planner that spreads the budget)."""
@@ -366,7 +414,7 @@ class XSource:
 
         An error on the first page raises; a later one is kept in the result with what was read.
         """
-        kind, _, arg = stream.partition(":")
+        kind, arg, _ = self._stream_args()[stream]
         state = StreamCursor.parse(cursor.value if cursor else "")
         since, below = state.since, state.below
         params: dict[str, Any] = {"max_results": self.cfg.max_results, "expansions": EXPANSIONS,
@@ -472,6 +520,9 @@ class XSource:
 
     def _to_mention(self, stream: str, t: dict[str, Any], users: dict[Any, dict[str, Any]]) -> Mention:
         tid, text, author_id = str(t["id"]), t["text"], str(t["author_id"])
+        note = t.get("note_tweet")
+        if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
+            text = note["text"]  # a long post: `text` holds only its first 280 characters
         if not tid.isdigit() or not isinstance(text, str):
             raise BadPayload(f"tweet {tid!r} has no usable id or text")
         created_at = datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00"))
@@ -556,6 +607,14 @@ class XSource:
             response = await call(self._api(user=user))
             self._note_rate(endpoint, response.headers)
             body = json.loads(await response.text())  # the body is already read; read() would refuse
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if errors and isinstance(errors, list):
+                if "data" not in body:
+                    raise _OnlyErrors(errors)
+                # Partial errors beside data (an author or a referenced post X will not show): the
+                # data is good; say what was left out and count it.
+                self.partial_errors += len(errors)
+                log.warning("x.partial_errors", endpoint=endpoint, count=len(errors), detail=_errors_detail(errors))
             if endpoint in ("search", "mentions") and isinstance(body, dict) and isinstance(body.get("data"), list):
                 self.reads_total += len(body["data"])
             return body
@@ -586,13 +645,15 @@ def _query_problem(query: str) -> str:
     """What makes a query unusable before X is even asked (X allows 512 characters)."""
     if not query.strip():
         return "the query is empty"
-    if len(query) > 512:
-        return f"the query is {len(query)} characters long; X allows 512"
+    if len(query) > QUERY_MAX:
+        return f"the query is {len(query)} characters long; X allows {QUERY_MAX}"
     if query.count('"') % 2:
         return "the query has an unbalanced quote"
-    depth = 0
+    depth, quoted = 0, False
     for ch in query:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
+        quoted ^= ch == '"'
+        if not quoted:  # a quoted phrase may hold any parenthesis
+            depth += {"(": 1, ")": -1}.get(ch, 0)
         if depth < 0:
             break
     if depth != 0:

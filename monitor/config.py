@@ -13,9 +13,14 @@ from typing import Annotated, Any, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from connectors.http_check import HttpCheckConfig
 from connectors.reddit import RedditConfig
+from connectors.statuspage import StatuspageConfig
 from connectors.x import XConfig
+from monitor import health_config as hc
+from monitor.digest.config import DigestsConfig
 from monitor.models import URGENCIES
+from outreach.email import EmailSettings
 
 SourceConfig = Annotated[Union[XConfig, RedditConfig], Field(discriminator="type")]
 
@@ -60,6 +65,8 @@ class SlackConfig(_Strict):
     operators_channel: str = "#care-ops"
     # Slack allows about one message a second per channel; the dispatcher paces itself to this.
     min_interval_per_channel: float = Field(1.0, ge=0)
+    # While Slack refuses the token, one post is tried this often; alerts go out this soon after a fix.
+    auth_recheck: float = Field(30.0, gt=0)
 
     @field_validator("channels")
     @classmethod
@@ -85,11 +92,14 @@ class TriageConfig(_Strict):
 
 
 class OutboxConfig(_Strict):
-    max_attempts: int = Field(8, ge=1)
+    # A row that keeps failing for a transient reason (5xx, timeouts) is given up only after this
+    # long; a 429 or a refused token never counts (the row waits until Slack works again).
+    give_up_after: float = Field(86_400.0, gt=0)
     base_backoff: float = Field(2.0, gt=0)
     max_backoff: float = Field(300.0, gt=0)
-    batch_size: int = Field(20, ge=1)
     poll_interval: float = Field(0.5, gt=0)
+    max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
+    announce_after: float = Field(60.0, ge=0)  # a delivery block lasting this long is told to the operators
 
 
 class ServerConfig(_Strict):
@@ -97,9 +107,19 @@ class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 class LoggingConfig(_Strict):
     level: str = "info"
     json_: bool = Field(True, alias="json")
+
+    @field_validator("level")
+    @classmethod
+    def _a_level(cls, v: str) -> str:
+        if v.lower() not in LOG_LEVELS:
+            raise ValueError(f"unknown level {v!r}; expected one of {', '.join(LOG_LEVELS)}")
+        return v.lower()
 
 
 class Config(_Strict):
@@ -111,7 +131,20 @@ class Config(_Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    lease_seconds: float = Field(30.0, gt=0)
+    # service health and outreach (monitor/health_config.py; cross-checked in parse_config)
+    services: list[hc.ServiceConfig] = Field(default_factory=list)
+    checks: list[HttpCheckConfig] = Field(default_factory=list)
+    statuspages: list[StatuspageConfig] = Field(default_factory=list)
+    intake: hc.IntakeConfig | None = None
+    delay_feeds: list[hc.DelayFeedConfig] = Field(default_factory=list)
+    incidents: hc.IncidentsConfig = Field(default_factory=hc.IncidentsConfig)
+    subscribers: list[hc.SubscriberConfig] = Field(default_factory=list)
+    email: EmailSettings | None = None  # the SMTP relay for subscribers' notices
+    # When a daemon dies, another on the same database carries on within this many seconds: poll
+    # leases last two thirds of it (renewed while a poll runs), as do outbox claims. Shorter means
+    # faster failover and more lease writes.
+    failover_seconds: float = Field(30.0, ge=3)
+    digests: DigestsConfig = Field(default_factory=DigestsConfig)
 
     @field_validator("sources")
     @classmethod
@@ -166,11 +199,14 @@ def parse_config(data: Any, *, source: str = "<config>", env: dict[str, str] | N
     if problems:
         raise ConfigFileError(source, problems)
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as e:
         raise ConfigFileError(
             source, [(_loc_to_path(err["loc"]), err["msg"]) for err in e.errors(include_url=False)]
         ) from None
+    if problems := hc.cross_check(cfg):
+        raise ConfigFileError(source, problems)
+    return cfg
 
 
 def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:

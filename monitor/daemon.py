@@ -1,9 +1,11 @@
 """The daemon: one process that polls, decides and delivers, and stops cleanly.
 
-start():  migrate → sources → one APScheduler job per source (no overlap) → dispatcher loop → web.
-stop():   pause the scheduler, let running polls and the dispatcher's batch in hand finish, close.
+start():  migrate → sources → one APScheduler job per source (no overlap) → supervised dispatcher → web.
+stop():   pause the scheduler, let running polls and the deliveries in hand finish, close.
 Nothing here is lost by a kill -9: state lives in the database (cursors with their mentions,
-outbox rows with their decisions), and start() simply carries on from it.
+outbox rows with their decisions), and start() simply carries on from it. Nothing here stops for
+good on a database blip either: the dispatcher is supervised (monitor/supervisor.py), polls retry
+on their schedule, and /healthz says "down" (JSON, 503) while storage is unreachable.
 """
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.mention_delivery import MentionAlertDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
-from monitor import leases, outbox
+from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
+from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
+from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
@@ -36,6 +40,7 @@ from monitor.poller import Poller
 from monitor.sources import build_sources
 from monitor.storage.engine import create_engine
 from monitor.storage.migrate import upgrade
+from monitor.supervisor import TaskHealth, describe, is_storage_error, supervise
 from monitor.triage import load_triage
 from monitor.watchdog import QuietRule
 from monitor.web import make_web_app
@@ -43,6 +48,7 @@ from monitor.web import make_web_app
 log = structlog.get_logger("daemon")
 
 DRAIN_SECONDS = 8.0  # SIGTERM must end the process within 10 s
+STALE_URGENT_S = 120.0  # a critical or high alert waiting longer than this means alerts are not flowing
 
 
 class Daemon:
@@ -54,8 +60,10 @@ class Daemon:
         handlers: Mapping[str, DeliveryHandler] | None = None,
         clock: Callable[[], float] = time.time,
         serve_http: bool = True,
+        config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
@@ -65,14 +73,22 @@ class Daemon:
         self._serve_http = serve_http
         self.sources: dict[str, Source] = {}
         self.pollers: dict[str, Poller] = {}
+        self.coverage: dict[str, coverage.CoverageRecorder] = {}
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._running_polls: set[asyncio.Task[Any]] = set()
         self._web: web.AppRunner | None = None
+        self.health_runner: HealthRunner | None = None
         self.http_port: int | None = None
         self._stop = asyncio.Event()
+        self._stopping_dispatch = asyncio.Event()
         self._started_at = clock()
+        self.tasks = {"dispatcher": TaskHealth("dispatcher", clock=clock, on_recover=self._task_recovered)}
+        self.storage = TaskHealth("storage", clock=clock)  # any storage error seen by a job, until one works
+        # poll leases and outbox claims last two thirds of the failover time; a survivor's tick (≤ 5 s)
+        # then takes over within failover_seconds
+        self.hold = cfg.failover_seconds * 2 / 3
 
     # ── start ────────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
@@ -89,22 +105,28 @@ class Daemon:
         if cfg.slack is not None:
             if "slack.message" not in handlers:
                 client = make_slack_client(cfg.slack.token, cfg.slack.api_base)
-                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel)
+                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel,
+                                                          auth_retry_after=cfg.slack.auth_recheck)
             slack = handlers["slack.message"]
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
 
+        add_health_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
             self.engine,
             handlers,
             worker=self.instance,
-            max_attempts=cfg.outbox.max_attempts,
+            give_up_after=cfg.outbox.give_up_after,
             base_backoff=cfg.outbox.base_backoff,
             max_backoff=cfg.outbox.max_backoff,
-            batch_size=cfg.outbox.batch_size,
+            hold=self.hold,
             idle_wait=cfg.outbox.poll_interval,
+            max_lanes=cfg.outbox.max_lanes,
+            announce_after=cfg.outbox.announce_after,
             clock=self.clock,
+            on_event=self._delivery_event,
+            on_progress=self.tasks["dispatcher"].progress,
         )
         for sc in cfg.sources:
             source = self.sources[sc.name]
@@ -117,15 +139,17 @@ class Daemon:
                 policy=policy,
                 metrics=self.metrics,
                 holder=self.instance,
-                lease_ttl=max(cfg.lease_seconds, sc.interval * 2),
+                lease_ttl=self.hold,
                 planner=planner_for(sc, streams) if streams else None,
                 quiet_rule=QuietRule(sc.quiet_after, sc.quiet_min_expected) if sc.quiet_after else None,
                 clock=self.clock,
                 on_stored=lambda r: self.dispatcher.wake() if r.alerts and self.dispatcher else None,
                 ops=self._tell_operators,
             )
+            self.coverage[sc.name] = coverage.CoverageRecorder(self.engine, sc.name, self.clock)
 
         self.scheduler = AsyncIOScheduler()
+        self.health_runner = await start_health(self, handlers)
         for sc in cfg.sources:
             # The job only ticks; the budget planner decides which streams (if any) are due at each tick.
             planner = self.pollers[sc.name].planner
@@ -155,7 +179,11 @@ class Daemon:
                     coalesce=True,
                 )
         self.scheduler.start()
-        self._dispatch_task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        self._dispatch_task = asyncio.create_task(
+            supervise(self.tasks["dispatcher"], self.dispatcher.run, stopping=self._stopping_dispatch,
+                      on_first_failure=self._task_failing),
+            name="dispatcher",
+        )
         if self._serve_http:
             await self._start_web()
         log.info("daemon.started", instance=self.instance, http_port=self.http_port)
@@ -172,26 +200,100 @@ class Daemon:
         task = asyncio.current_task()
         if task is not None:
             self._running_polls.add(task)
+        renew = asyncio.create_task(self._renew_lease(f"poll:{name}"))
         try:
             await self.pollers[name].poll()
-        except Exception:  # a bug must not kill the job; the next interval tries again
-            log.exception("poll.crashed", source=name)
+            self.storage.progress()
+            await self._record_coverage(name)
+        except Exception as e:  # a failure must not kill the job; the next tick tries again
+            self._job_failed("poll", name, e)
         finally:
+            renew.cancel()
             if task is not None:
                 self._running_polls.discard(task)
+
+    async def _record_coverage(self, name: str) -> None:
+        """Persist the episodes (paused, failing, throttled, gap) this poll began or ended."""
+        p, rec = self.pollers[name], self.coverage[name]
+        rec.observe(p.health, p.source.gaps)
+        await rec.flush()
+
+    async def _renew_lease(self, name: str) -> None:
+        """While a poll runs, keep its lease (it lasts only `hold` seconds, so a dead daemon's lapses fast)."""
+        while True:
+            await asyncio.sleep(self.hold / 4)
+            try:
+                await leases.renew(self.engine, name, self.instance, ttl=self.hold, now=self.clock())
+            except Exception as e:
+                self._job_failed("lease", name, e)
 
     async def _watch_job(self, name: str) -> None:
         try:
             await self.pollers[name].watch()
-        except Exception:
-            log.exception("watch.crashed", source=name)
+            self.coverage[name].observe_quiet(self.pollers[name].health)
+            await self.coverage[name].flush()
+        except Exception as e:
+            self._job_failed("watch", name, e)
 
+    def _job_failed(self, job: str, name: str, e: Exception) -> None:
+        if is_storage_error(e):
+            self.storage.failed(e)
+            log.error(f"{job}.failed", source=name, error=describe(e), note="storage unavailable; next tick retries")
+        else:  # a bug: the traceback is worth having
+            log.exception(f"{job}.crashed", source=name)
+
+    # ── telling the operators about delivery itself ─────────────────────────────────────────
+    def _task_failing(self, name: str, error: str) -> None:
+        self._tell_later(f"ops.task_failing:{name}:{int(self.clock()) // 3600}", build_task_failing(name, error))
+
+    def _task_recovered(self, name: str, failed_for: float) -> None:
+        self.storage.progress()
+        self._tell_later(f"ops.task_recovered:{name}:{int(self.clock())}",
+                         build_task_failing(name, "", recovered_after=failed_for))
+
+    def _tell_later(self, key: str, payload: dict[str, Any]) -> None:
+        """From sync code (callbacks); the message goes through the outbox once storage works."""
+        task = asyncio.ensure_future(self._tell_quietly(key, payload))
+        self._running_polls.add(task)
+        task.add_done_callback(self._running_polls.discard)
+
+    async def _tell_quietly(self, key: str, payload: dict[str, Any]) -> None:
+        try:
+            await self._tell_operators(key, payload)
+        except Exception as e:  # storage is down: the log and /healthz say it meanwhile
+            log.error("ops.not_told", key=key, error=describe(e))
+
+    async def _delivery_event(self, what: str, d: dict[str, object]) -> None:
+        """The dispatcher's blocks, recoveries and dead letters, told to the operators once each."""
+        if self.cfg.slack is None:
+            return
+        lane = str(d.get("lane", ""))
+        ops_lane = f"slack:{self.cfg.slack.operators_channel}"
+        if what == "blocked":
+            if lane == "service:slack":
+                return  # Slack itself refuses us: the operators' channel cannot hear it; the log and /healthz say it
+            payload = build_delivery_blocked(lane, str(d.get("error", "")))
+            key = f"ops.delivery_blocked:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
+        elif what == "recovered":
+            payload = build_delivery_recovered(lane, float(d.get("blocked_for", 0.0)))  # type: ignore[arg-type]
+            key = f"ops.delivery_recovered:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
+        elif what == "dead":
+            if lane == ops_lane:
+                return  # an operators' message that cannot be posted cannot tell them so: the log does
+            error = str(d.get("error", ""))
+            payload = build_delivery_dead(str(d.get("target", "")), error)
+            # once per lane, error and hour: a wrong channel name dead-letters every alert to it
+            key = f"ops.delivery_dead:{lane}:{error.split(':')[-1].strip()[:40]}:{int(self.clock()) // 3600}"
+        else:
+            return
+        await self._tell_operators(key, payload)
     async def _tell_operators(self, key: str, payload: dict[str, Any]) -> None:
         """One message to the operators' channel, through the outbox; `key` makes it once."""
         if self.cfg.slack is None:
             return
         now = self.clock()
-        effect = NewEffect(key=key, kind="slack.message", target=self.cfg.slack.operators_channel, payload=payload)
+        effect = NewEffect(key=key, kind="slack.message", target=self.cfg.slack.operators_channel, payload=payload,
+                           priority=outbox.OPERATORS)
         async with self.engine.begin() as conn:
             await outbox.enqueue(conn, [effect], now=now)
         if self.dispatcher:
@@ -199,10 +301,12 @@ class Daemon:
 
     # ── observe ──────────────────────────────────────────────────────────────────────────
     async def health(self) -> dict[str, Any]:
+        """What /healthz says. "down" (503) when storage is unreachable, the dispatcher is not running, or a
+        source is paused or failing; "degraded" when something needs a person but alerts still flow."""
         now = self.clock()
-        b = await outbox.backlog(self.engine)
-        sources: dict[str, Any] = {}
         problems: list[str] = []
+        down = False
+        sources: dict[str, Any] = {}
         for n, p in self.pollers.items():
             s = sources[n] = p.report(now)
             if s["state"] in ("failing", "paused"):
@@ -212,29 +316,76 @@ class Daemon:
                              for sn, st in s["streams"].items() if st["state"] == "failing"]
             if s["quiet"]:
                 problems.append(f"source {n} went quiet: no mentions where some are usual")
-        if b.dead:
-            problems.append(f"{b.dead} outbox rows are dead-lettered")
-        down = any(p.health.state == "paused" or p.health.failures_in_row >= 3 for p in self.pollers.values())
+        down |= any(p.health.state == "paused" or p.health.failures_in_row >= 3 for p in self.pollers.values())
+
+        delivery: dict[str, Any] = {}
+        try:
+            b = await outbox.backlog(self.engine)
+            blocked = await lanes.blocks(self.engine)
+            recent_coverage = [e.as_dict() for e in await coverage.recent(self.engine, 20)]
+            self.storage.progress()
+        except Exception as e:
+            self.storage.failed(e)
+            b, blocked, recent_coverage = None, [], []
+        if self.storage.state == "failing":
+            down = True
+            problems.append(f"storage is failing: {self.storage.last_error}")
+        dispatcher = self.tasks["dispatcher"]
+        last_loop = self.dispatcher.last_loop_at if self.dispatcher else None
+        stalled = last_loop is None or now - last_loop > max(10.0, 20 * self.cfg.outbox.poll_interval)
+        if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
+            down = True
+            problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
+        # a block lasts until a delivery works again, even between two tries
+        for blk in blocked:
+            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
+            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
+        if any(blk.lane.startswith("service:") for blk in blocked):
+            down = True  # nothing reaches the team
+        if b is not None:
+            if b.dead:
+                problems.append(f"{b.dead} outbox rows are dead-lettered (outreach-monitor outbox list)")
+            urgent_age = None if b.oldest_urgent_at is None else now - b.oldest_urgent_at
+            if urgent_age is not None and urgent_age > STALE_URGENT_S:
+                problems.append(f"a critical or high alert has waited {round(urgent_age)} s")
+            delivery = {
+                "pending": b.pending,
+                "sent": b.sent,
+                "dead": b.dead,
+                "oldest_pending_age_s": None if b.oldest_pending_at is None else round(now - b.oldest_pending_at, 1),
+                "oldest_urgent_age_s": None if urgent_age is None else round(urgent_age, 1),
+            }
+        refused = next((blk for blk in blocked if blk.lane == "service:slack"), None)
+        if self.cfg.slack is not None:
+            delivery["slack_token"] = "ok" if refused is None else f"refused since {round(now - refused.since)} s"
+        delivery["blocked"] = [
+            {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
+             "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
+        ]
         return {
             "status": "down" if down else ("degraded" if problems else "ok"),
             "problems": problems,
             "instance": self.instance,
             "uptime_s": round(now - self._started_at, 1),
+            "storage": self.storage.as_dict(now),
+            "tasks": {n: {**t.as_dict(now), "last_loop_age_s": None if last_loop is None or n != "dispatcher"
+                          else round(now - last_loop, 1)} for n, t in self.tasks.items()},
             "sources": sources,
-            "outbox": {
-                "pending": b.pending,
-                "sent": b.sent,
-                "dead": b.dead,
-                "oldest_pending_age_s": None if b.oldest_pending_at is None else round(now - b.oldest_pending_at, 1),
-            },
+            "coverage": recent_coverage,  # persisted episodes: the history survives a restart
+            "outbox": delivery,
         }
 
     async def _render_metrics(self) -> bytes:
-        b = await outbox.backlog(self.engine)
         m = self.metrics
-        m.outbox_pending.set(b.pending)
-        m.outbox_dead.set(b.dead)
-        m.outbox_oldest.set(0 if b.oldest_pending_at is None else self.clock() - b.oldest_pending_at)
+        try:
+            b = await outbox.backlog(self.engine)
+        except Exception as e:  # /metrics still answers: the storage gauge says why the backlog is missing
+            self.storage.failed(e)
+        else:
+            m.outbox_pending.set(b.pending)
+            m.outbox_dead.set(b.dead)
+            m.outbox_oldest.set(0 if b.oldest_pending_at is None else self.clock() - b.oldest_pending_at)
+        m.storage_up.set(0 if self.storage.state == "failing" else 1)
         for p in self.pollers.values():
             p.update_gauges()
         return m.render()
@@ -243,13 +394,24 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def reload(self) -> None:
-        """SIGHUP: check paused sources again now; each resumes only if its check passes."""
-        for p in self.pollers.values():
-            if p.health.state == "paused":
-                task = asyncio.ensure_future(p.try_resume())
-                self._running_polls.add(task)
-                task.add_done_callback(self._running_polls.discard)
+    def reload(self) -> asyncio.Task[bool]:
+        """SIGHUP: re-read the config file and the environment, take the new sources' settings and
+        credentials, then check paused sources again now (each resumes only if its check passes).
+        A config that does not load is refused with its error; the old one keeps running.
+        Returns the task (True when the new config was taken), for tests to await."""
+        task = asyncio.ensure_future(self._reload())
+        self._running_polls.add(task)
+        task.add_done_callback(self._running_polls.discard)
+        return task
+
+    async def _reload(self) -> bool:
+        taken = False
+        if self.config_path is not None:
+            from monitor.reload import apply_config
+
+            taken = await apply_config(self, self.config_path)
+        await asyncio.gather(*(p.try_resume() for p in self.pollers.values() if p.health.state == "paused"))
+        return taken
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -268,6 +430,7 @@ class Daemon:
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
         if self.dispatcher is not None and self._dispatch_task is not None:
+            self._stopping_dispatch.set()
             self.dispatcher.stop()
             try:
                 await asyncio.wait_for(self._dispatch_task, timeout=max(0.1, deadline - time.monotonic()))
@@ -276,7 +439,12 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         for name in self.pollers:
-            await leases.release(self.engine, f"poll:{name}", self.instance)
+            try:
+                await leases.release(self.engine, f"poll:{name}", self.instance)
+            except Exception as e:  # storage down at exit: the lease lapses on its own
+                log.warning("daemon.lease_not_released", source=name, error=describe(e))
+        if self.health_runner is not None:
+            await self.health_runner.close()
         for s in self.sources.values():
             await s.close()
         if self._web is not None:

@@ -14,17 +14,18 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
+from monitor import incidents, ticket_resolver
 from monitor.models import URGENCIES, Batch, Mention, Verdict
-from monitor.outbox import NewEffect, enqueue
+from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
-from monitor.storage.schema import cursors, mentions, tickets
+from monitor.storage.schema import cursors, mentions
 from monitor.triage import Triage
 
 DAY = 86_400.0
@@ -47,12 +48,9 @@ class IngestResult:
     duplicates: int = 0
     alerts: int = 0
     tickets_opened: int = 0
+    tickets_joined: int = 0
+    responses: int = 0  # the brand's own posts recorded as answers on a ticket
     by_urgency: Counter[str] = field(default_factory=Counter)
-
-
-def ticket_root(m: Mention) -> str:
-    """The conversation a mention belongs to: a thread, and replies in it, share one ticket."""
-    return f"{m.source}:{m.conversation_id or m.external_id}"
 
 
 def alert_key(m: Mention) -> str:
@@ -77,27 +75,6 @@ async def _recent_contacts(conn: AsyncConnection, source: str, authors: set[str]
     return Counter({a: n for a, n in rows})
 
 
-async def _open_tickets(conn: AsyncConnection, roots: dict[str, tuple[Mention, Verdict]], now: float) -> dict[str, int]:
-    """Ticket id per conversation root, opening the ones that do not exist yet."""
-    if not roots:
-        return {}
-    rows = [
-        {
-            "root_key": root,
-            "source": m.source,
-            "author_id": m.author.id,
-            "status": "open",
-            "urgency": v.urgency,
-            "opened_at": now,
-            "updated_at": now,
-        }
-        for root, (m, v) in roots.items()
-    ]
-    await conn.execute(insert_for(conn, tickets).on_conflict_do_nothing(index_elements=["root_key"]), rows)
-    found = await conn.execute(select(tickets.c.root_key, tickets.c.id).where(tickets.c.root_key.in_(list(roots))))
-    return {root: tid for root, tid in found}
-
-
 async def ingest(
     engine: AsyncEngine,
     batch: Batch,
@@ -106,6 +83,7 @@ async def ingest(
     triage: Triage,
     policy: AlertPolicy | None,
     clock: Callable[[], float] = time.time,
+    ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S,
 ) -> IngestResult:
     now = clock()
     result = IngestResult()
@@ -119,28 +97,27 @@ async def ingest(
         await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
-        contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+        customers = {m.author.id for m in fresh if not (m.is_own or m.removed)}
+        contacts = await _recent_contacts(conn, source, customers, now - DAY)
+        open_incidents = await incidents.open_incidents(conn) if fresh else []
+    incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
 
     # 2. triage, outside any transaction: CPU work that another source's write can overlap
     verdicts: list[Verdict | None] = []
     for m in fresh:
-        if m.is_own:
-            verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
+        if m.is_own or m.removed:
+            # our own voice is stored for threading, never triaged (no echo loops); a deleted or
+            # removed post is stored as what it is: there is nobody and nothing left to answer
+            verdicts.append(None)
             continue
         prior = contacts[m.author.id]
         contacts[m.author.id] += 1
-        verdicts.append(triage.classify(m, prior_contacts=prior))
+        verdicts.append(triage.classify(m, prior_contacts=prior, open_incidents=incident_names))
 
     # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
     #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
     async with engine.begin() as conn:
-        roots: dict[str, tuple[Mention, Verdict]] = {}
-        for m, v in zip(fresh, verdicts):
-            if v is not None and (v.actionable or v.urgency in ("critical", "high")):
-                roots.setdefault(ticket_root(m), (m, v))
-        ticket_ids = await _open_tickets(conn, roots, now)
-
         rows = []
         for m, v in zip(fresh, verdicts):
             row = {
@@ -161,7 +138,8 @@ async def ingest(
                 "is_own": m.is_own,
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
-                "ticket_id": ticket_ids.get(ticket_root(m)) if v is not None else None,
+                "ticket_id": None,  # set below, once we know which mentions are ours to store
+                "incident_id": _incident_of(m, v, open_incidents),
                 "urgency": None,
                 "category": None,
                 "complaint": None,
@@ -196,10 +174,14 @@ async def ingest(
         result.stored = len(ids)
         result.duplicates += len(rows) - len(ids)  # another daemon stored them between our read and write
 
-        touched = {ticket_ids[r] for r in (ticket_root(m) for m in fresh if m.external_id in ids) if r in ticket_ids}
-        if touched:  # one statement for the batch; how many mentions a ticket has is a COUNT, not a counter
-            await conn.execute(update(tickets).where(tickets.c.id.in_(touched)).values(updated_at=now))
-        result.tickets_opened = len(ticket_ids)
+        # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
+        applied = await ticket_resolver.apply(
+            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts) if m.external_id in ids],
+            now=now, window=ticket_window)
+        ticket_ids = applied.assign
+        result.tickets_opened = applied.opened
+        result.tickets_joined = applied.joined
+        result.responses = applied.responses
 
         effects = []
         if policy is not None:
@@ -209,8 +191,11 @@ async def ingest(
                 channel = policy.channel(v)
                 if channel is None:
                     continue
-                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_ids.get(ticket_root(m)))
-                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload()))
+                ticket_id = ticket_ids.get(m.external_id)
+                view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_id)
+                about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
+                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
+                                         priority=PRIORITY[v.urgency], about=about))
         result.alerts = await enqueue(conn, effects, now=now)
 
         if batch.cursors:
@@ -226,6 +211,14 @@ async def ingest(
                 cur_rows,
             )
     return result
+
+
+def _incident_of(m: Mention, v: Verdict | None, open_: list[incidents.OpenIncident]) -> int | None:
+    """The open incident a complaint or outage report is about (attached to it: acknowledgements, spikes)."""
+    if v is None or not open_ or not (v.complaint or v.category == "outage"):
+        return None
+    found = incidents.match(m.text, v.category, open_)
+    return found.id if found else None
 
 
 async def load_cursors(engine: AsyncEngine, source: str) -> dict[str, str]:

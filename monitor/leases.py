@@ -12,7 +12,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import leases, outbox
+from monitor.storage.schema import delivery_lanes, leases, outbox
 
 
 async def acquire(engine: AsyncEngine, name: str, holder: str, *, ttl: float, now: float) -> bool:
@@ -27,6 +27,15 @@ async def acquire(engine: AsyncEngine, name: str, holder: str, *, ttl: float, no
             .where(leases.c.name == name)
             .where(or_(leases.c.holder == holder, leases.c.expires_at < now))
             .values(holder=holder, expires_at=now + ttl)
+        )
+        return res.rowcount == 1
+
+
+async def renew(engine: AsyncEngine, name: str, holder: str, *, ttl: float, now: float) -> bool:
+    """Extend a lease we hold (a long poll must not lose it). False if it is no longer ours."""
+    async with engine.begin() as conn:
+        res = await conn.execute(
+            update(leases).where(leases.c.name == name, leases.c.holder == holder).values(expires_at=now + ttl)
         )
         return res.rowcount == 1
 
@@ -82,5 +91,12 @@ async def release_dead_local(engine: AsyncEngine, host: str, alive: Callable[[in
                     .where(outbox.c.claimed_by == holder, outbox.c.status == "pending")
                     .values(claimed_by=None, claimed_until=None)
                 )
+                freed += 1
+        lane_holders = await conn.execute(select(delivery_lanes.c.holder).where(delivery_lanes.c.holder.is_not(None))
+                                          .distinct())
+        for (holder,) in lane_holders.all():
+            if _dead_local(holder, host, alive):
+                await conn.execute(update(delivery_lanes).where(delivery_lanes.c.holder == holder)
+                                   .values(next_at=0.0, holder=None))
                 freed += 1
     return freed

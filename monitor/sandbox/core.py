@@ -17,7 +17,11 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "malformed", "drop"]
+FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "malformed", "drop",
+                    # what real platforms also do:
+                    "errors-only",  # X: 200 with only an `errors` list (a suspended account), no data, no meta
+                    "401-bare",  # Reddit's edge: 401 without a www-authenticate challenge
+                    "403-private"]  # Reddit: 403 {"reason": "private"} for one subreddit (not the token)
 
 
 @dataclass
@@ -51,10 +55,21 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._listeners: list[Callable[[], None]] = []
+        self._on_received: list[Callable[[Recorded], None]] = []
 
     def listen(self, on_answered: Callable[[], None]) -> None:
         """Call `on_answered` after each request is answered (tests wait on traffic, not on time)."""
         self._listeners.append(on_answered)
+
+    def listen_received(self, on_received: Callable[[Recorded], None]) -> None:
+        """Call `on_received(request)` as each request arrives, before it is answered: a test can act
+        while a call is in flight (e.g. kill the client between Slack accepting a message and the reply)."""
+        self._on_received.append(on_received)
+
+    def received(self, rec: Recorded) -> None:
+        self.requests.append(rec)
+        for fn in self._on_received:
+            fn(rec)
 
     def answered(self) -> None:
         for fn in self._listeners:
@@ -92,6 +107,9 @@ class Faults:
         return None
 
 
+NO_CHALLENGE = web.ResponseKey("sandbox_no_challenge", bool)  # send this 401 without www-authenticate
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         text=json.dumps(data), status=status, content_type="application/json", headers=headers or {}
@@ -118,6 +136,17 @@ def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> w
                 headers = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "100",
                            "x-ratelimit-reset": str(int(fault.reset_in))}
         return json_response(body, 429, headers)
+    if fault.kind == "errors-only":
+        return json_response({"errors": [{"value": "acme", "detail": "User has been suspended: [acme].",
+                                          "title": "Forbidden", "resource_type": "user", "parameter": "id",
+                                          "resource_id": "acme",
+                                          "type": "https://api.twitter.com/2/problems/resource-not-found"}]}, 200)
+    if fault.kind == "401-bare":
+        resp = json_response({"message": "Unauthorized", "error": 401}, 401)
+        resp[NO_CHALLENGE] = True  # the Reddit app's challenge middleware leaves it bare
+        return resp
+    if fault.kind == "403-private":
+        return json_response({"reason": "private", "message": "Forbidden", "error": 403}, 403)
     if fault.kind in ("401", "403"):
         status = int(fault.kind)
         if style == "x":
@@ -144,7 +173,7 @@ def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "
     async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
         body = await request.read()
         rec = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
-        recorder.requests.append(rec)
+        recorder.received(rec)
         try:
             fault = faults.take(request.path)
             if fault is not None:

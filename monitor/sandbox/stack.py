@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,11 @@ SLACK_TOKEN = "xoxb-sandbox-token"
 REDDIT_CLIENT = ("sandbox-app", "sandbox-secret")
 REDDIT_BOT = ("acme_care", "sandbox-password")
 CHANNELS = {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care"}
+
+
+def brand_query(brand: str) -> str:
+    """One search stream for mentions of the brand by others AND the brand's replies (one request, not two)."""
+    return f"({brand} -is:retweet -from:{brand}) OR (from:{brand} is:reply)"
 
 
 @dataclass
@@ -58,6 +63,32 @@ class SandboxStack:
         except TimeoutError:
             pass
         self._activity.clear()
+
+    async def wait_until(
+        self,
+        cond: Callable[[], Awaitable[bool] | bool],
+        *,
+        timeout: float,
+        what: str,
+        alive: Callable[[], bool] | None = None,
+        backstop: float = 0.5,
+    ) -> float:
+        """Re-check `cond` whenever the sandbox answers a request (at least every `backstop` s) until it
+        holds; returns the seconds it took. `timeout` is a failure bound, not an expectation: past it,
+        TimeoutError. `alive()` turning false (the daemon died) fails at once instead of waiting."""
+        t0 = time.monotonic()
+        while True:
+            ok = cond()
+            if not isinstance(ok, bool):
+                ok = await ok
+            if ok:
+                return time.monotonic() - t0
+            if alive is not None and not alive():
+                raise RuntimeError(f"the daemon exited while waiting for {what}")
+            remaining = t0 + timeout - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"not done after {timeout:.0f}s: {what}")
+            await self.activity(min(remaining, backstop))
 
     async def stop(self) -> None:
         for s in self._servers.values():
@@ -101,7 +132,9 @@ class SandboxStack:
                     "bearer_token": X_BEARER,
                     "api_base": self.urls["x"],
                     "handles": [brand],
-                    "queries": queries if queries is not None else [f"{brand} -is:retweet -from:{brand}"],
+                    # what people say, and the brand's own replies (a reply is a ticket's response,
+                    # whether we or a person on X wrote it: monitor/ticket_resolver.py)
+                    "queries": queries if queries is not None else [brand_query(brand)],
                     "interval": x_interval,
                     "timeout": 5,
                 }
@@ -115,7 +148,7 @@ class SandboxStack:
             },
             "outbox": {"base_backoff": 0.5, "max_backoff": 10, "poll_interval": 0.2},
             "server": {"host": "127.0.0.1", "port": http_port},
-            "lease_seconds": 10,
+            "failover_seconds": 10,
         }
         if reddit:
             cfg["sources"].append(

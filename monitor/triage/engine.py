@@ -60,6 +60,8 @@ class Triage:
         a = mention.author
         if mention.is_own:
             return _suppressed("own", "our own account")
+        if mention.removed:
+            return _suppressed("removed", "deleted or removed on the platform (not triaged)")
         if a.is_bot:
             return _suppressed("bot", "bot account (suppressed)")
         if mention.is_repost:

@@ -18,7 +18,7 @@ from alerts.slack_delivery import (
     check_slack,
     make_slack_client,
 )
-from monitor.delivery import DeliveryHandler, OutboxItem, PermanentFailure, RetryLater
+from monitor.delivery import DeliveryHandler, OutboxItem, PermanentFailure, Posted, RetryLater
 from monitor.sandbox.core import Fault, Server
 from monitor.sandbox.slack_api import SlackWorkspace, make_slack_app
 
@@ -56,15 +56,15 @@ def item(key: str = "mention:5:slack", target: str = "#care-urgent", view: Menti
 def test_it_is_a_delivery_handler() -> None:
     handler: DeliveryHandler = SlackDelivery(make_slack_client("xoxb-x", "http://127.0.0.1:1/api/"), min_interval=1.5)
     assert handler.kind == "slack.message" and handler.min_interval == 1.5
-    assert handler.pace_key(item(target="#care")) == "#care"
     assert handler._client.retry_handlers == []  # type: ignore[attr-defined]
 
 
 async def test_deliver_posts_channel_blocks_and_metadata(env: Env) -> None:
     it = item()
-    ts = await env.handler.deliver(it)
+    receipt = await env.handler.deliver(it)
     (msg,) = env.ws.messages("#care-urgent")
-    assert msg["ts"] == ts
+    assert msg["ts"] == receipt.ref
+    assert receipt.posted == Posted(env.ws.channel_id("care-urgent"), msg["ts"], None)  # what the registry records
     assert msg["text"] == it.payload["text"] and msg["blocks"] == it.payload["blocks"]
     assert msg["metadata"] == {"event_type": EVENT_TYPE, "event_payload": {"key": it.key}}
     body = env.ws.recorder.matching("/api/chat.postMessage")[0].json()
@@ -73,11 +73,13 @@ async def test_deliver_posts_channel_blocks_and_metadata(env: Env) -> None:
 
 
 async def test_deliver_into_a_thread(env: Env) -> None:
-    parent = await env.handler.deliver(item(key="parent"))
-    reply = await env.handler.deliver(item(key="reply", thread_ts=parent))
-    assert [m.get("thread_ts") for m in env.ws.messages("#care-urgent")] == [parent, parent]
-    assert await env.handler.reconcile(item(key="reply", thread_ts=parent)) == reply
-    assert await env.handler.reconcile(item(key="other", thread_ts=parent)) is None
+    parent = (await env.handler.deliver(item(key="parent"))).posted
+    in_thread = replace(item(key="reply"), parent=parent)  # resolved from the message registry by the outbox
+    reply = await env.handler.deliver(in_thread)
+    assert [m.get("thread_ts") for m in env.ws.messages("#care-urgent")] == [parent.ts, parent.ts]
+    assert reply.posted.thread_ts == parent.ts
+    assert await env.handler.reconcile(in_thread) == reply
+    assert await env.handler.reconcile(replace(in_thread, key="other")) is None
 
 
 async def test_reconcile_finds_an_earlier_post_by_key(env: Env) -> None:
@@ -114,7 +116,7 @@ async def test_reconcile_looks_back_only_a_minute_before_the_row(env: Env) -> No
     "fault, retry_after",
     [
         (Fault("429", reset_in=7), 7.0),
-        (Fault("429-no-reset"), None),
+        (Fault("429-no-reset"), 1.0),  # Slack always sends Retry-After; without one, a second
         (Fault("500"), None),
         (Fault("503"), None),
         (Fault("drop"), None),
@@ -127,6 +129,7 @@ async def test_transient_failures_retry_later(env: Env, fault: Fault, retry_afte
     with pytest.raises(RetryLater) as exc:
         await env.handler.deliver(item())
     assert exc.value.retry_after == retry_after
+    assert exc.value.counts == (fault.kind not in ("429", "429-no-reset"))  # a 429 is not an attempt
     assert len(env.ws.recorder.requests) == 1  # the client did not retry on its own
     assert await env.handler.deliver(item())  # and the next attempt goes through
 
@@ -155,6 +158,7 @@ async def test_the_channel_rate_limit_says_when_to_come_back(env: Env) -> None:
     with pytest.raises(RetryLater) as exc:
         await env.handler.deliver(item())
     assert exc.value.retry_after == 1.0
+    assert (exc.value.counts, exc.value.scope) == (False, "lane")  # not an attempt; this channel waits
 
 
 async def test_reconcile_rate_limited_retries_later(env: Env) -> None:
@@ -187,6 +191,7 @@ async def test_a_bad_token_waits_for_the_operator(env: Env) -> None:
         await handler.deliver(item())
     assert exc.value.retry_after == AUTH_RETRY_AFTER
     assert "invalid_auth" in str(exc.value) and "slack.token" in str(exc.value)
+    assert (exc.value.counts, exc.value.scope) == (False, "service")  # not an attempt; every channel waits
     assert "xoxb-revoked-secret" not in str(exc.value)
     with pytest.raises(RetryLater):
         await handler.reconcile(item())
@@ -253,3 +258,24 @@ async def test_check_slack_names_missing_scopes(env: Env, scopes: set[str], chan
     else:
         with pytest.raises(SlackCheckFailed, match=problem):
             await check_slack(env.ws.token, env.base, channels=channels)
+
+
+async def test_check_slack_names_each_channel_that_does_not_exist_or_lacks_the_bot(env: Env) -> None:
+    env.ws.not_member.add("care")
+    named = {"slack.channels.critical": "#care-urgent", "slack.channels.normal": "#care",
+             "slack.operators_channel": "#care-opps"}
+    with pytest.raises(SlackCheckFailed) as exc:
+        await check_slack(env.ws.token, env.base, channels=named)
+    problems = str(exc.value)
+    assert "slack.channels.normal: the bot is not in #care" in problems
+    assert "slack.operators_channel: channel #care-opps does not exist" in problems
+    assert "critical" not in problems
+    env.ws.not_member.clear()
+    named["slack.operators_channel"] = env.ws.channel_id("care-ops") or ""  # an id works as well as a name
+    assert "Sandbox" in await check_slack(env.ws.token, env.base, channels=named)
+
+
+async def test_a_channel_without_the_bot_is_refused_permanently(env: Env) -> None:
+    env.ws.not_member.add("care")
+    with pytest.raises(PermanentFailure, match="not_in_channel"):
+        await env.handler.deliver(item(target="#care"))

@@ -284,7 +284,7 @@ async def test_an_auth_error_stops_the_other_streams(
     world: RedditWorld, make_source: Callable[..., RedditSource]
 ) -> None:
     src = make_source()
-    world.faults.add("/message/inbox", Fault("403"))
+    world.faults.add("/message/inbox", Fault("401", times=3))  # prawcore retries a 401 twice itself
     with pytest.raises(AuthError):
         await src.fetch({})
     assert world.recorder.matching("/r/") == []  # same token: not tried
@@ -382,7 +382,9 @@ FAULTS = [
     (Fault("429", reset_in=42), 1, TransientError, 1),
     (Fault("429-no-reset"), 1, TransientError, 1),
     (Fault("401"), 3, AuthError, 3),
-    (Fault("403"), 1, AuthError, 1),
+    (Fault("403"), 1, ConfigError, 1),  # a 403 without a challenge is the resource's: that stream fails
+    (Fault("403-private"), 1, ConfigError, 1),
+    (Fault("401-bare"), 3, AuthError, 3),  # prawcore raised a bare KeyError
     (Fault("500"), 3, TransientError, 3),
     (Fault("503"), 3, TransientError, 3),
     (Fault("timeout", delay=0.5), 3, TransientError, 3),
@@ -573,14 +575,29 @@ def test_things_become_mentions(data: dict[str, Any], conversation: str, reply_t
     assert m.author.username == (data["author"] or "[deleted]")
 
 
-def response(status: int, headers: dict[str, str] | None = None, body: bytes = b"{}") -> requests.Response:
+TOKEN_URL = "https://www.reddit.com/api/v1/access_token"
+
+
+def response(status: int, headers: dict[str, str] | None = None, body: bytes = b"{}",
+             url: str = "https://oauth.reddit.com/r/x/new?raw_json=1") -> requests.Response:
     r = requests.Response()
-    r.status_code, r._content, r.url = status, body, "https://oauth.reddit.com/r/x/new?raw_json=1"
+    r.status_code, r._content, r.url = status, body, url
     r.headers.update(headers or {})
     return r
 
 
 CHALLENGE = {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'}
+
+
+def _bare_challenge() -> KeyError:
+    """What prawcore raises for a 401 that has no www-authenticate header."""
+    from prawcore.util import authorization_error_class
+
+    try:
+        authorization_error_class(response(401))
+    except KeyError as e:
+        return e
+    raise AssertionError("prawcore no longer raises KeyError on a bare 401")
 TRANSLATIONS = [
     (prawcore.TooManyRequests(response(429, {"retry-after": "7"})), TransientError, "", 7.0),
     (prawcore.TooManyRequests(response(429, {"x-ratelimit-reset": "30"})), TransientError, "", 30.0),
@@ -590,7 +607,12 @@ TRANSLATIONS = [
     (prawcore.BadJSON(response(200, body=b"{")), TransientError, "", None),
     (prawcore.RequestException(requests.ConnectionError("reset"), (), {}), TransientError, "", None),
     (prawcore.InvalidToken(response(401, CHALLENGE)), AuthError, "", None),
-    (prawcore.Forbidden(response(403)), AuthError, "", None),
+    (prawcore.Forbidden(response(403)), ConfigError, "s.subreddits[0]", None),
+    (prawcore.Forbidden(response(403, url=TOKEN_URL)), AuthError, "", None),
+    (prawcore.InsufficientScope(response(403, {"www-authenticate": 'Bearer error="insufficient_scope"'})),
+     AuthError, "", None),
+    (_bare_challenge(), AuthError, "", None),
+    (prawcore.ResponseException(response(429, {"x-ratelimit-reset": "12"}, url=TOKEN_URL)), TransientError, "", 12.0),
     (prawcore.OAuthException(response(200), "invalid_grant"), AuthError, "", None),
     (prawcore.ResponseException(response(401)), AuthError, "", None),
     (prawcore.Redirect(response(302, {"location": "/subreddits/search.json?q=x"})), ConfigError, "s.subreddits[0]", None),

@@ -28,7 +28,8 @@ def test_env_secrets_are_interpolated_and_hidden_in_repr() -> None:
         ({"sources": [{"type": "mastodon"}]}, "sources[0]", "'x', 'reddit'"),
         ({"sources": [{"type": "x", "bearer_token": "t", "interval": -1}]}, "sources[0].interval", "greater than 0"),
         ({"slack": {"token": "t", "channels": {"urgent": "#a"}}}, "slack.channels", "unknown urgency"),
-        ({"outbox": {"max_attempts": 0}}, "outbox.max_attempts", "greater than or equal to 1"),
+        ({"outbox": {"give_up_after": 0}}, "outbox.give_up_after", "greater than 0"),
+            ({"failover_seconds": 1}, "failover_seconds", "greater than or equal to 3"),
         (
             {"sources": [{"type": "x", "bearer_token": "t"}, {"type": "x", "bearer_token": "u"}]},
             "sources",

@@ -1,0 +1,192 @@
+"""Service health inside the daemon: the probe jobs, under one lease, feeding the Tracker.
+
+    runner = HealthRunner.from_config(cfg, engine, holder=..., clock=..., on_change=dispatcher.wake)
+    runner.register(scheduler)      # one job per check / status page, plus the lease keeper
+    await runner.start()            # the intake listener, if configured
+    ...
+    await runner.close()
+
+Several daemons on one database: only the holder of the `health` lease probes (one lease for all
+checks, renewed by its own job, so a thousand checks do not mean a thousand lease writes every
+interval). Another daemon takes over within one lease period when the holder dies; the state it
+continues from is in `alert_states`.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.base import Probe, SourceError
+from connectors.http_check import HttpCheck, make_session
+from connectors.statuspage import StatuspageProbe
+from monitor import leases
+from monitor.health import Tracker, Watched
+
+log = structlog.get_logger("health")
+
+LEASE = "health"
+
+
+@dataclass
+class HealthRunner:
+    engine: AsyncEngine
+    tracker: Tracker
+    holder: str
+    lease_ttl: float
+    clock: Callable[[], float] = time.time
+    probes: dict[str, tuple[Probe, float]] = field(default_factory=dict)  # job name -> (probe, interval)
+    session: aiohttp.ClientSession | None = None
+    holding: bool = False
+    notifier: Any = None  # monitor.notify_jobs.Notifier, when there are subscribers
+    failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
+    extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
+    _starters: list[Callable[[], Any]] = field(default_factory=list)
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, cfg: Any, engine: AsyncEngine, *, holder: str, clock: Callable[[], float] = time.time,
+                    on_change: Callable[[], None] | None = None, session: aiohttp.ClientSession | None = None,
+                    ssl_context: Any = None) -> HealthRunner:
+        services = {s.name: s for s in cfg.services}
+        slack_channel = cfg.incidents.channel if cfg.slack is not None else None
+        tracker = Tracker(engine, services, slack_channel, clock=clock, on_change=on_change)
+        runner = cls(engine, tracker, holder, lease_ttl=max(cfg.failover_seconds * 2 / 3, 2.0), clock=clock)
+        if cfg.checks or cfg.statuspages:
+            runner.session = session or make_session()
+        for c in cfg.checks:
+            tracker.watch(c.name, Watched(c.service, c.failure_threshold, c.success_threshold, c.flap_changes,
+                                          c.flap_window, label=f"HTTP check {c.name} ({c.method} {c.url})"))
+            assert runner.session is not None
+            runner.probes[f"check:{c.name}"] = (HttpCheck(c, runner.session, clock=clock, ssl_context=ssl_context),
+                                                c.interval)
+        for p in cfg.statuspages:
+            assert runner.session is not None
+            probe = StatuspageProbe(p, runner.session, clock=clock)
+            for comp, svc in p.components.items():
+                # their page already debounces: one reading is enough either way
+                tracker.watch(f"statuspage:{p.name}:{comp}", Watched(svc, 1, 1, label=f"{p.name} status page: {comp}"))
+            runner.probes[f"statuspage:{p.name}"] = (probe, p.interval)
+        return runner
+
+    @property
+    def active(self) -> bool:
+        return bool(self.probes or self.extra_jobs or self._starters)
+
+    def add_job(self, name: str, fn: Callable[[], Any], interval: float) -> None:
+        """Another periodic job that must run on the lease holder only (notices, spikes, delay feeds)."""
+        self.extra_jobs.append((name, fn, interval))
+
+    def on_start(self, fn: Callable[[], Any], close: Callable[[], Any]) -> None:
+        self._starters.append(fn)
+        self._closers.append(close)
+
+    def register(self, scheduler: AsyncIOScheduler) -> None:
+        if not self.active:
+            return
+        now_dt = datetime.now(UTC)
+        scheduler.add_job(self.keep_lease, "interval", seconds=max(1.0, self.lease_ttl / 3), id="health:lease",
+                          replace_existing=True, max_instances=1, coalesce=True, next_run_time=now_dt)
+        for name, (probe, interval) in self.probes.items():
+            scheduler.add_job(self.run_probe, "interval", seconds=interval, args=[name], id=f"health:{name}",
+                              replace_existing=True, max_instances=1, coalesce=True,
+                              misfire_grace_time=max(1, int(interval)), next_run_time=now_dt)
+        for name, fn, interval in self.extra_jobs:
+            scheduler.add_job(self._guarded, "interval", seconds=interval, args=[name, fn], id=f"health:{name}",
+                              replace_existing=True, max_instances=1, coalesce=True,
+                              misfire_grace_time=max(1, int(interval)), next_run_time=now_dt)
+
+    async def start(self) -> None:
+        for fn in self._starters:
+            await fn()
+
+    async def keep_lease(self) -> bool:
+        try:
+            held = await leases.acquire(self.engine, LEASE, self.holder, ttl=self.lease_ttl, now=self.clock())
+        except Exception:
+            log.exception("health.lease_failed")
+            held = False
+        if held != self.holding:
+            log.info("health.lease", holder=self.holder, holding=held)
+        self.holding = held
+        return held
+
+    async def run_probe(self, name: str) -> None:
+        if not self.holding:
+            return
+        probe, _ = self.probes[name]
+        try:
+            readings = await probe.probe()
+        except SourceError as e:  # the probe could not look (a status page unreachable): no reading, say so once
+            if self.failing.get(name) is None:
+                log.warning("health.probe_failed", probe=name, error=str(e))
+            self.failing[name] = str(e)
+            return
+        except Exception:
+            log.exception("health.probe_crashed", probe=name)
+            return
+        if self.failing.pop(name, None) is not None:
+            log.info("health.probe_recovered", probe=name)
+        try:
+            outcomes = await self.tracker.apply(readings)
+            if self.notifier is not None and any(o.action in ("open", "flapping", "resolve") for o in outcomes):
+                await self.notifier.run()  # customers hear now, not at the cadence job's next tick
+        except Exception:
+            log.exception("health.apply_crashed", probe=name)
+
+    async def _guarded(self, name: str, fn: Callable[[], Any]) -> None:
+        if not self.holding:
+            return
+        try:
+            await fn()
+        except Exception:
+            log.exception("health.job_crashed", job=name)
+
+    async def close(self) -> None:
+        for fn in self._closers:
+            try:
+                await fn()
+            except Exception:
+                log.exception("health.close_failed")
+        if self.holding:
+            await leases.release(self.engine, LEASE, self.holder)
+            self.holding = False
+        if self.session is not None:
+            await self.session.close()
+            await asyncio.sleep(0)
+
+
+def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
+    """The outbox handlers for customers' notices (e-mail, signed webhooks), when subscribers are configured."""
+    if not cfg.subscribers:
+        return
+    from outreach.notify_delivery import EmailDelivery, WebhookDelivery
+
+    if cfg.email is not None:
+        handlers.setdefault(EmailDelivery.kind, EmailDelivery(cfg.email))
+    secrets = {s.webhook: s.secret.get_secret_value() for s in cfg.subscribers if s.webhook and s.secret}
+    handlers.setdefault(WebhookDelivery.kind, WebhookDelivery(secrets))
+
+
+async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | None:
+    """Build the runner from the daemon's config, register its jobs, start its intake listener."""
+    cfg = daemon.cfg
+    runner = HealthRunner.from_config(cfg, daemon.engine, holder=daemon.instance, clock=daemon.clock,
+                                      on_change=lambda: daemon.dispatcher.wake() if daemon.dispatcher else None)
+    from monitor.notify_jobs import attach_notices
+
+    attach_notices(runner, cfg)
+    if not runner.active:
+        await runner.close()
+        return None
+    runner.register(daemon.scheduler)
+    await runner.start()
+    return runner
