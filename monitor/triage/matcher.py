@@ -70,6 +70,46 @@ def literal_starts(regex: str) -> set[Trigger] | None:
 
 
 _HEAD_WORD = re.compile(r"[^\W_]+")
+
+
+def required_starts(regex: str) -> set[Trigger] | None:
+    """The starts of the rarest part every match must contain, when that beats the literal start.
+
+    `(?:a|the) fire (?:in|at)` must contain "fire": triggering on "fire" (a rare word) instead of
+    "a" or "the" (in most posts) means the pattern is searched in a few posts instead of almost
+    all. Rarity is guessed from length: the part whose shortest start is longest wins; None when
+    no mandatory part has a start of at least three letters.
+    """
+    try:
+        items = list(sre_parse.parse(regex, re.IGNORECASE))
+    except re.error:
+        return None
+    best: set[Trigger] | None = None
+    best_len = 2
+    i = 0
+    while i < len(items):
+        op, av = items[i]
+        if op is sre_parse.LITERAL and not chr(av).isalnum():
+            i += 1  # a space or punctuation: the next word is the part
+            continue
+        optional = op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[0] == 0
+        starts = None if optional or op in _ZERO_WIDTH else _starts(items[i:])
+        if starts:
+            cut = set()
+            for prefix, whole in starts:
+                head = _HEAD_WORD.match(prefix.lower())
+                if not head:
+                    cut = set()
+                    break
+                cut.add((head.group(0), whole or head.end() < len(prefix)))
+            shortest = min((len(p) for p, _ in cut), default=0)
+            if shortest > best_len:
+                best, best_len = cut, shortest
+        if op is sre_parse.LITERAL:
+            while i + 1 < len(items) and items[i + 1][0] is sre_parse.LITERAL and chr(items[i + 1][1]).isalnum():
+                i += 1  # a word is one part: "fire" is tried once, not as "ire", "re"
+        i += 1
+    return best
 _WORD_END = {sre_parse.AT, sre_parse.NOT_LITERAL}
 
 
@@ -194,10 +234,16 @@ class Matcher:
         self._prefix_lengths: list[int] = []
         self._substring: dict[str, list[int]] = {}  # trigger with punctuation -> entries
         self._always: list[int] = []
+        self._search: set[int] = set()  # entries triggered by a rare word they contain: searched in the whole post
         for rx, ts in by_regex.items():
             idx = len(self._entries)
             self._entries.append((re.compile(rx, re.IGNORECASE), tuple(ts)))
-            starts = literal_starts(rx)
+            first = literal_starts(rx)
+            starts = required_starts(rx)
+            if starts is not None and (first is None or min(len(p) for p, _ in first) < min(len(p) for p, _ in starts)):
+                self._search.add(idx)
+            else:
+                starts = first
             if starts is None:
                 self._always.append(idx)
                 continue
@@ -239,13 +285,19 @@ class Matcher:
         else:
             # every match starts where its trigger word starts: try the entry right there
             cache = self._cache
+            search = self._search
             for tm in _WORDS.finditer(lower):
                 tok = tm.group()
-                cands = cache.get(tok)
-                if cands is None:
-                    cands = tuple((entries[i][0].match, entries[i][1]) for i in self._triggered(tok))
+                cached = cache.get(tok)
+                if cached is None:
+                    triggered = self._triggered(tok)
+                    cached = (tuple((entries[i][0].match, entries[i][1]) for i in triggered if i not in search),
+                              tuple(i for i in triggered if i in search))
                     if len(cache) < _CACHE_MAX:
-                        cache[tok] = cands
+                        cache[tok] = cached
+                cands, wide = cached
+                if wide:
+                    searched.extend(wide)
                 if cands:
                     pos = tm.start()
                     for match, terms in cands:
@@ -255,7 +307,8 @@ class Matcher:
         for idx in set(searched):
             rx, terms = entries[idx]
             for m in rx.finditer(text):
-                add((m.start(), m.end(), m.group(0), terms))
+                if m.start() == 0 or text[m.start() - 1] != "@":
+                    add((m.start(), m.end(), m.group(0), terms))
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
         for start, end, said, terms in found:
