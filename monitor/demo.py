@@ -148,7 +148,7 @@ async def run_demo(
     _print_summary(console, report)
     _print_alerts(console, stack)
     console.print(f"\nThe demo's database is kept at {db_path} — e.g. `sqlite3 {db_path} "
-                  "'select urgency, text from mentions'` (choose where with --db).", highlight=False)
+                  "'select urgency, text from mentions'` (choose where with --db).", highlight=False, soft_wrap=True)
     if report_path is not None:
         report_path.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report written to {report_path}")
