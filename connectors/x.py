@@ -544,6 +544,8 @@ class XSource:
                         followers=int(followers or 0), verified=bool(u.get("verified", False)))
         refs = {r.get("type"): str(r.get("id")) for r in t.get("referenced_tweets") or [] if isinstance(r, dict)}
         metrics = {k: int(v) for k, v in (t.get("public_metrics") or {}).items() if isinstance(v, int)}
+        withheld = t.get("withheld") if isinstance(t.get("withheld"), dict) else {}
+        codes = [str(c) for c in withheld.get("country_codes") or [] if isinstance(c, str)]
         url = (f"https://x.com/{author.username}/status/{tid}" if author.username
                else f"https://x.com/i/web/status/{tid}")
         return Mention(
@@ -551,7 +553,7 @@ class XSource:
             stream=stream, url=url, conversation_id=str(t.get("conversation_id") or ""),
             in_reply_to=refs.get("replied_to", ""), quoted_id=refs.get("quoted", ""), lang=str(t.get("lang") or ""),
             metrics=metrics, is_own=author.username.lower() in self.own_handles or author_id in self._own_ids(),
-            is_repost="retweeted" in refs, raw={"tweet": t, "author": u},
+            is_repost="retweeted" in refs, raw={"tweet": t, "author": u, **({"withheld_in": codes} if codes else {})},
         )
 
     def _own_ids(self) -> set[str]:

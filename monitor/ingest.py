@@ -21,7 +21,7 @@ from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
 from monitor import incidents, ticket_resolver
-from monitor.models import URGENCIES, Batch, Mention, Verdict
+from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
@@ -136,6 +136,8 @@ async def ingest(
                 "lang": m.lang,
                 "metrics": m.metrics or None,
                 "is_own": m.is_own,
+                "removed": m.removed,
+                "withheld": withheld_in(m),
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": None,  # set below, once we know which mentions are ours to store
@@ -176,7 +178,8 @@ async def ingest(
 
         # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
         applied = await ticket_resolver.apply(
-            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts) if m.external_id in ids],
+            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts)
+                               if m.external_id in ids and not m.removed],  # nobody left to follow
             now=now, window=ticket_window)
         ticket_ids = applied.assign
         result.tickets_opened = applied.opened
