@@ -23,7 +23,8 @@ from monitor.daemon import Daemon
 from monitor.models import URGENCIES
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
-from monitor.storage.schema import mentions, tickets
+from monitor.sandbox.teammate import Teammate
+from monitor.storage.schema import mentions, ticket_actions, tickets
 
 BRAND = "acme"
 DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
@@ -51,6 +52,8 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         )
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+        actions = dict((await conn.execute(
+            select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
     health = await daemon.health()
     sources = {name: _source_report(health["sources"][name]) for name in daemon.pollers}
     slack_msgs = stack.slack.all_messages()
@@ -73,6 +76,10 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "per_channel": {f"#{names.get(c, c)}": n for c, n in per_channel.items()},
             "max_per_channel_per_s": stack.slack.max_per_channel_per_s,
             "rate_limited": stack.slack.rate_limited,
+            # the cockpit: threads started, alerts changed in place, what the scripted teammates did
+            "threads": sum(1 for m in slack_msgs if m.get("reply_count")),
+            "updates": stack.slack.updates,
+            "actions": {a: int(n) for a, n in sorted(actions.items())},
         },
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
@@ -127,6 +134,8 @@ async def run_demo(
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
+    teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
     console.print(
         f"sandbox X at {stack.urls['x']}, Reddit at {stack.urls['reddit']}, Slack at {stack.urls['slack']}; "
         f"daemon /healthz on http://127.0.0.1:{daemon.http_port}/healthz; database {db_path}",
@@ -141,6 +150,9 @@ async def run_demo(
                 if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
+        teammate_stop.set()
+        await teammate_task
+        await _drain(daemon)
         await daemon.stop()
         report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
     finally:
@@ -153,6 +165,13 @@ async def run_demo(
         report_path.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report written to {report_path}")
     return report
+
+
+async def _drain(daemon: Daemon) -> None:
+    """The teammate's last clicks queued message updates: let them go out before stopping."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (await daemon.health())["outbox"]["pending"]:
+        await asyncio.sleep(0.2)
 
 
 async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
@@ -192,6 +211,9 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print(f"  mentions stored {m['stored']} (our own {m['own']}), duplicates absorbed {m['duplicates']}")
     console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
     s = r["slack"]
-    console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second")
+    console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second; "
+                  f"{s['threads']} threads, {s['updates']} alerts updated in place")
+    if s["actions"]:
+        console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")

@@ -20,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
+from alerts.storm import StormRule
 from monitor import incidents, ticket_resolver
+from monitor.alert_flow import route_alerts
+from monitor.cockpit import suppressed
 from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
@@ -35,6 +38,7 @@ DAY = 86_400.0
 class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
+    storm: StormRule | None = None  # storm control (alerts.storm); None: every alert on its own
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -99,6 +103,8 @@ async def ingest(
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
         customers = {m.author.id for m in fresh if not (m.is_own or m.removed)}
         contacts = await _recent_contacts(conn, source, customers, now - DAY)
+        # authors the team marked as spam from Slack: stored as usual, never alerted on again
+        muted = await suppressed(conn, source, customers)
         open_incidents = await incidents.open_incidents(conn) if fresh else []
     incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
@@ -189,7 +195,7 @@ async def ingest(
         effects = []
         if policy is not None:
             for m, v in zip(fresh, verdicts):
-                if v is None or m.external_id not in ids:
+                if v is None or m.external_id not in ids or m.author.id in muted:
                     continue
                 channel = policy.channel(v)
                 if channel is None:
@@ -199,7 +205,10 @@ async def ingest(
                 about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
                 effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
                                          priority=PRIORITY[v.urgency], about=about))
-        result.alerts = await enqueue(conn, effects, now=now)
+        if effects and policy is not None:  # threads and storm control decide where each alert goes
+            effects = await route_alerts(conn, effects, now=now, storm=policy.storm)
+        result.alerts = await enqueue(conn, [e for e in effects if e.kind == MENTION_ALERT], now=now)
+        await enqueue(conn, [e for e in effects if e.kind != MENTION_ALERT], now=now)  # parent updates, storms
 
         if batch.cursors:
             cur_rows = [
