@@ -2,13 +2,13 @@
 customer) and mentions.withheld (the countries where X withholds the post)
 
 Revision ID: 0130_mentions_removed_withheld
-Revises: 0120_tickets
+Revises: 0109_slack_cockpit
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0130_mentions_removed_withheld"
-down_revision = "0120_tickets"
+down_revision = "0109_slack_cockpit"
 branch_labels = None
 depends_on = None
 
