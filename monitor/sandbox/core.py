@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "malformed", "drop",
+# "timeout" answers after `delay`; "hang" waits `delay` and then drops the connection having done nothing
+FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "hang", "malformed", "drop",
                     # what real platforms also do:
                     "errors-only",  # X: 200 with only an `errors` list (a suspended account), no data, no meta
                     "401-bare",  # Reddit's edge: 401 without a www-authenticate challenge
@@ -165,7 +166,7 @@ def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> w
         return web.Response(text="upstream error", status=status, content_type="text/html")
     if fault.kind == "malformed":
         return web.Response(text='{"data": [{"id": "1", "text": ', status=200, content_type="application/json")
-    return None  # timeout and drop need the request object
+    return None  # timeout, hang and drop need the request object
 
 
 def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "slack", "reddit"]):  # type: ignore[no-untyped-def]
@@ -179,7 +180,9 @@ def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "
             if fault is not None:
                 if fault.kind == "timeout":
                     await asyncio.sleep(fault.delay)
-                elif fault.kind == "drop":
+                elif fault.kind in ("drop", "hang"):
+                    if fault.kind == "hang":
+                        await asyncio.sleep(fault.delay)
                     if request.transport is not None:
                         request.transport.abort()
                     rec.status = -1
