@@ -17,8 +17,10 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import func, select
 
+from monitor import demo_alerts
 from monitor.config import parse_config
 from monitor.daemon import Daemon
+from monitor.digest import demo as demo_digest
 from monitor.models import URGENCIES
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
@@ -124,13 +126,15 @@ async def run_demo(
 ) -> dict[str, Any]:
     stack = SandboxStack()
     await stack.start()
-    tmp = None
+    smtp = await demo_digest.start_smtp()
     if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="outreach-demo-")
-        db_path = Path(tmp.name) / "demo.db"
+        # Kept after the demo (the team's view is in it: tickets, triage, the outbox); we say where.
+        db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True), source="<demo>", env={})
+    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True)
+    demo_digest.configure(raw, stack.slack, smtp)
+    cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
@@ -142,9 +146,12 @@ async def run_demo(
         highlight=False,
     )
     try:
+        digest_sent = False
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while True:
                 elapsed = time.monotonic() - started
+                if elapsed >= duration and not digest_sent:  # the week's digest, through the outbox
+                    digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
                 if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
@@ -155,11 +162,14 @@ async def run_demo(
         await _drain(daemon)
         await daemon.stop()
         report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
         await stack.stop()
-        if tmp is not None:
-            tmp.cleanup()
+        await smtp.stop()
     _print_summary(console, report)
+    _print_alerts(console, stack)
+    console.print(f"\nThe demo's database is kept at {db_path} — e.g. `sqlite3 {db_path} "
+                  "'select urgency, text from mentions'` (choose where with --db).", highlight=False, soft_wrap=True)
     if report_path is not None:
         report_path.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report written to {report_path}")
@@ -184,6 +194,29 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
         await daemon.engine.dispose()
 
 
+async def _digests_report(cfg: Any, stack: SandboxStack, smtp: Any) -> dict[str, Any]:
+    from monitor.storage.engine import create_engine
+
+    engine = create_engine(cfg.storage.url)
+    try:
+        return await demo_digest.report(engine, smtp, stack.slack)
+    finally:
+        await engine.dispose()
+
+
+def _print_alerts(console: Console, stack: SandboxStack) -> None:
+    """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
+    names = stack.slack.channels()
+    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    if not shown:
+        return
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    for m in shown:
+        console.print()
+        for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print()
     console.print(f"[bold]Demo finished in {r['duration_s']}s[/bold]")
@@ -203,3 +236,7 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
         console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    if "digests" in r:
+        g = r["digests"]
+        console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "
+                      f"{g['email']} e-mails")
