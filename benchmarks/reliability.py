@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -149,5 +150,18 @@ async def main() -> int:
     return 1 if (args.strict and bad) else 0
 
 
+async def _main_reaping_on_sigterm() -> int:
+    """SIGTERM (e.g. from `timeout`) cancels the run like Ctrl-C does, so every case's clean-up still
+    kills and reaps its daemons and stops the benchmark's own PostgreSQL."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await main()
+    except asyncio.CancelledError:
+        print("stopped: SIGTERM", file=sys.stderr)
+        return 143
+
+
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(asyncio.run(_main_reaping_on_sigterm()))
