@@ -6,8 +6,9 @@ Used by the crash test and the reliability matrix (benchmarks/reliability.py) so
 - stored / lost: of the posts the sandbox published (their platform ids), how many are in `mentions`;
 - duplicates: posts stored more than once, plus Slack messages posted more than once for one
   outbox key (the idempotency key travels in the message metadata);
-- alerts: the outbox rows for mention alerts, how many reached Slack, how many are still pending,
-  and how many were given up on (dead or dropped).
+- alerts: the outbox rows for individual mention alerts, how many reached Slack, how many are still
+  pending, and how many were given up on (dead or dropped). A mention that storm control folded into
+  a channel's storm message has no such row: `slack_messages` counts everything that was posted.
 """
 from __future__ import annotations
 
