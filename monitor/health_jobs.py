@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import structlog
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,6 +48,9 @@ class HealthRunner:
     session: aiohttp.ClientSession | None = None
     holding: bool = False
     notifier: Any = None  # monitor.notify_jobs.Notifier, when there are subscribers
+    delays: Any = None  # monitor.delays.DelayNotifier, when there are delay feeds
+    intake: Any = None  # monitor.intake.Intake, when `intake:` is configured
+    intake_port: int | None = None
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
@@ -166,7 +170,7 @@ class HealthRunner:
 
 def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
     """The outbox handlers for customers' notices (e-mail, signed webhooks), when subscribers are configured."""
-    if not cfg.subscribers:
+    if not cfg.subscribers and not cfg.delay_feeds:
         return
     from outreach.notify_delivery import EmailDelivery, WebhookDelivery
 
@@ -184,9 +188,84 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
     from monitor.notify_jobs import attach_notices
 
     attach_notices(runner, cfg)
+    _attach_delays(runner, cfg)
+    _attach_intake(runner, cfg)
     if not runner.active:
         await runner.close()
         return None
     runner.register(daemon.scheduler)
     await runner.start()
     return runner
+
+
+def _attach_delays(runner: HealthRunner, cfg: Any) -> None:
+    """The delay notifier, and a polling job per polled feed (posted feeds arrive through the intake)."""
+    if not cfg.delay_feeds:
+        return
+    from connectors import delay_feed
+    from monitor.delays import DelayNotifier
+    from monitor.notify_jobs import forbidden_words, subscribers_from
+    from outreach.templates import Templates
+
+    notifier = DelayNotifier(runner.engine, subscribers_from(cfg),
+                             Templates(cfg.incidents.templates, forbidden=forbidden_words(cfg)),
+                             {s.name: s.display for s in cfg.services}, cfg.brand.name, cfg.incidents.status_url,
+                             clock=runner.clock, on_change=runner.tracker.on_change)
+    runner.delays = notifier
+    for f in cfg.delay_feeds:
+        if f.url is None:
+            continue
+        if runner.session is None:
+            runner.session = make_session()
+
+        async def poll_feed(f: Any = f) -> None:
+            assert runner.session is not None
+            try:
+                items, problems = delay_feed.parse(f.name, await delay_feed.poll(runner.session, f.url,
+                                                                                 timeout=f.timeout))
+            except SourceError as e:
+                if runner.failing.get(f"delays:{f.name}") is None:
+                    log.warning("delays.feed_failed", feed=f.name, error=str(e))
+                runner.failing[f"delays:{f.name}"] = str(e)
+                return
+            if runner.failing.pop(f"delays:{f.name}", None) is not None:
+                log.info("delays.feed_recovered", feed=f.name)
+            for p in problems:
+                log.warning("delays.item_skipped", feed=f.name, problem=p)
+            await notifier.apply(items)
+
+        runner.add_job(f"delays:{f.name}", poll_feed, f.interval)
+
+
+def _attach_intake(runner: HealthRunner, cfg: Any) -> None:
+    """The intake listener on its own port: Alertmanager and posted delay feeds."""
+    if cfg.intake is None:
+        return
+    from monitor.intake import Intake
+
+    ic = cfg.intake
+
+    async def after_apply() -> None:
+        if runner.notifier is not None:
+            await runner.notifier.run()
+
+    intake = Intake(ic.secret.get_secret_value(), runner.tracker, runner.delays,
+                    {f.name for f in cfg.delay_feeds if f.url is None}, ic.service_label, ic.default_service,
+                    ic.max_body_bytes, clock=runner.clock, after_apply=after_apply)
+    runner.intake = intake
+    holder: dict[str, web.AppRunner] = {}
+
+    async def start() -> None:
+        app_runner = web.AppRunner(intake.app(), access_log=None, handle_signals=False)
+        await app_runner.setup()
+        site = web.TCPSite(app_runner, ic.host, ic.port)
+        await site.start()
+        runner.intake_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["runner"] = app_runner
+        log.info("intake.listening", host=ic.host, port=runner.intake_port)
+
+    async def close() -> None:
+        if "runner" in holder:
+            await holder.pop("runner").cleanup()
+
+    runner.on_start(start, close)
