@@ -39,6 +39,7 @@ class Watched:
     flap_changes: int = 6
     flap_window: float = 600.0
     label: str = ""  # how the team calls it in Slack ("HTTP check api-health")
+    internal: bool = False  # its incidents are for the team only until another signal confirms (spikes)
 
 
 @dataclass
@@ -119,13 +120,20 @@ class Tracker:
     async def _open(self, conn: AsyncConnection, r: HealthReading, w: Watched, action: Action, now: float) -> int:
         name = self.display(w.service)
         flapping = action == "flapping"
-        title = f"{name} is unstable" if flapping else f"{name} is not working"
-        message = (f"Some customers may see intermittent problems with {name}. We are looking into it."
-                   if flapping else f"We are investigating problems with {name}.")
+        if w.internal:
+            title = f"Possible incident: complaints about {name}"
+            message = f"Customers report problems with {name}; not confirmed by any check yet."
+        elif flapping:
+            title = f"{name} is unstable"
+            message = f"Some customers may see intermittent problems with {name}. We are looking into it."
+        else:
+            title = f"{name} is not working"
+            message = f"We are investigating problems with {name}."
         note = f"{w.label or r.check}: {'flapping — ' if flapping else ''}{r.detail}"
         incident, _ = await inc.open_incident(conn, service=w.service, title=title, message=message, note=note,
                                               by=f"check:{r.check}", now=now, slack_channel=self.slack_channel,
-                                              impact="minor" if flapping else "major", terms=self.terms(w.service))
+                                              impact="minor" if flapping else "major", terms=self.terms(w.service),
+                                              public=not w.internal)
         return incident.id
 
     async def _resolve(self, conn: AsyncConnection, check: str, w: Watched, incident_id: int | None,

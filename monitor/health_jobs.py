@@ -51,6 +51,7 @@ class HealthRunner:
     delays: Any = None  # monitor.delays.DelayNotifier, when there are delay feeds
     intake: Any = None  # monitor.intake.Intake, when `intake:` is configured
     intake_port: int | None = None
+    spikes: Any = None  # monitor.spikes.SpikeDetector, when there are services
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
@@ -190,6 +191,7 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
     attach_notices(runner, cfg)
     _attach_delays(runner, cfg)
     _attach_intake(runner, cfg)
+    _attach_spikes(runner, cfg)
     if not runner.active:
         await runner.close()
         return None
@@ -269,3 +271,23 @@ def _attach_intake(runner: HealthRunner, cfg: Any) -> None:
             await holder.pop("runner").cleanup()
 
     runner.on_start(start, close)
+
+
+def _attach_spikes(runner: HealthRunner, cfg: Any) -> None:
+    sc = cfg.incidents.spikes
+    if not sc.enabled or not cfg.services:
+        return
+    from monitor.spikes import SpikeDetector, SpikeRule
+
+    terms = {s.name: list(dict.fromkeys([s.name, s.display, *s.aliases])) for s in cfg.services}
+    det = SpikeDetector(runner.engine, runner.tracker, terms,
+                        SpikeRule(sc.window, sc.sustained, sc.min_count, sc.p_possible, sc.p_likely),
+                        clock=runner.clock)
+    runner.spikes = det
+
+    async def judge() -> None:
+        actions = await det.run()
+        if runner.notifier is not None and any(a != "none" for a in actions):
+            await runner.notifier.run()
+
+    runner.add_job("spikes", judge, min(60.0, sc.window / 3))
