@@ -3,24 +3,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from alerts.escape import escape_mrkdwn
+from alerts.escape import escape_mrkdwn, escape_truncated
 
 
 def build_source_paused(source: str, error: str) -> dict[str, object]:
     """A source stopped because its credentials or config no longer work; nothing is seen from it until fixed."""
     text = (
         f":warning: Source *{escape_mrkdwn(source)}* is paused and sees nothing until fixed: "
-        f"{escape_mrkdwn(error)[:500]}\nFix the credentials or config, then run `outreach-monitor check` "
+        f"{escape_truncated(error, 500)}\nFix the credentials or config, then run `outreach-monitor check` "
         "and send the daemon SIGHUP (or restart it)."
     )
     return {
-        "text": f"Source {source} is paused: {error[:200]}",
+        "text": escape_truncated(f"Source {source} is paused: {error}", 250),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
 
 
 def _section(text: str, fallback: str) -> dict[str, object]:
-    return {"text": fallback, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+    # the fallback (notifications, old clients) is mrkdwn too: strangers' text in it is escaped as well
+    return {"text": escape_truncated(fallback, 300), "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
 def _when(epoch: float) -> str:
@@ -54,7 +55,7 @@ def build_gap(source: str, stream: str, start: float, end: float) -> dict[str, o
 def build_stream_failing(source: str, stream: str, failures: int, error: str) -> dict[str, object]:
     """One stream keeps failing while the rest of its source works."""
     text = (f":warning: *{escape_mrkdwn(source)}* `{escape_mrkdwn(stream)}` has failed {failures} polls in a row "
-            f"while the other streams work; its mentions are not being seen: {escape_mrkdwn(error)[:500]}")
+            f"while the other streams work; its mentions are not being seen: {escape_truncated(error, 500)}")
     return _section(text, f"{source} {stream} keeps failing: {error[:200]}")
 
 
@@ -87,7 +88,7 @@ def _lane_name(lane: str) -> str:
 def build_delivery_blocked(lane: str, error: str) -> dict[str, object]:
     """Deliveries to one channel wait (rate-limited, or failing): nothing is lost, it resumes by itself."""
     where = escape_mrkdwn(_lane_name(lane))
-    text = (f":hourglass: Alerts to *{where}* are waiting: {escape_mrkdwn(error)[:500]}\nNothing is lost; they go "
+    text = (f":hourglass: Alerts to *{where}* are waiting: {escape_truncated(error, 500)}\nNothing is lost; they go "
             "out, most urgent first, as soon as it works again (`outreach-monitor outbox list` shows them).")
     return _section(text, f"Alerts to {_lane_name(lane)} are waiting: {error[:200]}")
 
@@ -101,7 +102,7 @@ def build_delivery_recovered(lane: str, blocked_for: float) -> dict[str, object]
 def build_delivery_dead(target: str, error: str) -> dict[str, object]:
     """An alert was given up (a channel that does not exist, a message Slack refuses)."""
     text = (f":x: An alert to *{escape_mrkdwn(target)}* could not be delivered and was set aside: "
-            f"{escape_mrkdwn(error)[:500]}\nFix the cause (e.g. the channel name in `slack.channels`, or invite the "
+            f"{escape_truncated(error, 500)}\nFix the cause (e.g. the channel name in `slack.channels`, or invite the "
             "bot), then `outreach-monitor outbox retry --dead` sends what was set aside.")
     return _section(text, f"Alerts to {target} are not delivered: {error[:200]}")
 
@@ -112,5 +113,15 @@ def build_task_failing(task: str, error: str, *, recovered_after: float | None =
         return _section(f":white_check_mark: The {escape_mrkdwn(task)} works again after {_span(recovered_after)}; "
                         "what waited is being delivered.", f"The {task} works again")
     text = (f":rotating_light: The {escape_mrkdwn(task)} failed and is retrying every few seconds: "
-            f"{escape_mrkdwn(error)[:500]}\nAlerts wait meanwhile (nothing is lost); `/healthz` shows the state.")
+            f"{escape_truncated(error, 500)}\nAlerts wait meanwhile (nothing is lost); `/healthz` shows the state.")
     return _section(text, f"The {task} is failing: {error[:200]}")
+
+
+def build_quarantined(source: str, count: int, example_id: str, error: str) -> dict[str, object]:
+    """Items a source returned could not be stored even after cleaning; the rest of the poll went on.
+    Sent once per source per day: the quarantine table holds every item with its raw payload."""
+    text = (f":biohazard_sign: Source *{escape_mrkdwn(source)}* returned {count} item(s) that could not be stored; "
+            f"they are kept in the `quarantine` table with their raw payload, and every other item was stored. "
+            f"First: `{escape_truncated(example_id, 80)}`: {escape_truncated(error, 400)}\n"
+            "You hear of this once a day per source; `/healthz` counts them.")
+    return _section(text, f"Source {source}: {count} item(s) quarantined")

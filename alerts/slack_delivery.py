@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,28 +66,63 @@ class SlackCheckFailed(Exception):
 
 
 async def check_slack(token: str | SecretStr, api_base: str, timeout: float = 10,
-                      channels: Iterable[str] = ()) -> str:
+                      channels: Mapping[str, str] | Iterable[str] = ()) -> str:
     """Who the bot token belongs to (`auth.test`), or SlackCheckFailed saying why it is unusable.
 
-    Also checks the scopes Slack reports for the token: chat:write to post, *:history to reconcile
-    after a crash, and channels:read when `channels` are given by name rather than id.
+    Also checks the scopes Slack reports for the token (chat:write to post, *:history to reconcile
+    after a crash, channels:read when channels are given by name), and that every configured
+    channel exists and has the bot in it. `channels` maps the YAML path that names a channel to it.
     """
+    named = dict(channels) if isinstance(channels, Mapping) else {c: c for c in channels}
     client = make_slack_client(token, api_base, timeout)
     try:
         resp = await client.auth_test()
     except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
         raise SlackCheckFailed(str(_translate(e, "auth.test", ""))) from e
     reported = (resp.headers or {}).get("X-OAuth-Scopes") or (resp.headers or {}).get("x-oauth-scopes")
+    scopes: set[str] = set()
     if reported is not None:
         scopes = {s.strip() for s in reported.split(",")}
         missing = [s for s in ("chat:write",) if s not in scopes]
         if not scopes & {"channels:history", "groups:history"}:
             missing.append("channels:history (or groups:history for private channels)")
-        if any(not _CHANNEL_ID.match(c) for c in channels if c) and "channels:read" not in scopes:
+        if any(not _CHANNEL_ID.match(c) for c in named.values() if c) and "channels:read" not in scopes:
             missing.append("channels:read (or use channel ids in slack.channels)")
         if missing:
             raise SlackCheckFailed(f"the Slack app lacks the scopes {', '.join(missing)}; add them and reinstall it")
-    return f"bot {resp.get('user') or resp.get('user_id')} in workspace {resp.get('team')} ({resp.get('url')})"
+    who = f"bot {resp.get('user') or resp.get('user_id')} in workspace {resp.get('team')} ({resp.get('url')})"
+    if reported is not None and "channels:read" not in scopes:
+        return f"{who}; channels not verified (add channels:read to let check see them)" if named else who
+    if problems := await _channel_problems(client, named):
+        raise SlackCheckFailed("; ".join(problems))
+    return who
+
+
+async def _channel_problems(client: AsyncWebClient, named: Mapping[str, str]) -> list[str]:
+    """Each configured channel that does not exist, or that the bot is not in (posts would fail)."""
+    if not named:
+        return []
+    known: dict[str, dict[str, Any]] = {}  # name and id -> the conversation
+    cursor: str | None = None
+    try:
+        for _ in range(20):
+            resp = await client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                   limit=1000, cursor=cursor)
+            for c in resp.get("channels") or []:
+                known[str(c.get("name"))] = known[str(c.get("id"))] = c
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+    except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
+        return [f"could not list channels: {_translate(e, 'conversations.list', '')}"]
+    problems = []
+    for path, channel in named.items():
+        c = known.get(channel.lstrip("#"))
+        if c is None:
+            problems.append(f"{path}: channel {channel} does not exist (or is private and the bot is not in it)")
+        elif not c.get("is_member", True):
+            problems.append(f"{path}: the bot is not in {channel}; invite it with /invite @<bot> there")
+    return problems
 
 
 def _is_loopback(url: str) -> bool:
@@ -98,8 +133,9 @@ class SlackDelivery:
     kind = KIND
 
     def __init__(self, client: AsyncWebClient, *, min_interval: float = 1.0, history_limit: int = 200,
-                 max_history_pages: int = 20) -> None:
+                 max_history_pages: int = 20, auth_retry_after: float = AUTH_RETRY_AFTER) -> None:
         self._client = client
+        self._auth_retry_after = auth_retry_after
         self._min_interval = min_interval
         self._history_limit = history_limit
         self._max_history_pages = max_history_pages
@@ -189,7 +225,10 @@ class SlackDelivery:
         try:
             return await method(**kwargs)
         except (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
-            raise _translate(e, what, kwargs.get("channel", "")) from e
+            err = _translate(e, what, kwargs.get("channel", ""))
+            if isinstance(err, RetryLater) and err.scope == "service":
+                err.retry_after = self._auth_retry_after
+            raise err from e
 
 
 def _thread_ts(item: OutboxItem) -> str | None:

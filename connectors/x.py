@@ -40,11 +40,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import aiohttp
 import tweepy
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
 
 from connectors.base import (
@@ -57,7 +57,7 @@ from connectors.base import (
     TransientError,
     most_serious,
 )
-from monitor.models import Author, Batch, Cursor, Mention
+from monitor.models import Author, Batch, Cursor, Mention, bounded
 
 REAL_API = "https://api.twitter.com"
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "public_metrics", "referenced_tweets", "lang",
@@ -67,8 +67,18 @@ EXPANSIONS = ["author_id"]
 RATE_WINDOW_S = 15 * 60.0
 SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days only
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
+QUERY_MAX = 512  # X's limit for a recent-search query on the Basic and Pro tiers
+STREAM_NAME_MAX = 120  # stored in columns of 128 characters (cursors.stream, mentions.stream)
 
 Endpoint = Literal["search", "mentions", "users", "me", "tweets"]
+
+
+def _fits(query: str) -> str:
+    """Refused when the file is loaded: X refuses a longer query whatever else is right with it.
+    (`check` finds the rest: empty queries, unbalanced quotes or parentheses.)"""
+    if len(query) > QUERY_MAX:
+        raise ValueError(f"the query is {len(query)} characters long; X allows {QUERY_MAX}")
+    return query
 
 
 class XBudget(BaseModel):
@@ -93,7 +103,8 @@ class XConfig(BaseModel):
     bearer_token: SecretStr
     api_base: str = "https://api.twitter.com"
     handles: list[str] = Field(default_factory=list)  # mentions of these accounts (without @)
-    queries: list[str] = Field(default_factory=list)  # X search queries, operators allowed
+    # X search queries, operators allowed; refused at load (with the YAML path) when X would refuse them
+    queries: list[Annotated[str, AfterValidator(_fits)]] = Field(default_factory=list)
     interval: float = Field(60.0, gt=0)  # seconds between polls
     max_results: int = Field(100, ge=10, le=100)
     max_pages: int = Field(5, ge=1)
@@ -251,14 +262,21 @@ class XSource:
     # -- streams ----------------------------------------------------------------------------
 
     def streams(self) -> list[str]:
-        return [f"mentions:{h.lstrip('@')}" for h in self.cfg.handles] + [f"search:{q}" for q in self.cfg.queries]
+        return list(self._stream_args())
+
+    def _stream_args(self) -> dict[str, tuple[str, str, int]]:
+        """stream name -> (kind, handle or query, index in the YAML list). Names are stored (128
+        characters): a long query (X allows 512) keeps a readable head and a hash of the whole."""
+        out: dict[str, tuple[str, str, int]] = {}
+        for i, h in enumerate(self.cfg.handles):
+            out[bounded(f"mentions:{h.lstrip('@')}", STREAM_NAME_MAX)] = ("mentions", h.lstrip("@"), i)
+        for i, q in enumerate(self.cfg.queries):
+            out[bounded(f"search:{q}", STREAM_NAME_MAX)] = ("search", q, i)
+        return out
 
     def _stream_path(self, stream: str) -> str:
-        kind, _, arg = stream.partition(":")
-        if kind == "mentions":
-            i = [h.lstrip("@") for h in self.cfg.handles].index(arg)
-            return f"{self._path}handles[{i}]"
-        return f"{self._path}queries[{self.cfg.queries.index(arg)}]"
+        kind, _, i = self._stream_args()[stream]
+        return f"{self._path}{'handles' if kind == 'mentions' else 'queries'}[{i}]"
 
     # -- the Source protocol ----------------------------------------------------------------
 
@@ -366,7 +384,7 @@ class XSource:
 
         An error on the first page raises; a later one is kept in the result with what was read.
         """
-        kind, _, arg = stream.partition(":")
+        kind, arg, _ = self._stream_args()[stream]
         state = StreamCursor.parse(cursor.value if cursor else "")
         since, below = state.since, state.below
         params: dict[str, Any] = {"max_results": self.cfg.max_results, "expansions": EXPANSIONS,
@@ -586,13 +604,15 @@ def _query_problem(query: str) -> str:
     """What makes a query unusable before X is even asked (X allows 512 characters)."""
     if not query.strip():
         return "the query is empty"
-    if len(query) > 512:
-        return f"the query is {len(query)} characters long; X allows 512"
+    if len(query) > QUERY_MAX:
+        return f"the query is {len(query)} characters long; X allows {QUERY_MAX}"
     if query.count('"') % 2:
         return "the query has an unbalanced quote"
-    depth = 0
+    depth, quoted = 0, False
     for ch in query:
-        depth += {"(": 1, ")": -1}.get(ch, 0)
+        quoted ^= ch == '"'
+        if not quoted:  # a quoted phrase may hold any parenthesis
+            depth += {"(": 1, ")": -1}.get(ch, 0)
         if depth < 0:
             break
     if depth != 0:

@@ -49,7 +49,8 @@ async def run_checks(cfg: Config) -> list[CheckResult]:
     if cfg.slack is not None:
         from alerts.slack_delivery import check_slack
 
-        channels = [c for c in [*cfg.slack.channels.values(), cfg.slack.operators_channel] if c]
+        channels = {f"slack.channels.{u}": c for u, c in cfg.slack.channels.items() if c}
+        channels["slack.operators_channel"] = cfg.slack.operators_channel
         try:
             who = await check_slack(cfg.slack.token, cfg.slack.api_base, channels=channels)
             results.append(CheckResult("slack", True, who))

@@ -65,6 +65,8 @@ class SlackConfig(_Strict):
     operators_channel: str = "#care-ops"
     # Slack allows about one message a second per channel; the dispatcher paces itself to this.
     min_interval_per_channel: float = Field(1.0, ge=0)
+    # While Slack refuses the token, one post is tried this often; alerts go out this soon after a fix.
+    auth_recheck: float = Field(30.0, gt=0)
 
     @field_validator("channels")
     @classmethod
@@ -97,6 +99,7 @@ class OutboxConfig(_Strict):
     max_backoff: float = Field(300.0, gt=0)
     poll_interval: float = Field(0.5, gt=0)
     max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
+    announce_after: float = Field(60.0, ge=0)  # a delivery block lasting this long is told to the operators
 
 
 class ServerConfig(_Strict):

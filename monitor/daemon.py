@@ -103,7 +103,8 @@ class Daemon:
         if cfg.slack is not None:
             if "slack.message" not in handlers:
                 client = make_slack_client(cfg.slack.token, cfg.slack.api_base)
-                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel)
+                handlers["slack.message"] = SlackDelivery(client, min_interval=cfg.slack.min_interval_per_channel,
+                                                          auth_retry_after=cfg.slack.auth_recheck)
             slack = handlers["slack.message"]
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
@@ -120,6 +121,7 @@ class Daemon:
             hold=self.hold,
             idle_wait=cfg.outbox.poll_interval,
             max_lanes=cfg.outbox.max_lanes,
+            announce_after=cfg.outbox.announce_after,
             clock=self.clock,
             on_event=self._delivery_event,
             on_progress=self.tasks["dispatcher"].progress,
@@ -269,10 +271,10 @@ class Daemon:
             if lane == "service:slack":
                 return  # Slack itself refuses us: the operators' channel cannot hear it; the log and /healthz say it
             payload = build_delivery_blocked(lane, str(d.get("error", "")))
-            key = f"ops.delivery_blocked:{lane}:{int(self.clock())}"
+            key = f"ops.delivery_blocked:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
         elif what == "recovered":
             payload = build_delivery_recovered(lane, float(d.get("blocked_for", 0.0)))  # type: ignore[arg-type]
-            key = f"ops.delivery_recovered:{lane}:{int(self.clock())}"
+            key = f"ops.delivery_recovered:{lane}:{int(float(d['since']))}"  # type: ignore[arg-type]
         elif what == "dead":
             if lane == ops_lane:
                 return  # an operators' message that cannot be posted cannot tell them so: the log does

@@ -12,7 +12,8 @@ before taking the next, so lanes never hold each other up. Outcomes:
 | PermanentFailure                    | dead, operators told            | —                              |
 | still failing after give_up_after   | dead (stays in doubt: a re-drive reconciles first) | —          |
 
-Blocks are announced to the operators once when they start and once when they end (`on_event`).
+A block that lasts `announce_after` seconds is told to the operators (`on_event`; the daemon keys the
+message by the block's start, so once), and so is its end.
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ class Dispatcher:
         hold: float = 30.0,
         idle_wait: float = 0.5,
         max_lanes: int = 16,
+        announce_after: float = 60.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_change: Callable[[], None] | None = None,
@@ -76,6 +78,7 @@ class Dispatcher:
         self.hold = hold
         self.idle_wait = idle_wait
         self.max_lanes = max_lanes
+        self.announce_after = announce_after  # blocks shorter than this are logged, not told to people
         self.clock = clock
         self.sleep = sleep
         self.stats = DispatchStats()
@@ -182,8 +185,8 @@ class Dispatcher:
     async def _sent(self, handler: DeliveryHandler, item: OutboxItem, result: str | Receipt, *, reconciled: bool) -> None:
         receipt = result if isinstance(result, Receipt) else Receipt(str(result))
         now = self.clock()
-        blocked_since = await outbox.mark_sent(self.engine, item, self.worker, result=receipt.ref, now=now,
-                                               posted=receipt.posted, next_at=now + handler.min_interval)
+        ended = await outbox.mark_sent(self.engine, item, self.worker, result=receipt.ref, now=now,
+                                       posted=receipt.posted, next_at=now + handler.min_interval)
         if reconciled:
             self.stats.reconciled += 1
             log.info("outbox.reconciled", key=item.key, kind=item.kind, result=receipt.ref)
@@ -192,9 +195,11 @@ class Dispatcher:
             self.stats.by_kind[item.kind] += 1
             log.info("outbox.delivered", key=item.key, kind=item.kind, lane=item.lane, result=receipt.ref,
                      waited_s=round(now - item.created_at, 1))
-        if blocked_since is not None:
-            log.info("outbox.lane_recovered", lane=item.lane, blocked_for_s=round(now - blocked_since, 1))
-            await self._event("recovered", lane=item.lane, blocked_for=now - blocked_since)
+        if ended is not None:
+            lane, since = ended
+            log.info("outbox.lane_recovered", lane=lane, blocked_for_s=round(now - since, 1))
+            if now - since >= self.announce_after:
+                await self._event("recovered", lane=lane, blocked_for=now - since, since=since)
 
     async def _retry(self, handler: DeliveryHandler, item: OutboxItem, e: RetryLater) -> None:
         now = self.clock()
@@ -218,12 +223,14 @@ class Dispatcher:
             self.stats.waited += 1
         if e.scope != "row":
             where = item.lane if e.scope == "lane" else outbox.service_lane(item.lane)
-            if await lanes.block(self.engine, where, until=now + delay, reason=error, now=now):
-                log.error("outbox.lane_blocked", lane=where, retry_in_s=round(delay, 1), error=error)
-                await self._event("blocked", lane=where, error=error)
-                return
+            since = await lanes.block(self.engine, where, until=now + delay, reason=error, now=now)
+            log.warning("outbox.lane_waits", lane=where, retry_in_s=round(delay, 1), blocked_for_s=round(now - since, 1),
+                        counted=e.counts, error=error)
+            if now - since >= self.announce_after:  # a blip is not news; a block that lasts is, once
+                await self._event("blocked", lane=where, error=error, since=since)
+            return
         log.warning("outbox.retry", key=item.key, kind=item.kind, attempt=attempts, delay_s=round(delay, 2),
-                    counted=e.counts, scope=e.scope, error=error)
+                    counted=e.counts, error=error)
 
     async def _dead(self, item: OutboxItem, error: str, *, in_doubt: bool = False, next_at: float) -> None:
         await outbox.mark_dead(self.engine, item, self.worker, error=error, in_doubt=in_doubt, next_at=next_at)

@@ -157,8 +157,8 @@ async def take(engine: AsyncEngine, lane: str, worker: str, *, now: float, hold:
     )
 
 
-async def block(engine: AsyncEngine, lane: str, *, until: float, reason: str, now: float) -> bool:
-    """Stop a lane (or a service: `service_lane(...)`) until `until`. True when this starts a new block."""
+async def block(engine: AsyncEngine, lane: str, *, until: float, reason: str, now: float) -> float:
+    """Stop a lane (or a service: `service_lane(...)`) until `until`. Returns when the block began."""
     async with engine.begin() as conn:
         await conn.execute(
             insert_for(conn, delivery_lanes)
@@ -166,11 +166,12 @@ async def block(engine: AsyncEngine, lane: str, *, until: float, reason: str, no
             .on_conflict_do_nothing(index_elements=["lane"])
         )
         since = (await conn.execute(select(delivery_lanes.c.blocked_since).where(delivery_lanes.c.lane == lane))).scalar()
+        since = since if since is not None else now
         await conn.execute(
             update(delivery_lanes).where(delivery_lanes.c.lane == lane)
-            .values(blocked_until=until, blocked_reason=reason[:2000], blocked_since=since if since is not None else now)
+            .values(blocked_until=until, blocked_reason=reason[:2000], blocked_since=since)
         )
-        return since is None
+        return since
 
 
 @dataclass(frozen=True)

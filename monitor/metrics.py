@@ -18,6 +18,8 @@ class Metrics:
         self.duplicates = Counter("om_mentions_duplicate_total", "Items already stored", ["source"], registry=r)
         self.requests = Counter("om_source_requests_total", "API requests spent", ["source"], registry=r)
         self.source_errors = Counter("om_source_errors_total", "Failed polls", ["source", "kind"], registry=r)
+        self.quarantined = Counter("om_quarantined_total", "Items that could not be stored, kept in the quarantine",
+                                   ["source"], registry=r)
         self.bad_items = Counter("om_source_bad_items_total", "Malformed items skipped", ["source"], registry=r)
         self.source_up = Gauge("om_source_up", "1 when the last poll succeeded", ["source"], registry=r)
         self.source_lag = Gauge("om_source_lag_seconds", "Seconds since the last successful poll", ["source"], registry=r)

@@ -4,12 +4,61 @@ Frozen dataclasses, no I/O: connectors build them, triage reads them, storage pe
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 Urgency = Literal["critical", "high", "normal", "low", "ignore"]
 URGENCIES: tuple[Urgency, ...] = ("critical", "high", "normal", "low", "ignore")
+
+# ── storable at the edge ──────────────────────────────────────────────────────────────────────
+# Every connector builds Author and Mention, so this is the one place text from outside is made
+# storable: a lone surrogate (an emoji cut in half) cannot be encoded as UTF-8 on either backend, and
+# PostgreSQL refuses NUL in text. Both become U+FFFD; the raw payload stays in `Mention.raw` (kept in
+# the quarantine if storing still fails). Keys and names longer than their column are bounded.
+REPLACEMENT = "\ufffd"
+MAX_COUNT = 2**63 - 1  # BIGINT
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with lone surrogates and NUL characters replaced by U+FFFD (a valid pair is joined)."""
+    if text.isascii():
+        return text.replace("\x00", REPLACEMENT) if "\x00" in text else text
+    if not _UNSTORABLE.search(text):
+        return text
+    # UTF-16 with surrogatepass joins split pairs back into one character; what is left alone is replaced
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return _UNSTORABLE.sub(REPLACEMENT, joined)
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text` when it fits in `limit` characters, else a readable head and a hash of the whole: the same
+    input always gives the same value, and two long inputs with one head stay apart."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{text[:limit - 13]}~{digest}"
+
+
+def _clean(value: object, limit: int | None = None, *, key: bool = True) -> object:
+    if not isinstance(value, str):
+        return value  # not ours to guess: a wrong type is stored or quarantined as it is
+    value = storable(value)
+    if limit is None or len(value) <= limit:
+        return value
+    return bounded(value, limit) if key else value[:limit]
+
+
+def _count(value: object) -> object:
+    return max(0, min(value, MAX_COUNT)) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    if value is not getattr(obj, name):
+        object.__setattr__(obj, name, value)  # frozen: only the edge may fix a value, once, when built
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +69,13 @@ class Author:
     followers: int = 0
     verified: bool = False
     is_bot: bool = False
+
+    def __post_init__(self) -> None:
+        # the column widths of monitor/storage/schema.py (mentions.author_*)
+        _set(self, "id", _clean(self.id, 64))
+        _set(self, "username", _clean(self.username, 128))
+        _set(self, "name", _clean(self.name, 256, key=False))
+        _set(self, "followers", _count(self.followers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +97,16 @@ class Mention:
     is_own: bool = False  # written by one of the brand's own accounts: stored, never triaged
     is_repost: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # the column widths of monitor/storage/schema.py (mentions.*); `raw` is kept as it came
+        for name, limit in (("external_id", 64), ("stream", 128), ("url", 512), ("conversation_id", 64),
+                            ("in_reply_to", 64), ("quoted_id", 64)):
+            _set(self, name, _clean(getattr(self, name), limit))
+        _set(self, "text", _clean(self.text))
+        _set(self, "lang", _clean(self.lang, 16, key=False))
+        if self.metrics and not all(k.isascii() for k in self.metrics if isinstance(k, str)):
+            _set(self, "metrics", {_clean(k): v for k, v in self.metrics.items()})
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,11 +104,11 @@ async def begin_attempt(engine: AsyncEngine, item: OutboxItem, worker: str) -> b
 
 
 async def mark_sent(engine: AsyncEngine, item: OutboxItem, worker: str, *, result: str, now: float,
-                    posted: Posted | None = None, next_at: float | None = None) -> float | None:
+                    posted: Posted | None = None, next_at: float | None = None) -> tuple[str, float] | None:
     """Sent: the row, the registry entry and the lane's pacing, in one transaction.
 
-    A send that works also ends any block of its lane and its service; returns when such a block
-    began (so the operators can hear it is over), else None.
+    A send that works also ends any block of its lane and its service; returns which block ended
+    and when it began (the service's, if both), so the operators can hear it is over; else None.
     """
     async with engine.begin() as conn:
         res = await conn.execute(
@@ -175,18 +175,21 @@ async def mark_dead(engine: AsyncEngine, item: OutboxItem, worker: str, *, error
             await _lane_done(conn, item.lane, worker, next_at=next_at, ok=False)
 
 
-async def _lane_done(conn: AsyncConnection, lane: str, worker: str, *, next_at: float, ok: bool) -> float | None:
+async def _lane_done(conn: AsyncConnection, lane: str, worker: str, *, next_at: float,
+                     ok: bool) -> tuple[str, float] | None:
     """The lane's next send may start at `next_at`; after a success, blocks on it and its service end."""
     await conn.execute(update(delivery_lanes).where(delivery_lanes.c.lane == lane).values(next_at=next_at, holder=None))
     if not ok:
         return None
     both = [lane, service_lane(lane)]
-    since = (await conn.execute(select(func.min(delivery_lanes.c.blocked_since)).where(
-        delivery_lanes.c.lane.in_(both), delivery_lanes.c.blocked_since.is_not(None)))).scalar()
-    if since is not None:
-        await conn.execute(update(delivery_lanes).where(delivery_lanes.c.lane.in_(both))
-                           .values(blocked_until=0.0, blocked_reason=None, blocked_since=None))
-    return since
+    ended = (await conn.execute(select(delivery_lanes.c.lane, delivery_lanes.c.blocked_since).where(
+        delivery_lanes.c.lane.in_(both), delivery_lanes.c.blocked_since.is_not(None)))).all()
+    if not ended:
+        return None
+    await conn.execute(update(delivery_lanes).where(delivery_lanes.c.lane.in_(both))
+                       .values(blocked_until=0.0, blocked_reason=None, blocked_since=None))
+    which, since = max(ended, key=lambda r: r[0].startswith("service:"))  # the service's block says more
+    return which, since
 
 
 async def release(engine: AsyncEngine, items: Iterable[OutboxItem], worker: str) -> None:

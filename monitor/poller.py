@@ -10,6 +10,8 @@ and keep the source's and each stream's health (the error ladder in one place).
   again" is announced after its first good poll (a check can pass where fetching still fails).
 - A gap (the platform can no longer return part of a stream) is told to the operators once per
   gap, with the missing time range, before the cursor moves past it.
+- An item the database refuses does not block the source: monitor/quarantine.py stores every other
+  item and the cursor and keeps the bad one in the quarantine; the operators hear once a day per source.
 - The quiet watchdog (monitor/watchdog.py) runs from `watch()`, on its own schedule.
 """
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.ops_alert import (
     build_gap,
+    build_quarantined,
     build_quiet_over,
     build_source_paused,
     build_source_resumed,
@@ -41,7 +44,8 @@ from connectors.base import (
 )
 from monitor import leases, watchdog
 from monitor.budget import Planner, month_of
-from monitor.ingest import AlertPolicy, IngestResult, ingest, load_cursors
+from monitor import quarantine
+from monitor.ingest import AlertPolicy, IngestResult, load_cursors
 from monitor.metrics import Metrics
 from monitor.models import Batch, Cursor
 from monitor.source_health import SourceHealth, StreamHealth
@@ -196,16 +200,18 @@ class Poller:
         if reads and self.planner is not None:  # the month's reads are stored with the cursors they paid for
             batch = replace(batch, cursors=[*batch.cursors, Cursor(READS_CURSOR + self.planner.reads_month,
                                                                    str(self.planner.reads))])
-        try:
-            result = await ingest(self.engine, batch, source=self.name, triage=self.triage, policy=self.policy,
-                                  clock=self.clock)
+        try:  # an item that cannot be stored is quarantined; the others and the cursors are stored
+            stored = await quarantine.store(self.engine, batch, source=self.name, triage=self.triage,
+                                            policy=self.policy, clock=self.clock)
         except Exception:
             # Not stored: the streams are due again after a backoff, not on the next tick.
             self._streams_after(now, asked, None, TransientError("storing the batch failed"))
             raise
+        result = stored.result
         self.metrics.poll_seconds.labels(self.name).observe(time.perf_counter() - started)
         self._streams_after(now, asked, batch, None)
         self._succeeded(batch, result)
+        await self._quarantined(now, stored)
         if self._resuming:
             self._resuming, self._announced_pause = False, ""
             await self._tell(f"ops.source_resumed:{self.name}:{int(now)}", build_source_resumed(self.name))
@@ -319,6 +325,17 @@ class Poller:
             log.warning("source.gap", source=self.name, stream=gap.stream, start=gap.start, end=gap.end)
             await self._tell(f"ops.gap:{self.name}:{gap.stream}:{int(gap.start)}",
                              build_gap(self.name, gap.stream, gap.start, gap.end))
+
+    async def _quarantined(self, now: float, stored: quarantine.Stored) -> None:
+        """Count what was newly quarantined; the operators hear of it once per source per day."""
+        if not stored.newly_quarantined:
+            return
+        self.health.quarantined += stored.newly_quarantined
+        self.metrics.quarantined.labels(self.name).inc(stored.newly_quarantined)
+        m, why = stored.quarantined[0]
+        day = time.strftime("%Y-%m-%d", time.gmtime(now))
+        await self._tell(f"ops.quarantined:{self.name}:{day}",
+                         build_quarantined(self.name, len(stored.quarantined), str(m.external_id), why))
 
     # ── the quiet watchdog ─────────────────────────────────────────────────────────────────
     async def watch(self) -> watchdog.Action:

@@ -47,6 +47,7 @@ class SourceHealth:
     errors: int = 0
     bad_items: int = 0
     gaps: int = 0
+    quarantined: int = 0  # items that could not be stored, kept in the quarantine table
     rate_limit_remaining: int | None = None
     skipped_no_lease: int = 0
     paused_at: float | None = None
@@ -68,6 +69,7 @@ class SourceHealth:
             "rate_limited": self.rate_limited,
             "errors": self.errors,
             "gaps": self.gaps,
+            "quarantined": self.quarantined,
             "quiet": self.quiet.quiet,
             "rate_limit_remaining": self.rate_limit_remaining,
             "rate_limits": {

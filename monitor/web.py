@@ -12,7 +12,10 @@ HealthFn = Callable[[], Awaitable[dict[str, Any]]]
 
 def make_web_app(health: HealthFn, metrics: Callable[[], Awaitable[bytes]]) -> web.Application:
     async def healthz(_request: web.Request) -> web.Response:
-        body = await health()
+        try:
+            body = await health()
+        except Exception as e:  # whatever broke, the operator's probe gets JSON that says so, never a bare 500
+            body = {"status": "down", "problems": [f"health check failed: {type(e).__name__}: {e}"[:500]]}
         # 503 only when something is down; "degraded" (e.g. dead letters) still answers 200 with the why
         return web.json_response(body, status=503 if body.get("status") == "down" else 200)
 

@@ -51,10 +51,21 @@ class Recorder:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self._listeners: list[Callable[[], None]] = []
+        self._on_received: list[Callable[[Recorded], None]] = []
 
     def listen(self, on_answered: Callable[[], None]) -> None:
         """Call `on_answered` after each request is answered (tests wait on traffic, not on time)."""
         self._listeners.append(on_answered)
+
+    def listen_received(self, on_received: Callable[[Recorded], None]) -> None:
+        """Call `on_received(request)` as each request arrives, before it is answered: a test can act
+        while a call is in flight (e.g. kill the client between Slack accepting a message and the reply)."""
+        self._on_received.append(on_received)
+
+    def received(self, rec: Recorded) -> None:
+        self.requests.append(rec)
+        for fn in self._on_received:
+            fn(rec)
 
     def answered(self) -> None:
         for fn in self._listeners:
@@ -144,7 +155,7 @@ def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "
     async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
         body = await request.read()
         rec = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
-        recorder.requests.append(rec)
+        recorder.received(rec)
         try:
             fault = faults.take(request.path)
             if fault is not None:

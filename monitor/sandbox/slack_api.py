@@ -74,6 +74,7 @@ class SlackWorkspace:
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered by the rate limiter (not injected faults)
+    not_member: set[str] = field(default_factory=set)  # channel names the bot was not invited to
 
     def __post_init__(self) -> None:
         self._channels: dict[str, str] = {}  # id -> name
@@ -328,6 +329,8 @@ async def _auth_test(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 async def _post_message(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
     cid = _channel(p, ws, by_name=True)
+    if ws.channels()[cid] in ws.not_member:
+        raise _ApiError("not_in_channel")
     fields = _message_fields(p, require_content=True)
     thread_ts = str(p.get("thread_ts") or "") or None
     parent = ws._find(cid, thread_ts) if thread_ts else None
@@ -431,9 +434,18 @@ async def _replies(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
                           "has_more": bool(next_cursor), "response_metadata": {"next_cursor": next_cursor}})
 
 
+def _conversation(ws: SlackWorkspace, cid: str, name: str) -> dict[str, Any]:
+    return {"id": cid, "name": name, "is_channel": True, "is_private": False, "is_archived": False,
+            "is_member": name not in ws.not_member}
+
+
+async def _info(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    cid = _channel(p, ws)
+    return json_response({"ok": True, "channel": _conversation(ws, cid, ws.channels()[cid])})
+
+
 async def _list(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    channels = [{"id": cid, "name": name, "is_channel": True, "is_private": False, "is_archived": False,
-                 "is_member": True} for cid, name in ws.channels().items()]
+    channels = [_conversation(ws, cid, name) for cid, name in ws.channels().items()]
     page, next_cursor = _page(channels, p)  # type: ignore[arg-type]
     return json_response({"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}})
 
@@ -445,6 +457,7 @@ _SCOPES = {
     "conversations.history": "channels:history",
     "conversations.replies": "channels:history",
     "conversations.list": "channels:read",
+    "conversations.info": "channels:read",
 }
 
 _METHODS = {
@@ -454,6 +467,7 @@ _METHODS = {
     "conversations.history": _history,
     "conversations.replies": _replies,
     "conversations.list": _list,
+    "conversations.info": _info,
 }
 
 

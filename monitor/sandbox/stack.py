@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,32 @@ class SandboxStack:
         except TimeoutError:
             pass
         self._activity.clear()
+
+    async def wait_until(
+        self,
+        cond: Callable[[], Awaitable[bool] | bool],
+        *,
+        timeout: float,
+        what: str,
+        alive: Callable[[], bool] | None = None,
+        backstop: float = 0.5,
+    ) -> float:
+        """Re-check `cond` whenever the sandbox answers a request (at least every `backstop` s) until it
+        holds; returns the seconds it took. `timeout` is a failure bound, not an expectation: past it,
+        TimeoutError. `alive()` turning false (the daemon died) fails at once instead of waiting."""
+        t0 = time.monotonic()
+        while True:
+            ok = cond()
+            if not isinstance(ok, bool):
+                ok = await ok
+            if ok:
+                return time.monotonic() - t0
+            if alive is not None and not alive():
+                raise RuntimeError(f"the daemon exited while waiting for {what}")
+            remaining = t0 + timeout - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"not done after {timeout:.0f}s: {what}")
+            await self.activity(min(remaining, backstop))
 
     async def stop(self) -> None:
         for s in self._servers.values():

@@ -24,6 +24,8 @@ metadata = MetaData()
 
 # BIGINT on PostgreSQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY is the rowid alias).
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# Counts from the platforms (followers) pass 2^31: BIGINT on PostgreSQL; SQLite's INTEGER is 64-bit already.
+Count = BigInteger().with_variant(Integer(), "sqlite")
 
 mentions = Table(
     "mentions",
@@ -35,7 +37,7 @@ mentions = Table(
     Column("author_id", String(64), nullable=False),
     Column("author_username", String(128), nullable=False, default=""),
     Column("author_name", String(256), nullable=False, default=""),
-    Column("author_followers", Integer, nullable=False, default=0),
+    Column("author_followers", Count, nullable=False, default=0),
     Column("text", Text, nullable=False),
     Column("url", String(512), nullable=False, default=""),
     Column("conversation_id", String(64), nullable=False, default=""),
@@ -288,3 +290,20 @@ mention_rollups = Table(
     Column("reach", BigInteger, nullable=False, default=0),
     Column("engagement", BigInteger, nullable=False, default=0),
 )
+
+# Items a source returned that could not be stored even after the edge made their text storable
+# (monitor/quarantine.py). The raw payload is JSON text with every non-ASCII character escaped, so it
+# is storable whatever it holds; (source, external_id) keeps an item that is fetched again to one row.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("stream", String(128), nullable=False, default=""),
+    Column("external_id", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("source", "external_id", name="uq_quarantine_source_external_id"),
+)
+Index("ix_quarantine_created_at", quarantine.c.created_at)

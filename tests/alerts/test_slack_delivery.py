@@ -258,3 +258,24 @@ async def test_check_slack_names_missing_scopes(env: Env, scopes: set[str], chan
     else:
         with pytest.raises(SlackCheckFailed, match=problem):
             await check_slack(env.ws.token, env.base, channels=channels)
+
+
+async def test_check_slack_names_each_channel_that_does_not_exist_or_lacks_the_bot(env: Env) -> None:
+    env.ws.not_member.add("care")
+    named = {"slack.channels.critical": "#care-urgent", "slack.channels.normal": "#care",
+             "slack.operators_channel": "#care-opps"}
+    with pytest.raises(SlackCheckFailed) as exc:
+        await check_slack(env.ws.token, env.base, channels=named)
+    problems = str(exc.value)
+    assert "slack.channels.normal: the bot is not in #care" in problems
+    assert "slack.operators_channel: channel #care-opps does not exist" in problems
+    assert "critical" not in problems
+    env.ws.not_member.clear()
+    named["slack.operators_channel"] = env.ws.channel_id("care-ops") or ""  # an id works as well as a name
+    assert "Sandbox" in await check_slack(env.ws.token, env.base, channels=named)
+
+
+async def test_a_channel_without_the_bot_is_refused_permanently(env: Env) -> None:
+    env.ws.not_member.add("care")
+    with pytest.raises(PermanentFailure, match="not_in_channel"):
+        await env.handler.deliver(item(target="#care"))

@@ -108,8 +108,8 @@ async def test_a_reply_waits_for_its_thread_and_is_posted_under_it(engine) -> No
 
 async def test_blocks_stop_a_lane_or_a_whole_service_until_a_send_works(engine) -> None:
     await put(engine, fx("a"), fx("b", target="#b"), NewEffect("m", "email.message", "x@example.com", {}))
-    assert await lanes.block(engine, "slack:#care", until=50.0, reason="429", now=1.0)
-    assert not await lanes.block(engine, "slack:#care", until=60.0, reason="429", now=2.0)  # not a new block
+    assert await lanes.block(engine, "slack:#care", until=50.0, reason="429", now=1.0) == 1.0
+    assert await lanes.block(engine, "slack:#care", until=60.0, reason="429", now=2.0) == 1.0  # the same block
     assert await lanes.ready(engine, now=3.0) == ["email:x@example.com", "slack:#b"]
     await lanes.block(engine, outbox.service_lane("slack:#b"), until=40.0, reason="invalid_auth", now=3.0)
     assert await lanes.ready(engine, now=4.0) == ["email:x@example.com"]  # other services go on
@@ -117,7 +117,7 @@ async def test_blocks_stop_a_lane_or_a_whole_service_until_a_send_works(engine) 
     assert {b.lane for b in await lanes.blocks(engine)} == {"slack:#care", "service:slack"}
     b = await lanes.take(engine, "slack:#b", "w", now=40.0, hold=20)
     since = await outbox.mark_sent(engine, b, "w", result="1", now=41.0, next_at=42.0)
-    assert since == 3.0  # the service block ended with this send: the operators hear when it began
+    assert since == ("service:slack", 3.0)  # the service block ended with this send: the operators hear of it
     assert {b.lane for b in await lanes.blocks(engine)} == {"slack:#care"}
 
 
