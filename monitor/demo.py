@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.models import URGENCIES
+from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.storage.schema import mentions, tickets
@@ -123,10 +124,15 @@ async def run_demo(
         db_path = Path(tmp.name) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True), source="<demo>", env={})
+    outage = OutageDemo()
+    await outage.start()
+    stack.slack.add_channel("care-incidents")
+    cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True,
+                                    overrides=outage.overrides(duration)), source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    outage.play(duration)
     console.print(
         f"sandbox X at {stack.urls['x']}, Reddit at {stack.urls['reddit']}, Slack at {stack.urls['slack']}; "
         f"daemon /healthz on http://127.0.0.1:{daemon.http_port}/healthz; database {db_path}",
@@ -138,12 +144,14 @@ async def run_demo(
                 elapsed = time.monotonic() - started
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
-                if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
+                done = pending == 0 and await outage.settled(daemon.engine)
+                if elapsed >= duration and (done or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
         await daemon.stop()
-        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
     finally:
+        await outage.stop()
         await stack.stop()
         if tmp is not None:
             tmp.cleanup()
@@ -154,13 +162,14 @@ async def run_demo(
     return report
 
 
-async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
+async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any,
+                             outage: OutageDemo) -> dict[str, Any]:
     # the daemon disposed its engine on stop; a fresh one reads the final state
     from monitor.storage.engine import create_engine
 
     daemon.engine = create_engine(cfg.storage.url)
     try:
-        return await _report(daemon, stack, duration_s)
+        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine)}
     finally:
         await daemon.engine.dispose()
 
@@ -181,3 +190,6 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second")
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    i, n = r["incidents"], r["notifications"]
+    console.print(f"  incidents: {i['opened']} opened, {i['resolved']} resolved, {i['complaints_attached']} complaints "
+                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['duplicates']} duplicates")

@@ -74,7 +74,8 @@ class SpikesConfig(_Strict):
     """Complaint spikes per service (monitor/spikes.py); on when there are services."""
 
     enabled: bool = True
-    window: float = Field(900.0, ge=60)
+    window: float = Field(900.0, ge=5)
+    lag: float = Field(60.0, ge=0)  # judge a window this long after it ends: posts arrive late
     sustained: int = Field(2, ge=1)  # windows in a row before the internal incident opens
     min_count: int = Field(5, ge=1)
     p_possible: float = Field(1e-3, gt=0, lt=1)

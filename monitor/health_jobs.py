@@ -281,7 +281,7 @@ def _attach_spikes(runner: HealthRunner, cfg: Any) -> None:
 
     terms = {s.name: list(dict.fromkeys([s.name, s.display, *s.aliases])) for s in cfg.services}
     det = SpikeDetector(runner.engine, runner.tracker, terms,
-                        SpikeRule(sc.window, sc.sustained, sc.min_count, sc.p_possible, sc.p_likely),
+                        SpikeRule(sc.window, sc.sustained, sc.min_count, sc.p_possible, sc.p_likely, lag=sc.lag),
                         clock=runner.clock)
     runner.spikes = det
 
@@ -290,4 +290,4 @@ def _attach_spikes(runner: HealthRunner, cfg: Any) -> None:
         if runner.notifier is not None and any(a != "none" for a in actions):
             await runner.notifier.run()
 
-    runner.add_job("spikes", judge, min(60.0, sc.window / 3))
+    runner.add_job("spikes", judge, max(1.0, min(60.0, sc.window / 3)))

@@ -50,6 +50,7 @@ class SpikeRule:
     p_likely: float = 1e-6
     weeks: int = 4  # how far back the hour-of-week baseline looks
     floor: float = 0.5  # expected is never below this (a service nobody ever complains about)
+    lag: float = 60.0  # a window is judged this long after it ends: posts reach us after they are written
 
 
 def poisson_sf(count: int, mean: float) -> float:
@@ -129,7 +130,7 @@ class SpikeDetector:
     async def run(self) -> list[str]:
         """Judge every finished window not judged yet (one per call normally); returns the actions taken."""
         w = self.rule.window
-        end = math.floor(self.clock() / w) * w
+        end = math.floor((self.clock() - self.rule.lag) / w) * w
         actions = []
         for service in self.terms:
             last = await self._last_judged(service)
@@ -139,7 +140,8 @@ class SpikeDetector:
             count, expected = await self.count(service, start, end), await self.expected(service, start)
             g, p = grade(count, expected, self.rule)
             when = datetime.fromtimestamp(start, UTC).strftime("%a %H:%M UTC")
-            detail = (f"{count} complaints about {service} in {w / 60:.0f} min from {when}, "
+            span = f"{w / 60:.0f} min" if w >= 120 else f"{w:.0f} s"
+            detail = (f"{count} complaints about {service} in {span} from {when}, "
                       f"usual {expected:.1f} (P={p:.1e}): {g}")
             outcomes = await self.tracker.apply([HealthReading(self.check(service), g == "none",
                                                                datetime.fromtimestamp(end, UTC), detail)])

@@ -11,7 +11,7 @@ from monitor.sandbox.clock import ManualClock
 from monitor.spikes import WEEK, SpikeDetector, SpikeRule, grade, poisson_sf
 from monitor.storage.schema import mentions, outbox
 
-RULE = SpikeRule(window=900, sustained=2, min_count=5, p_possible=1e-3, p_likely=1e-6)
+RULE = SpikeRule(window=900, sustained=2, min_count=5, p_possible=1e-3, p_likely=1e-6, lag=0)
 
 GRADES = [
     (0, 0.0, "none"),        # nothing said
