@@ -413,6 +413,8 @@ class Daemon:
             self.scheduler.pause()  # no new polls; shutdown() would cancel the running ones
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
+        if self.health_runner is not None:
+            await self.health_runner.drain(deadline - time.monotonic())
         if self.dispatcher is not None and self._dispatch_task is not None:
             self._stopping_dispatch.set()
             self.dispatcher.stop()

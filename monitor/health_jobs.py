@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -56,6 +56,7 @@ class HealthRunner:
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
     _closers: list[Callable[[], Any]] = field(default_factory=list)
+    _running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
     def from_config(cls, cfg: Any, engine: AsyncEngine, *, holder: str, clock: Callable[[], float] = time.time,
@@ -100,10 +101,13 @@ class HealthRunner:
         now_dt = datetime.now(UTC)
         scheduler.add_job(self.keep_lease, "interval", seconds=max(1.0, self.lease_ttl / 3), id="health:lease",
                           replace_existing=True, max_instances=1, coalesce=True, next_run_time=now_dt)
-        for name, (probe, interval) in self.probes.items():
+        n = len(self.probes)
+        for i, (name, (probe, interval)) in enumerate(self.probes.items()):
+            # spread over the interval: a thousand checks are 33 requests a second, not a burst of 1000
+            first = now_dt + timedelta(seconds=interval * i / n)
             scheduler.add_job(self.run_probe, "interval", seconds=interval, args=[name], id=f"health:{name}",
                               replace_existing=True, max_instances=1, coalesce=True,
-                              misfire_grace_time=max(1, int(interval)), next_run_time=now_dt)
+                              misfire_grace_time=max(1, int(interval)), next_run_time=first)
         for name, fn, interval in self.extra_jobs:
             scheduler.add_job(self._guarded, "interval", seconds=interval, args=[name, fn], id=f"health:{name}",
                               replace_existing=True, max_instances=1, coalesce=True,
@@ -124,9 +128,21 @@ class HealthRunner:
         self.holding = held
         return held
 
+    async def drain(self, timeout: float) -> None:
+        """Let running probes and jobs finish (the scheduler is paused): a stop does not cut a write short."""
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=max(0.1, timeout))
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
     async def run_probe(self, name: str) -> None:
         if not self.holding:
             return
+        self._track()
         probe, _ = self.probes[name]
         try:
             readings = await probe.probe()
@@ -150,6 +166,7 @@ class HealthRunner:
     async def _guarded(self, name: str, fn: Callable[[], Any]) -> None:
         if not self.holding:
             return
+        self._track()
         try:
             await fn()
         except Exception:
