@@ -57,6 +57,7 @@ class Tracker:
     clock: Callable[[], float] = time.time
     checks: dict[str, Watched] = field(default_factory=dict)
     on_change: Callable[[], None] | None = None  # wake the dispatcher
+    _steady: set[str] = field(default_factory=set)  # leased checks known steadily up (see apply)
 
     def watch(self, check: str, watched: Watched) -> None:
         self.checks[check] = watched
@@ -74,19 +75,34 @@ class Tracker:
         svc = self.services.get(service)
         return svc.display if svc else service
 
-    async def apply(self, readings: Iterable[HealthReading]) -> list[Outcome]:
+    def forget(self) -> None:
+        """Drop the steady-state cache (the lease changed hands: another daemon may have written)."""
+        self._steady.clear()
+
+    async def apply(self, readings: Iterable[HealthReading], *, leased: bool = False) -> list[Outcome]:
+        """`leased`: the readings come from probes this daemon alone runs (under the health lease), so a
+        check known to be steadily up, read up again, needs no database round trip: its state would be
+        written back unchanged. Pushed readings (the intake, any daemon) always go to the database."""
         out: list[Outcome] = []
         for r in readings:
             w = self.checks.get(r.check)
             if w is None:
                 log.warning("health.unknown_check", check=r.check)
                 continue
-            out.append(await self._apply_one(r, w))
+            if leased and r.ok and r.check in self._steady:
+                out.append(Outcome(r.check, "none"))
+                continue
+            outcome, steady = await self._apply_one(r, w)
+            if leased and steady:
+                self._steady.add(r.check)
+            else:
+                self._steady.discard(r.check)
+            out.append(outcome)
         if any(o.action != "none" for o in out) and self.on_change:
             self.on_change()
         return out
 
-    async def _apply_one(self, r: HealthReading, w: Watched) -> Outcome:
+    async def _apply_one(self, r: HealthReading, w: Watched) -> tuple[Outcome, bool]:
         now = self.clock()
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(alert_states).where(alert_states.c.check == r.check)
@@ -107,7 +123,11 @@ class Tracker:
                          detail=r.detail)
             if row is None or new != state or incident_id != row["incident_id"]:
                 await self._save(conn, r, w, new, incident_id, now, row is None)
-        return Outcome(r.check, action, incident_id)
+        # steady: an ok reading that changed nothing (up, counts at their cap, no flap history): the
+        # next ok reading would change nothing either
+        steady = (new == state and new.status == "up" and new.last_ok is True and not new.triggered
+                  and not new.changes)
+        return Outcome(r.check, action, incident_id), steady
 
     async def _upstream_down(self, conn: AsyncConnection, service: str) -> str | None:
         svc = self.services.get(service)

@@ -125,6 +125,7 @@ class HealthRunner:
             held = False
         if held != self.holding:
             log.info("health.lease", holder=self.holder, holding=held)
+            self.tracker.forget()  # while we did not hold it, another daemon wrote the states
         self.holding = held
         return held
 
@@ -157,7 +158,7 @@ class HealthRunner:
         if self.failing.pop(name, None) is not None:
             log.info("health.probe_recovered", probe=name)
         try:
-            outcomes = await self.tracker.apply(readings)
+            outcomes = await self.tracker.apply(readings, leased=True)
             if self.notifier is not None and any(o.action in ("open", "flapping", "resolve") for o in outcomes):
                 await self.notifier.run()  # customers hear now, not at the cadence job's next tick
         except Exception:
