@@ -13,6 +13,8 @@ def sandbox(
     slack_port: int = typer.Option(8702, help="Port for the Slack Web API stand-in."),
     reddit_port: int = typer.Option(8703, help="Port for the Reddit API stand-in."),
     scenario: bool = typer.Option(True, help="Play the demo scenario's posts into the fake X."),
+    health_port: int = typer.Option(8704, help="Port for the flaky services, Statuspage, delay feed and webhook sink."),
+    smtp_port: int = typer.Option(8725, help="Port for the SMTP server (plain, no auth)."),
 ) -> None:
     """Run the sandbox until Ctrl-C and print its base URLs (point a config's api_base at them)."""
     from monitor.sandbox.scenario import demo_scenario
@@ -32,10 +34,23 @@ def sandbox(
         print(f"X API v2:      {urls['x']}   (bearer token: {X_BEARER})")
         print(f"Reddit API:    {urls['reddit']}   (client {REDDIT_CLIENT[0]} / {REDDIT_CLIENT[1]}, "
               f"user {REDDIT_BOT[0]} / {REDDIT_BOT[1]})")
-        print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})", flush=True)
+        print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})")
+        from monitor.sandbox.core import Server
+        from monitor.sandbox.health_world import HealthWorld, make_health_app
+        from monitor.sandbox.smtp import SandboxSMTP
+
+        health = Server(make_health_app(HealthWorld()), port=health_port)
+        h = await health.start()
+        smtp = SandboxSMTP(port=smtp_port)
+        await smtp.start()
+        print(f"Health:        {h}/svc/<service>/health (POST {h}/control/<service>/up|down|slow|flapping), "
+              f"{h}/statuspage (a Statuspage), {h}/delays (a delay feed), POST {h}/hooks/<name> (webhook sink)")
+        print(f"SMTP:          127.0.0.1:{smtp.port}   (security: none)", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
+            await smtp.stop()
+            await health.stop()
             await stack.stop()
 
     try:
