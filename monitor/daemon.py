@@ -31,12 +31,14 @@ from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
+from monitor.digest.service import Digests, add_digest_handlers
 from monitor.dispatcher import Dispatcher
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
 from monitor.poller import Poller
+from monitor.slack_cockpit import SlackCockpit, storm_rule
 from monitor.sources import build_sources
 from monitor.storage.engine import create_engine
 from monitor.storage.migrate import upgrade
@@ -60,8 +62,10 @@ class Daemon:
         handlers: Mapping[str, DeliveryHandler] | None = None,
         clock: Callable[[], float] = time.time,
         serve_http: bool = True,
+        config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
@@ -72,6 +76,7 @@ class Daemon:
         self.sources: dict[str, Source] = {}
         self.pollers: dict[str, Poller] = {}
         self.coverage: dict[str, coverage.CoverageRecorder] = {}
+        self.digests: Digests | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
@@ -82,6 +87,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._stopping_dispatch = asyncio.Event()
         self._started_at = clock()
+        self.cockpit: SlackCockpit | None = None
         self.tasks = {"dispatcher": TaskHealth("dispatcher", clock=clock, on_recover=self._task_recovered)}
         self.storage = TaskHealth("storage", clock=clock)  # any storage error seen by a job, until one works
         # poll leases and outbox claims last two thirds of the failover time; a survivor's tick (≤ 5 s)
@@ -108,9 +114,14 @@ class Daemon:
             slack = handlers["slack.message"]
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
-            policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
+            policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency, storm=storm_rule(cfg.slack))
+            self.cockpit = SlackCockpit(cfg.slack, self.engine, instance=self.instance, clock=self.clock,
+                                        wake=lambda: self.dispatcher.wake() if self.dispatcher else None,
+                                        health=self.health)
+            self.cockpit.register(handlers)
 
         add_health_handlers(cfg, handlers)
+        add_digest_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
             self.engine,
             handlers,
@@ -176,7 +187,16 @@ class Daemon:
                     max_instances=1,
                     coalesce=True,
                 )
+        self.digests = Digests(cfg, self.engine, holder=self.instance, clock=self.clock,
+                               wake=lambda: self.dispatcher.wake() if self.dispatcher else None)
+        self.digests.register(self.scheduler, self._job_failed)
+        for job_id, seconds in self.cockpit.jobs() if self.cockpit is not None else []:
+            # the cockpit's timers (escalation, storm summaries); each runs under a lease inside
+            self.scheduler.add_job(self._cockpit_job, "interval", seconds=seconds, args=[job_id], id=job_id,
+                                   replace_existing=True, max_instances=1, coalesce=True)
         self.scheduler.start()
+        if self.cockpit is not None:
+            await self.cockpit.start()
         self._dispatch_task = asyncio.create_task(
             supervise(self.tasks["dispatcher"], self.dispatcher.run, stopping=self._stopping_dispatch,
                       on_first_failure=self._task_failing),
@@ -184,10 +204,13 @@ class Daemon:
         )
         if self._serve_http:
             await self._start_web()
+            await self.digests.start_pages()  # marketing's own listener, without /metrics
         log.info("daemon.started", instance=self.instance, http_port=self.http_port)
 
     async def _start_web(self) -> None:
         app = make_web_app(self.health, self._render_metrics)
+        if self.cockpit is not None and self.cockpit.http_handler is not None:
+            app.router.add_post(self.cockpit.cfg.interactivity_path, self.cockpit.http_handler)
         self._web = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._web.setup()
         site = web.TCPSite(self._web, self.cfg.server.host, self.cfg.server.port)
@@ -232,6 +255,12 @@ class Daemon:
             await self.coverage[name].flush()
         except Exception as e:
             self._job_failed("watch", name, e)
+
+    async def _cockpit_job(self, job_id: str) -> None:
+        try:
+            await self.cockpit.run_job(job_id)  # type: ignore[union-attr]
+        except Exception as e:
+            self._job_failed(job_id, "slack", e)
 
     def _job_failed(self, job: str, name: str, e: Exception) -> None:
         if is_storage_error(e):
@@ -285,6 +314,7 @@ class Daemon:
         else:
             return
         await self._tell_operators(key, payload)
+
     async def _tell_operators(self, key: str, payload: dict[str, Any]) -> None:
         """One message to the operators' channel, through the outbox; `key` makes it once."""
         if self.cfg.slack is None:
@@ -334,11 +364,11 @@ class Daemon:
         if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
             down = True
             problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
+        # a block lasts until a delivery works again, even between two tries
         for blk in blocked:
-            if blk.until > now:
-                what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
-                problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
-        if any(blk.lane.startswith("service:") and blk.until > now for blk in blocked):
+            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
+            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
+        if any(blk.lane.startswith("service:") for blk in blocked):
             down = True  # nothing reaches the team
         if b is not None:
             if b.dead:
@@ -353,6 +383,9 @@ class Daemon:
                 "oldest_pending_age_s": None if b.oldest_pending_at is None else round(now - b.oldest_pending_at, 1),
                 "oldest_urgent_age_s": None if urgent_age is None else round(urgent_age, 1),
             }
+        refused = next((blk for blk in blocked if blk.lane == "service:slack"), None)
+        if self.cfg.slack is not None:
+            delivery["slack_token"] = "ok" if refused is None else f"refused since {round(now - refused.since)} s"
         delivery["blocked"] = [
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
@@ -389,13 +422,24 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def reload(self) -> None:
-        """SIGHUP: check paused sources again now; each resumes only if its check passes."""
-        for p in self.pollers.values():
-            if p.health.state == "paused":
-                task = asyncio.ensure_future(p.try_resume())
-                self._running_polls.add(task)
-                task.add_done_callback(self._running_polls.discard)
+    def reload(self) -> asyncio.Task[bool]:
+        """SIGHUP: re-read the config file and the environment, take the new sources' settings and
+        credentials, then check paused sources again now (each resumes only if its check passes).
+        A config that does not load is refused with its error; the old one keeps running.
+        Returns the task (True when the new config was taken), for tests to await."""
+        task = asyncio.ensure_future(self._reload())
+        self._running_polls.add(task)
+        task.add_done_callback(self._running_polls.discard)
+        return task
+
+    async def _reload(self) -> bool:
+        taken = False
+        if self.config_path is not None:
+            from monitor.reload import apply_config
+
+            taken = await apply_config(self, self.config_path)
+        await asyncio.gather(*(p.try_resume() for p in self.pollers.values() if p.health.state == "paused"))
+        return taken
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -411,6 +455,8 @@ class Daemon:
         deadline = time.monotonic() + DRAIN_SECONDS
         if self.scheduler is not None:
             self.scheduler.pause()  # no new polls; shutdown() would cancel the running ones
+        if self.cockpit is not None:
+            await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
         if self.health_runner is not None:
@@ -435,6 +481,8 @@ class Daemon:
             await s.close()
         if self._web is not None:
             await self._web.cleanup()
+        if self.digests is not None:
+            await self.digests.stop()
         await self.engine.dispose()
         log.info("daemon.stopped", instance=self.instance)
 

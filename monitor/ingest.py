@@ -14,19 +14,23 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
-from monitor import incidents
-from monitor.models import URGENCIES, Batch, Mention, Verdict
+from alerts.storm import StormRule
+from monitor import incidents, ticket_resolver
+from monitor.alert_flow import route_alerts
+from monitor.cockpit import suppressed
+from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
-from monitor.storage.schema import cursors, mentions, tickets
+from monitor.storage.schema import cursors, mentions
 from monitor.triage import Triage
+from monitor.triage.batch import triage_off_loop
 
 DAY = 86_400.0
 
@@ -35,6 +39,7 @@ DAY = 86_400.0
 class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
+    storm: StormRule | None = None  # storm control (alerts.storm); None: every alert on its own
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -48,12 +53,9 @@ class IngestResult:
     duplicates: int = 0
     alerts: int = 0
     tickets_opened: int = 0
+    tickets_joined: int = 0
+    responses: int = 0  # the brand's own posts recorded as answers on a ticket
     by_urgency: Counter[str] = field(default_factory=Counter)
-
-
-def ticket_root(m: Mention) -> str:
-    """The conversation a mention belongs to: a thread, and replies in it, share one ticket."""
-    return f"{m.source}:{m.conversation_id or m.external_id}"
 
 
 def alert_key(m: Mention) -> str:
@@ -78,27 +80,6 @@ async def _recent_contacts(conn: AsyncConnection, source: str, authors: set[str]
     return Counter({a: n for a, n in rows})
 
 
-async def _open_tickets(conn: AsyncConnection, roots: dict[str, tuple[Mention, Verdict]], now: float) -> dict[str, int]:
-    """Ticket id per conversation root, opening the ones that do not exist yet."""
-    if not roots:
-        return {}
-    rows = [
-        {
-            "root_key": root,
-            "source": m.source,
-            "author_id": m.author.id,
-            "status": "open",
-            "urgency": v.urgency,
-            "opened_at": now,
-            "updated_at": now,
-        }
-        for root, (m, v) in roots.items()
-    ]
-    await conn.execute(insert_for(conn, tickets).on_conflict_do_nothing(index_elements=["root_key"]), rows)
-    found = await conn.execute(select(tickets.c.root_key, tickets.c.id).where(tickets.c.root_key.in_(list(roots))))
-    return {root: tid for root, tid in found}
-
-
 async def ingest(
     engine: AsyncEngine,
     batch: Batch,
@@ -107,6 +88,7 @@ async def ingest(
     triage: Triage,
     policy: AlertPolicy | None,
     clock: Callable[[], float] = time.time,
+    ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S,
 ) -> IngestResult:
     now = clock()
     result = IngestResult()
@@ -120,30 +102,21 @@ async def ingest(
         await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
-        contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+        customers = {m.author.id for m in fresh if not (m.is_own or m.removed)}
+        contacts = await _recent_contacts(conn, source, customers, now - DAY)
+        # authors the team marked as spam from Slack: stored as usual, never alerted on again
+        muted = await suppressed(conn, source, customers)
         open_incidents = await incidents.open_incidents(conn) if fresh else []
     incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
 
-    # 2. triage, outside any transaction: CPU work that another source's write can overlap
-    verdicts: list[Verdict | None] = []
-    for m in fresh:
-        if m.is_own:
-            verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
-            continue
-        prior = contacts[m.author.id]
-        contacts[m.author.id] += 1
-        verdicts.append(triage.classify(m, prior_contacts=prior, open_incidents=incident_names))
+    # 2. triage, outside any transaction and off the event loop (a thread): CPU work that polls,
+    #    delivery and /healthz must not wait for (monitor/triage/batch.py)
+    verdicts = await triage_off_loop(triage, fresh, contacts, incident_names)
 
     # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
     #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
     async with engine.begin() as conn:
-        roots: dict[str, tuple[Mention, Verdict]] = {}
-        for m, v in zip(fresh, verdicts):
-            if v is not None and (v.actionable or v.urgency in ("critical", "high")):
-                roots.setdefault(ticket_root(m), (m, v))
-        ticket_ids = await _open_tickets(conn, roots, now)
-
         rows = []
         for m, v in zip(fresh, verdicts):
             row = {
@@ -162,9 +135,11 @@ async def ingest(
                 "lang": m.lang,
                 "metrics": m.metrics or None,
                 "is_own": m.is_own,
+                "removed": m.removed,
+                "withheld": withheld_in(m),
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
-                "ticket_id": ticket_ids.get(ticket_root(m)) if v is not None else None,
+                "ticket_id": None,  # set below, once we know which mentions are ours to store
                 "incident_id": _incident_of(m, v, open_incidents),
                 "urgency": None,
                 "category": None,
@@ -200,25 +175,33 @@ async def ingest(
         result.stored = len(ids)
         result.duplicates += len(rows) - len(ids)  # another daemon stored them between our read and write
 
-        touched = {ticket_ids[r] for r in (ticket_root(m) for m in fresh if m.external_id in ids) if r in ticket_ids}
-        if touched:  # one statement for the batch; how many mentions a ticket has is a COUNT, not a counter
-            await conn.execute(update(tickets).where(tickets.c.id.in_(touched)).values(updated_at=now))
-        result.tickets_opened = len(ticket_ids)
+        # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
+        applied = await ticket_resolver.apply(
+            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts)
+                               if m.external_id in ids and not m.removed],  # nobody left to follow
+            now=now, window=ticket_window)
+        ticket_ids = applied.assign
+        result.tickets_opened = applied.opened
+        result.tickets_joined = applied.joined
+        result.responses = applied.responses
 
         effects = []
         if policy is not None:
             for m, v in zip(fresh, verdicts):
-                if v is None or m.external_id not in ids:
+                if v is None or m.external_id not in ids or m.author.id in muted:
                     continue
                 channel = policy.channel(v)
                 if channel is None:
                     continue
-                ticket_id = ticket_ids.get(ticket_root(m))
+                ticket_id = ticket_ids.get(m.external_id)
                 view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_id)
                 about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
                 effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
                                          priority=PRIORITY[v.urgency], about=about))
-        result.alerts = await enqueue(conn, effects, now=now)
+        if effects and policy is not None:  # threads and storm control decide where each alert goes
+            effects = await route_alerts(conn, effects, now=now, storm=policy.storm)
+        result.alerts = await enqueue(conn, [e for e in effects if e.kind == MENTION_ALERT], now=now)
+        await enqueue(conn, [e for e in effects if e.kind != MENTION_ALERT], now=now)  # parent updates, storms
 
         if batch.cursors:
             cur_rows = [

@@ -47,13 +47,14 @@ from monitor.budget import Planner, month_of
 from monitor import quarantine
 from monitor.ingest import AlertPolicy, IngestResult, load_cursors
 from monitor.metrics import Metrics
-from monitor.models import Batch, Cursor
+from monitor.models import Batch, Cursor, bounded
 from monitor.source_health import SourceHealth, StreamHealth
 from monitor.triage import Triage
 
 log = structlog.get_logger("poller")
 
 READS_CURSOR = "budget:reads:"  # + "YYYY-MM": X's month-to-date post reads, stored with the cursors
+OPS_KEY_MAX = 200  # outbox.key
 OpsNotify = Callable[[str, dict[str, Any]], Awaitable[None]]  # (idempotency key, Slack payload)
 
 
@@ -179,11 +180,13 @@ class Poller:
         except (AuthError, ConfigError) as e:
             self._account(now, spent_before, reads_before)
             failed = {s for s, _ in self.source.last_errors}
-            if isinstance(e, ConfigError) and failed.issuperset(asked) and \
-                    any(st.state == "ok" for n, st in h.streams.items() if n not in asked):
-                # One stream's setting is wrong (a query the API rejects): that stream stops and the
-                # operators hear of it; pausing the source would blind its good streams too.
-                self._streams_after(now, asked, None, e)
+            if isinstance(e, ConfigError) and failed and not failed.issuperset(self.all_streams()):
+                # Some streams' settings or resources are wrong (a query the API rejects, a private
+                # subreddit, a suspended handle): those streams stop and the operators hear of them;
+                # pausing the source would blind its good streams too. Streams asked that did not
+                # fail answered, with nothing new.
+                spent = sum(self.source.requests_by_pool.values()) - sum(spent_before.values())
+                self._streams_after(now, asked, Batch([], [], requests=max(0, spent)), None)
                 h.errors += 1
                 await self._stream_alerts(now)
                 return None
@@ -434,7 +437,8 @@ class Poller:
 
     async def _tell(self, key: str, payload: dict[str, Any]) -> None:
         if self._ops is not None:
-            await self._ops(key, payload)
+            # keys name a stream (up to 120 characters) and are stored in 200: bounded, still the same each time
+            await self._ops(bounded(key, OPS_KEY_MAX), payload)
 
     def update_gauges(self) -> None:
         """Lag and budget gauges, refreshed when /metrics is read."""

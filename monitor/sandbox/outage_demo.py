@@ -22,34 +22,33 @@ from monitor.sandbox.smtp import SandboxSMTP
 from monitor.storage.schema import incidents, mentions
 
 HOOK_SECRET = "sandbox-webhook-secret"
+SUBSCRIBERS = ("ops-lead@customer-one.example", "it@customer-two.example")
 INTAKE_SECRET = "sandbox-intake-secret"
 
 
 class OutageDemo:
-    def __init__(self) -> None:
+    def __init__(self, smtp: SandboxSMTP) -> None:
         self.world = HealthWorld(hook_secrets={"status": HOOK_SECRET})
         self.server = Server(make_health_app(self.world))
-        self.smtp = SandboxSMTP()
+        self.smtp = smtp  # the sandbox's one SMTP server (the digests use it too)
         self._task: asyncio.Task[None] | None = None
         self.recovered = False
 
     async def start(self) -> None:
         await self.server.start()
-        await self.smtp.start()
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-        await self.smtp.stop()
         await self.server.stop()
 
     def overrides(self, duration: float) -> dict[str, Any]:
         base = self.server.url
         return {
-            # the scenario's customers write about flights, bags and hold times: those words name the service
+            # the scenario's outage reports name the app, the website, check-in or checkout
             "services": [{"name": "bookings", "public_name": "Acme bookings",
-                          "aliases": ["flight", "flights", "booking", "check in", "app", "website", "gate",
-                                      "cancelled", "delay", "delayed", "on hold", "rebook", "reschedule"]}],
+                          "aliases": ["app", "website", "site", "check in", "checkout", "booking", "bookings",
+                                      "log in", "sign in"]}],
             "checks": [{"name": "bookings-health", "service": "bookings", "url": f"{base}/svc/bookings/health",
                         "interval": 1,
                         "timeout": 1, "failure_threshold": 2, "success_threshold": 2,
@@ -59,8 +58,8 @@ class OutageDemo:
                           "spikes": {"window": max(5.0, duration / 8), "lag": 2, "sustained": 1, "min_count": 4}},
             "email": {"host": "127.0.0.1", "port": self.smtp.port, "security": "none",
                       "sender": "status@acme.example"},
-            "subscribers": [{"email": "ops-lead@customer-one.example", "services": ["bookings"]},
-                            {"email": "it@customer-two.example"},
+            "subscribers": [{"email": SUBSCRIBERS[0], "services": ["bookings"]},
+                            {"email": SUBSCRIBERS[1]},
                             {"webhook": f"{base}/hooks/status", "secret": HOOK_SECRET}],
         }
 
@@ -90,13 +89,14 @@ class OutageDemo:
             public = (await conn.execute(select(func.count()).where(incidents.c.public.is_(True)))).scalar_one()
             attached = (await conn.execute(select(func.count()).where(mentions.c.incident_id.is_not(None))))\
                 .scalar_one()
-        emails = Counter((tuple(m.rcpt_tos), m.message["Subject"], m.body) for m in self.smtp.messages)
+        notices = [m for m in self.smtp.messages if set(m.rcpt_tos) & set(SUBSCRIBERS)]
+        emails = Counter((tuple(m.rcpt_tos), m.message["Subject"], m.body) for m in notices)
         hooks = Counter((h.name, h.body) for h in self.world.hooks)
         return {
             "incidents": {"opened": opened, "resolved": resolved, "public": public,
                           "complaints_attached": attached},
             "notifications": {
-                "email": len(self.smtp.messages),
+                "email": len(notices),
                 "webhook": len(self.world.hooks),
                 "webhook_signed_ok": sum(1 for h in self.world.hooks if h.signed_ok),
                 "public": 0,  # the X status post waits for the approval path (issue 10), not built here yet

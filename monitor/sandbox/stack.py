@@ -24,6 +24,11 @@ REDDIT_BOT = ("acme_care", "sandbox-password")
 CHANNELS = {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care"}
 
 
+def brand_query(brand: str) -> str:
+    """One search stream for mentions of the brand by others AND the brand's replies (one request, not two)."""
+    return f"({brand} -is:retweet -from:{brand}) OR (from:{brand} is:reply)"
+
+
 @dataclass
 class SandboxStack:
     clock: Callable[[], float] = time.time
@@ -33,6 +38,7 @@ class SandboxStack:
     def __post_init__(self) -> None:
         self.x = XWorld(self.clock, bearer_token=X_BEARER)
         self.slack = SlackWorkspace(token=SLACK_TOKEN, rate_per_channel=self.slack_rate_per_channel, wall=self.clock)
+        self.slack.add_channel("care-escalations")
         self.reddit = RedditWorld(clock=self.clock)
         self.reddit.add_app(*REDDIT_CLIENT)
         self.reddit.add_user(*REDDIT_BOT)
@@ -127,7 +133,9 @@ class SandboxStack:
                     "bearer_token": X_BEARER,
                     "api_base": self.urls["x"],
                     "handles": [brand],
-                    "queries": queries if queries is not None else [f"{brand} -is:retweet -from:{brand}"],
+                    # what people say, and the brand's own replies (a reply is a ticket's response,
+                    # whether we or a person on X wrote it: monitor/ticket_resolver.py)
+                    "queries": queries if queries is not None else [brand_query(brand)],
                     "interval": x_interval,
                     "timeout": 5,
                 }
@@ -138,6 +146,11 @@ class SandboxStack:
                 "channels": CHANNELS,
                 "operators_channel": "#care-ops",
                 "min_interval_per_channel": slack_min_interval,
+                # the cockpit: buttons over Socket Mode, the sandbox's user groups, an escalation channel
+                "app_token": self.slack.app_token,
+                "approvers_group": "S0APPROVERS",
+                "oncall_group": "S0ONCALL",
+                "escalation": {"channel": "#care-escalations"},
             },
             "outbox": {"base_backoff": 0.5, "max_backoff": 10, "poll_interval": 0.2},
             "server": {"host": "127.0.0.1", "port": http_port},

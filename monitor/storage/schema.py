@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -58,6 +59,9 @@ mentions = Table(
     Column("confidence", Float, nullable=True),
     Column("reasons", JSON, nullable=True),
     Column("ticket_id", Id, nullable=True),
+    # deleted by its author or removed by a moderator: stored as is, never triaged or counted as a customer
+    Column("removed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("withheld", String(256), nullable=True),  # X: country codes where the post is withheld ("DE,FR")
     UniqueConstraint("source", "external_id", name="uq_mentions_source_external_id"),
 )
 Index("ix_mentions_created_at", mentions.c.created_at)
@@ -86,7 +90,91 @@ tickets = Table(
     Column("urgency", String(16), nullable=True),
     Column("opened_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # issue 10: the ticket follows the customer (monitor/ticket_resolver.py) and has a lifecycle
+    # (monitor/ticket_lifecycle.py). Times are when things happened on the platform, so response
+    # times are the customer's wait, not our polling delay.
+    Column("conversation_id", String(64), nullable=True),  # the thread it was opened in
+    Column("category", String(32), nullable=True),
+    Column("last_customer_at", Float, nullable=True),
+    Column("last_response_at", Float, nullable=True),
+    Column("first_response_at", Float, nullable=True),
+    Column("first_response_ref", String(64), nullable=True),  # the brand post (or our reply) that answered
+    Column("reply_ref", String(64), nullable=True),  # our public reply's id, when we sent one
+    Column("solved_at", Float, nullable=True),
+    Column("closed_at", Float, nullable=True),
+    Column("handoff", String(16), nullable=True),  # "dm" | "link": the conversation moved private
+    Column("handoff_at", Float, nullable=True),
 )
+Index("ix_tickets_author", tickets.c.source, tickets.c.author_id, tickets.c.status)
+
+# Which ticket a customer's messages in a conversation join: (source, conversation, author) → ticket.
+# A returning customer's new thread points at their open ticket; a stranger in someone's thread gets
+# a row of their own only when they open a ticket.
+ticket_threads = Table(
+    "ticket_threads",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("conversation_id", String(64), primary_key=True),
+    Column("author_id", String(64), primary_key=True),
+    Column("ticket_id", Id, nullable=False),
+)
+Index("ix_ticket_threads_ticket", ticket_threads.c.ticket_id)
+
+# What happened to a ticket, when: opened, joined, reopened, responded, first_response, pending,
+# solved, closed, sla_breach, handoff, reply_sent. The digest's care figures are read from here.
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("ref", String(64), nullable=True),  # the mention's external id, the reply's id, the SLA name
+    Column("detail", String(200), nullable=True),
+)
+Index("ix_ticket_events_ticket", ticket_events.c.ticket_id)
+Index("ix_ticket_events_kind_at", ticket_events.c.kind, ticket_events.c.at)
+
+# Public replies: at most ONE per thread (the unique thread_key), whatever the policy said.
+# status: dry_run | held | approved | sent | skipped. The outbox row exists from approval on.
+replies = Table(
+    "replies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("thread_key", String(200), nullable=False, unique=True),  # "<source>:<conversation>"
+    Column("ticket_id", Id, nullable=False),
+    Column("mention_id", Id, nullable=False),  # the post answered
+    Column("source", String(64), nullable=False),
+    Column("author_id", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("lang", String(16), nullable=False, default="en"),
+    Column("policy", String(16), nullable=False),  # off | dry-run | approve | auto, when decided
+    Column("status", String(16), nullable=False),
+    Column("private", Boolean, nullable=False, default=False),  # moves the conversation to DMs / a link
+    Column("text", Text, nullable=False),
+    Column("reason", String(200), nullable=True),  # why held / skipped
+    Column("outbox_key", String(200), nullable=True),
+    Column("ref", String(64), nullable=True),  # the posted reply's id
+    Column("created_at", Float, nullable=False),
+    Column("decided_at", Float, nullable=True),
+    Column("decided_by", String(128), nullable=True),
+    Column("sent_at", Float, nullable=True),
+)
+Index("ix_replies_status", replies.c.status, replies.c.created_at)
+Index("ix_replies_author", replies.c.source, replies.c.author_id, replies.c.created_at)
+
+# The spend ledger: each request charged to its source's pool when it is made (replies today).
+spend = Table(
+    "spend",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("pool", String(32), nullable=False),  # e.g. "tweets" (X's POST /2/tweets), "comment"
+    Column("requests", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("what", String(200), nullable=False),  # the outbox key it was spent for
+)
+Index("ix_spend_source_at", spend.c.source, spend.c.at)
 
 outbox = Table(
     "outbox",
@@ -307,3 +395,85 @@ quarantine = Table(
     UniqueConstraint("source", "external_id", name="uq_quarantine_source_external_id"),
 )
 Index("ix_quarantine_created_at", quarantine.c.created_at)
+
+# What the care team did about a ticket from Slack (the cockpit): who has it, who acknowledged it,
+# how far it was escalated. Changed only by conditional UPDATEs, so two clicks make one change.
+ticket_handling = Table(
+    "ticket_handling",
+    metadata,
+    Column("ticket_id", Id, primary_key=True),
+    Column("claimed_by", String(64), nullable=True),  # Slack user id
+    Column("claimed_at", Float, nullable=True),
+    Column("acknowledged_by", String(64), nullable=True),
+    Column("acknowledged_at", Float, nullable=True),
+    Column("escalation_level", Integer, nullable=False, default=0),  # 0 none, 1 re-announced, 2 escalation channel
+    Column("escalated_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Every action that took effect, with who and when; `dedupe` makes a repeated submission one row.
+ticket_actions = Table(
+    "ticket_actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, nullable=False),
+    Column("action", String(32), nullable=False),  # claim | acknowledge | relabel | spam | resolve | escalate | …
+    Column("detail", String(500), nullable=False, default=""),
+    Column("by", String(64), nullable=False),  # Slack user id, or "escalation" for the timer
+    Column("at", Float, nullable=False),
+    Column("dedupe", String(200), nullable=True, unique=True),
+)
+Index("ix_ticket_actions_ticket", ticket_actions.c.ticket_id, ticket_actions.c.at)
+
+# Authors the team marked as spam: stored as before, never alerted again.
+suppressed_authors = Table(
+    "suppressed_authors",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("author_id", String(64), primary_key=True),
+    Column("username", String(128), nullable=False, default=""),
+    Column("by", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+# Operators' switches (e.g. "replies_paused", the kill switch for the public voice).
+switches = Table(
+    "switches",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("by", String(64), nullable=False, default=""),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Storm control: alerts per channel in the current window, and the storms that collapsed a burst.
+alert_rate = Table(
+    "alert_rate",
+    metadata,
+    Column("channel", String(200), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("alerts", Integer, nullable=False),
+)
+
+alert_storms = Table(
+    "alert_storms",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(200), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_member_at", Float, nullable=False),
+    Column("members", Integer, nullable=False, default=0),
+    Column("summarised", Integer, nullable=False, default=0),  # members covered by the last summary
+    Column("summarised_at", Float, nullable=False),
+    Column("closed_at", Float, nullable=True),
+)
+Index("ix_alert_storms_open", alert_storms.c.channel, alert_storms.c.closed_at)
+
+alert_storm_members = Table(
+    "alert_storm_members",
+    metadata,
+    Column("storm_id", Id, primary_key=True),
+    Column("mention_id", Id, primary_key=True),
+    Column("urgency", String(16), nullable=False, default=""),
+    Column("at", Float, nullable=False),
+)
