@@ -390,9 +390,11 @@ class Daemon:
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
         ]
+        services = await self.health_runner.report(problems) if self.health_runner is not None else None
         return {
             "status": "down" if down else ("degraded" if problems else "ok"),
             "problems": problems,
+            "services": services,  # checks, open incidents (monitor/health_jobs.py)
             "instance": self.instance,
             "uptime_s": round(now - self._started_at, 1),
             "storage": self.storage.as_dict(now),
