@@ -293,7 +293,8 @@ def _attach_intake(runner: HealthRunner, cfg: Any) -> None:
 
     intake = Intake(ic.secret.get_secret_value(), runner.tracker, runner.delays,
                     {f.name for f in cfg.delay_feeds if f.url is None}, ic.service_label, ic.default_service,
-                    ic.max_body_bytes, clock=runner.clock, after_apply=after_apply)
+                    ic.max_body_bytes, clock=runner.clock, after_apply=after_apply,
+                    statuspages={p.name: dict(p.components) for p in cfg.statuspages})
     runner.intake = intake
     holder: dict[str, web.AppRunner] = {}
 
