@@ -32,6 +32,7 @@ from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
 from monitor.triage import language, signals
+from monitor.triage.model import features
 from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
@@ -226,10 +227,11 @@ class Triage:
     def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
         """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
         learned = self.learned
-        p, terms = learned.complaint(text)
+        feats = features(text)
+        p = learned.probability(feats)
         decided = learned.blend.decide(rules_say, p, negation_seen)
-        shown = ", ".join(f"'{t}'" for t in terms[:3])
         if decided and p >= 0.5:
+            shown = ", ".join(f"'{t}'" for t in learned.strongest(feats))
             reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))
         elif not decided and rules_say:
             reasons.append(f"wording unlike known complaints ({p:.2f}): not counted as a complaint")

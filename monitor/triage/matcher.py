@@ -25,10 +25,8 @@ import ahocorasick
 if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
-_WORDS = re.compile(r"\w+")
 _SPACES = str.maketrans({"\n": " ", "\t": " ", "\r": " ", "\u00a0": " "})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
-_CACHE_MAX = 200_000
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
 
 
@@ -192,6 +190,7 @@ def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
 
 
 _RUNS = re.compile(r" {2,}")
+_NONWORD = re.compile(r"\W")
 
 
 def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
@@ -205,11 +204,20 @@ def _is_word(ch: str) -> bool:
 
 
 class Matcher:
+    """Every rule entry of one rules file (plus language packs), matched in time linear in the post.
+
+    - Plain phrases (most entries) are keys of one Aho-Corasick automaton: one pass over the post
+      in C whatever their number; a hit counts where it starts and ends a word.
+    - A pattern is tried only where its literal start begins a word (`\\bcharged\\s+twice` where
+      "charged…" is), those starts being keys of a second automaton. When every match must also
+      contain a rarer word (`(?:a|the) fire (?:in|at)` needs "fire"), that word gates it: the
+      pattern is tried only in posts that have it.
+    - A pattern whose start is punctuation ("?", "$", "#ad") is searched when that occurs; one with
+      no literal start at all is searched in every post (keep those few).
+    """
+
     def __init__(self, terms: Iterable[Term]) -> None:
-        # Plain phrases (most entries) go into one Aho-Corasick automaton: one pass over the post
-        # in C, whatever the number of phrases. Patterns are tried where their literal start is.
         terms = list(terms)
-        self._automaton = ahocorasick.Automaton()
         by_form: dict[str, list[tuple[bool, Term]]] = {}
         by_regex: dict[str, list[Term]] = {}
         for t in terms:
@@ -219,6 +227,7 @@ class Matcher:
                 continue
             for form, star in forms:
                 by_form.setdefault(form, []).append((star, t))
+        self._automaton = ahocorasick.Automaton()
         for form, items in by_form.items():
             # a form with and without `*` (refund / refund*) keeps both readings
             self._automaton.add_word(form, (len(form), tuple({star for star, _ in items}),
@@ -228,36 +237,43 @@ class Matcher:
             self._automaton.make_automaton()
         self._phrase_terms = list({id(t): t for items in by_form.values() for _, t in items}.values())
         self._compiled_phrases: list[tuple[re.Pattern[str], Term]] | None = None
+
         self._entries: list[tuple[re.Pattern[str], tuple[Term, ...]]] = []
-        self._word: dict[str, list[int]] = {}  # trigger that is a whole word -> entries
-        self._prefix: dict[str, list[int]] = {}  # trigger that starts a word -> entries
-        self._prefix_lengths: list[int] = []
-        self._substring: dict[str, list[int]] = {}  # trigger with punctuation -> entries
+        self._gated: dict[int, bool] = {}  # entry -> True: searched once its gate word is seen; False: tried at its starts
+        self._substring: dict[str, list[int]] = {}  # start with punctuation -> entries
         self._always: list[int] = []
-        self._search: set[int] = set()  # entries triggered by a rare word they contain: searched in the whole post
+        keys: dict[str, list[tuple[bool, int, bool]]] = {}  # word start -> (whole word, entry, is a gate)
         for rx, ts in by_regex.items():
             idx = len(self._entries)
             self._entries.append((re.compile(rx, re.IGNORECASE), tuple(ts)))
             first = literal_starts(rx)
-            starts = required_starts(rx)
-            if starts is not None and (first is None or min(len(p) for p, _ in first) < min(len(p) for p, _ in starts)):
-                self._search.add(idx)
-            else:
-                starts = first
-            if starts is None:
-                self._always.append(idx)
+            rare = required_starts(rx)
+            if first is not None and any(not p.isalnum() for p, _ in first):
+                for p, _ in first:
+                    self._substring.setdefault(p, []).append(idx)
                 continue
-            for s, whole in starts:
-                if not s.isalnum():
-                    # "?", "$", "#ad" …: look for it in the text itself
-                    self._substring.setdefault(s, []).append(idx)
-                elif whole:
-                    self._word.setdefault(s, []).append(idx)
-                else:
-                    self._prefix.setdefault(s, []).append(idx)
-        self._prefix_lengths = sorted({len(p) for p in self._prefix})
-        # word -> entries it triggers; words follow Zipf's law, so a bounded cache catches most
-        self._cache: dict[str, tuple] = {}  # type: ignore[type-arg]
+            if rare is not None and (first is None or min(map(len, (p for p, _ in rare))) > min(len(p) for p, _ in first)):
+                self._gated[idx] = first is None
+                for p, whole in rare:
+                    keys.setdefault(p, []).append((whole, idx, True))
+            if first is None:
+                if idx not in self._gated:
+                    self._always.append(idx)
+                continue
+            for p, whole in first:
+                keys.setdefault(p, []).append((whole, idx, False))
+        # keys start with a space and are looked for in the post with every non-word character
+        # made a space: a hit is then always at a word start ("a" does not fire inside "flight")
+        self._triggers = ahocorasick.Automaton()
+        for key, items in keys.items():
+            # (word length, gates it opens, entries tried here always, entries tried here once opened)
+            gates = tuple((whole, idx) for whole, idx, gate in items if gate)
+            free = tuple((whole, idx) for whole, idx, gate in items if not gate and idx not in self._gated)
+            held = tuple((whole, idx) for whole, idx, gate in items if not gate and idx in self._gated)
+            self._triggers.add_word(" " + key, (len(key), gates, free, held))
+        self._has_triggers = bool(keys)
+        if self._has_triggers:
+            self._triggers.make_automaton()
 
     def matches(self, text: str) -> Found:
         """Evidence per category, quoted words per category, negations and danger."""
@@ -266,49 +282,20 @@ class Matcher:
         text = text.translate(_APOSTROPHES)
         lower = text.lower()
         found: list[tuple[int, int, str, tuple[Term, ...]]] = []
-        if self._has_phrases:
-            if len(lower) == len(text):
-                self._phrases(text, lower.translate(_SPACES), found)
-            else:  # rare letters ("İ") change length when lower-cased: each phrase as a regex
-                for rx, t in self._phrase_regexes():
-                    for m in rx.finditer(text):
-                        found.append((m.start(), m.end(), m.group(0), (t,)))
-        add = found.append
-        entries = self._entries
-        searched: list[int] = list(self._always)
-        for s, idxs in self._substring.items():
-            if s in lower:
-                searched.extend(idxs)
         if len(lower) != len(text):
-            # lower-casing changed offsets (rare letters such as "İ"): find triggered entries anywhere
-            searched.extend(i for tok in set(_WORDS.findall(lower)) for i in self._triggered(tok))
+            self._slowly(text, found)  # rare letters ("İ") change length when lower-cased
         else:
-            # every match starts where its trigger word starts: try the entry right there
-            cache = self._cache
-            search = self._search
-            for tm in _WORDS.finditer(lower):
-                tok = tm.group()
-                cached = cache.get(tok)
-                if cached is None:
-                    triggered = self._triggered(tok)
-                    cached = (tuple((entries[i][0].match, entries[i][1]) for i in triggered if i not in search),
-                              tuple(i for i in triggered if i in search))
-                    if len(cache) < _CACHE_MAX:
-                        cache[tok] = cached
-                cands, wide = cached
-                if wide:
-                    searched.extend(wide)
-                if cands:
-                    pos = tm.start()
-                    for match, terms in cands:
-                        m = match(text, pos)
-                        if m is not None and (pos == 0 or text[pos - 1] != "@"):
-                            add((m.start(), m.end(), m.group(0), terms))
-        for idx in set(searched):
-            rx, terms = entries[idx]
-            for m in rx.finditer(text):
-                if m.start() == 0 or text[m.start() - 1] != "@":
-                    add((m.start(), m.end(), m.group(0), terms))
+            low = lower.translate(_SPACES)
+            if self._has_phrases:
+                self._phrases(text, low, found)
+            if self._has_triggers:
+                self._patterns(text, low, found)
+        for sub, idxs in self._substring.items():
+            if sub in lower:
+                for idx in idxs:
+                    self._search(idx, text, found)
+        for idx in self._always:
+            self._search(idx, text, found)
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
         for start, end, said, terms in found:
@@ -317,10 +304,54 @@ class Matcher:
                 (negations if t.negation else hits).append((start, end, said, t))
         return _settle(hits, negations)
 
-    def _phrase_regexes(self) -> list[tuple[re.Pattern[str], Term]]:
+    def _search(self, idx: int, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        rx, terms = self._entries[idx]
+        for m in rx.finditer(text):
+            if m.start() == 0 or text[m.start() - 1] != "@":
+                found.append((m.start(), m.end(), m.group(0), terms))
+
+    def _patterns(self, text: str, low: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        """Patterns at the word starts the trigger automaton finds, once their gate word is seen."""
+        # "@" joins the handle it starts, so "@FireTV" is one word that no trigger starts
+        bounded = " " + _NONWORD.sub(" ", low.replace("@", "_"))
+        n = len(bounded)
+        tries: list[tuple[int, bool, tuple[tuple[bool, int], ...]]] = []
+        held_at: list[tuple[int, bool, tuple[tuple[bool, int], ...]]] = []
+        opened: set[int] = set()
+        for last, (length, gates, free, held) in self._triggers.iter(bounded):
+            start = last - length  # the word's first character, in the post's offsets
+            whole = last + 1 >= n or bounded[last + 1] == " "
+            for needs_whole, idx in gates:
+                if whole or not needs_whole:
+                    opened.add(idx)
+            if free:
+                tries.append((start, whole, free))
+            if held:
+                held_at.append((start, whole, held))
+        if opened:
+            tries += [(start, whole, tuple(x for x in held if x[1] in opened)) for start, whole, held in held_at]
+        entries = self._entries
+        for start, whole, items in tries:
+            for needs_whole, idx in items:
+                if needs_whole and not whole:
+                    continue
+                rx, terms = entries[idx]
+                m = rx.match(text, start)
+                if m is not None:
+                    found.append((start, m.end(), m.group(0), terms))
+        for idx in opened:
+            if self._gated[idx]:  # no literal start to try it at: search the post
+                self._search(idx, text, found)
+
+    def _slowly(self, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
         if self._compiled_phrases is None:
             self._compiled_phrases = [(re.compile(t.regex, re.IGNORECASE), t) for t in self._phrase_terms]
-        return self._compiled_phrases
+        for rx, t in self._compiled_phrases:
+            for m in rx.finditer(text):
+                found.append((m.start(), m.end(), m.group(0), (t,)))
+        for idx in range(len(self._entries)):
+            if not any(idx in v for v in self._substring.values()) and idx not in self._always:
+                self._search(idx, text, found)
 
     def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
         """Every plain phrase in one Aho-Corasick pass, kept where it starts and ends a word.
@@ -331,15 +362,11 @@ class Matcher:
         squeezed: list[tuple[int, int]] = []  # (offset in the squeezed text, spaces removed before it)
         if "  " in lower:
             removed = 0
-            parts = []
-            pos = 0
             for m in _RUNS.finditer(lower):
-                parts.append(lower[pos:m.start() + 1])
-                removed += m.end() - m.start() - 1
-                pos = m.end()
-                squeezed.append((m.start() + 1 - (removed - (m.end() - m.start() - 1)), removed))
-            parts.append(lower[pos:])
-            lower = "".join(parts)
+                extra = m.end() - m.start() - 1
+                squeezed.append((m.start() + 1 - removed, removed + extra))
+                removed += extra
+            lower = _RUNS.sub(" ", lower)
         n = len(lower)
         for last, (length, stars, terms_by_star) in self._automaton.iter(lower):
             start = last - length + 1
@@ -358,19 +385,6 @@ class Matcher:
                     continue
                 s0, e0 = (_unsqueeze(squeezed, start), _unsqueeze(squeezed, e - 1) + 1) if squeezed else (start, e)
                 found.append((s0, e0, text[s0:e0], terms_by_star[star]))
-
-    def _triggered(self, tok: str) -> tuple[int, ...]:
-        """The entries a word may start, each once."""
-        out = dict.fromkeys(self._word.get(tok, ()))
-        n = len(tok)
-        prefix = self._prefix
-        for ln in self._prefix_lengths:
-            if ln > n:
-                break
-            hit = prefix.get(tok[:ln])
-            if hit:
-                out.update(dict.fromkeys(hit))
-        return tuple(out)
 
 
 def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]]) -> Found:
