@@ -70,6 +70,13 @@ def literal_starts(regex: str) -> set[Trigger] | None:
 _HEAD_WORD = re.compile(r"[^\W_]+")
 
 
+# Words in most posts: a pattern gated by one of them would be tried almost always
+_COMMON = frozenset("""the you your not for and are was with this that have has had but can get its just been from
+they will would what when there all any out now how why who one more also some time back thanks thank
+please help our their them than then too very really still again don didn can't don't won't isn't
+""".split())
+
+
 def required_starts(regex: str) -> set[Trigger] | None:
     """The starts of the rarest part every match must contain, when that beats the literal start.
 
@@ -101,6 +108,8 @@ def required_starts(regex: str) -> set[Trigger] | None:
                     break
                 cut.add((head.group(0), whole or head.end() < len(prefix)))
             shortest = min((len(p) for p, _ in cut), default=0)
+            if any(p in _COMMON for p, _ in cut):
+                shortest = 0  # in most posts: no use as a gate
             if shortest > best_len:
                 best, best_len = cut, shortest
         if op is sre_parse.LITERAL:
@@ -175,13 +184,71 @@ def phrase_to_regex(phrase: str) -> str:
 _PLAIN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*(?: [^\W_]+(?:['’][^\W_]+)*)*\*?")
 
 
+_MAX_FORMS = 256
+
+
+def expand(regex: str) -> list[str] | None:
+    """Every string a pattern made only of literals, alternatives, optional parts and small
+    character sets can match (lower-case), or None: `(?:not|never) (?:the )?bad` -> 4 strings,
+    which the phrase automaton matches in C instead of a regex tried word by word."""
+    try:
+        items = list(sre_parse.parse(regex, re.IGNORECASE))
+    except re.error:
+        return None
+    while items and items[0][0] is sre_parse.AT and items[0][1] is sre_parse.AT_BOUNDARY:
+        items = items[1:]
+    while items and items[-1][0] is sre_parse.AT and items[-1][1] is sre_parse.AT_BOUNDARY:
+        items = items[:-1]
+    forms = _expand(items)
+    if not forms:
+        return None
+    if any(not f or not _is_word(f[0]) or not _is_word(f[-1]) or "  " in f for f in forms):
+        return None
+    return sorted(forms)
+
+
+def _expand(items: list) -> set[str] | None:  # type: ignore[type-arg]
+    out = {""}
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            ch = chr(av).lower()
+            if not (ch.isalnum() or ch in " '-"):
+                return None
+            alts = {ch}
+        elif op is sre_parse.SUBPATTERN:
+            alts = _expand(list(av[-1]))
+        elif op is sre_parse.BRANCH:
+            alts = set()
+            for branch in av[1]:
+                sub = _expand(list(branch))
+                if sub is None:
+                    return None
+                alts |= sub
+        elif op is sre_parse.IN and all(o is sre_parse.LITERAL for o, _ in av):
+            alts = {chr(c).lower() for _, c in av}
+        elif op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+            sub = _expand(list(av[2]))
+            if sub is None:
+                return None
+            alts = sub | {""}
+        else:
+            return None
+        if alts is None:
+            return None
+        out = {a + b for a in out for b in alts}
+        if len(out) > _MAX_FORMS:
+            return None
+    return out
+
+
 def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
-    """The lower-case strings a plain phrase matches (apostrophes optional) and whether it ends in
-    `*`; None when the entry is a pattern or a phrase the automaton cannot take (punctuation,
-    `*` inside): those are matched as regexes."""
+    """The lower-case strings a plain phrase (apostrophes optional) or a simple pattern matches,
+    and whether it ends in `*`; None for what the automaton cannot take (punctuation, `*` inside,
+    `\\w*`, `.{0,40}`…): those are matched as regexes."""
     text = " ".join(t.text.split())
     if t.regex != phrase_to_regex(t.text) or not _PLAIN.fullmatch(text):
-        return None
+        forms = expand(t.regex)
+        return [(f, False) for f in forms] if forms is not None else None
     star = text.endswith("*")
     forms = [text.rstrip("*").lower().replace("’", "'")]
     while any("'" in f for f in forms):
@@ -190,6 +257,8 @@ def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
 
 
 _RUNS = re.compile(r" {2,}")
+_QUOTES = re.compile("[\u2019\u2018\u02bc\u00b4\u201c\u201d]")
+_ODD_SPACES = re.compile("[\n\t\r\u00a0]")
 _NONWORD = re.compile(r"\W")
 
 
@@ -279,13 +348,14 @@ class Matcher:
         """Evidence per category, quoted words per category, negations and danger."""
         # typographic apostrophes and quotes as typed on phones (can’t) read like ASCII ones; the
         # same length, so offsets stay valid
-        text = text.translate(_APOSTROPHES)
+        if _QUOTES.search(text):  # a table-driven translate is slow: only when there is one
+            text = text.translate(_APOSTROPHES)
         lower = text.lower()
         found: list[tuple[int, int, str, tuple[Term, ...]]] = []
         if len(lower) != len(text):
             self._slowly(text, found)  # rare letters ("İ") change length when lower-cased
         else:
-            low = lower.translate(_SPACES)
+            low = lower.translate(_SPACES) if _ODD_SPACES.search(lower) else lower
             if self._has_phrases:
                 self._phrases(text, low, found)
             if self._has_triggers:
