@@ -99,7 +99,7 @@ class Daemon:
         if freed := await leases.release_dead_local(self.engine, socket.gethostname()):
             log.info("daemon.took_over", note="freed leases and claims of dead daemons on this host", count=freed)
         log.info("daemon.starting", instance=self.instance, schema=rev, sources=[s.name for s in cfg.sources])
-        triage = load_triage(cfg.triage.rules, cfg.triage.model)
+        triage = load_triage(cfg.triage.rules, cfg.triage.model, learned=None if cfg.triage.complaint_model else False)
         self.sources = dict(self._given_sources) if self._given_sources is not None else build_sources(cfg)
 
         handlers: dict[str, DeliveryHandler] = dict(self._given_handlers or {})

@@ -129,18 +129,25 @@ class Triage:
             complaint = self._blend_complaint(text, complaint, found.negations > 0, reasons)
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
-        score = float(cat.base)
-        if top > 1:
-            score += min(10.0, 4.0 * (top - 1))
         cfg = rules.signals
         if complaint:
-            level = self._reproach(evidence, compound)
-            if level:
-                score += cfg.reproach_points * level
-                reasons.append(f"reproach: {_LEVELS[level]}")
+            # how serious a complaint is: reproach first, then harm (rules.yaml, "How serious");
+            # the category says what it is about, not how serious, so its base does not count here
+            score = cfg.complaint_base
             if cat.harm:
                 score += cfg.harm_points
                 reasons.append(f"harm: {cat.harm}")
+        else:
+            score = float(cat.base)
+            if top > 1:
+                score += min(10.0, 4.0 * (top - 1))
+        if complaint or cat.actionable:
+            # reproach also ranks what was not read as a complaint: blame words in a "question"
+            level = self._reproach(evidence, compound)
+            graded = sum(evidence.get(REPROACH[k], 0.0) * k for k in (1, 2, 3))
+            if level:
+                score += cfg.reproach_points * min(cfg.reproach_max, max(graded, float(level)))
+                reasons.append(f"reproach: {_LEVELS[level]}")
         points, why = signals.tone(compound, bands, cfg)
         if points > 0 and not (complaint or cat.complaint):
             points /= 2  # a cross question is more urgent, but less than a complaint
