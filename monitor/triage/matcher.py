@@ -266,6 +266,7 @@ _RUNS = re.compile(r" {2,}")
 _QUOTES = re.compile("[\u2019\u2018\u02bc\u00b4\u201c\u201d]")
 _ODD_SPACES = re.compile("[\n\t\r\u00a0]")
 _NONWORD = re.compile(r"\W")
+_PUNCT = re.compile(r"[^\w'\-]")
 
 
 def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
@@ -302,10 +303,12 @@ class Matcher:
                 continue
             for form, star in forms:
                 by_form.setdefault(form, []).append((star, t))
+        # keys start with a space and are looked for in the post with punctuation made spaces: a
+        # hit is then always at a word start ("no" does not fire inside "know")
         self._automaton = ahocorasick.Automaton()
         for form, items in by_form.items():
             # a form with and without `*` (refund / refund*) keeps both readings
-            self._automaton.add_word(form, (len(form), tuple({star for star, _ in items}),
+            self._automaton.add_word(" " + form, (len(form), tuple({star for star, _ in items}),
                                             {star: tuple(t for s, t in items if s == star) for star, _ in items}))
         self._has_phrases = bool(by_form)
         if self._has_phrases:
@@ -443,17 +446,16 @@ class Matcher:
                 squeezed.append((m.start() + 1 - removed, removed + extra))
                 removed += extra
             lower = _RUNS.sub(" ", lower)
-        n = len(lower)
-        for last, (length, stars, terms_by_star) in self._automaton.iter(lower):
-            start = last - length + 1
-            if start > 0 and (_is_word(lower[start - 1]) or lower[start - 1] == "@"):
-                continue  # inside a word ("late" in "translate") or an @handle ("@FireTV")
-            end = last + 1
-            whole = end >= n or not _is_word(lower[end])
+        bounded = " " + _PUNCT.sub(" ", lower.replace("@", "_"))  # "@" joins its handle: never matched
+        n = len(bounded)
+        for last, (length, stars, terms_by_star) in self._automaton.iter(bounded):
+            start = last - length  # in `lower`'s offsets (bounded has one leading space)
+            end = start + length
+            whole = last + 1 >= n or bounded[last + 1] == " "
             for star in stars:
                 if star:
                     e = end
-                    while e < n and _is_word(lower[e]):
+                    while e < n - 1 and _is_word(lower[e]):
                         e += 1  # `refund*` takes the rest of the word
                 elif whole:
                     e = end
