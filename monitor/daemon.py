@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -31,6 +32,7 @@ from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
+from monitor.digest.competitors import listen_only_streams, with_competitor_queries
 from monitor.digest.service import Digests, add_digest_handlers
 from monitor.dispatcher import Dispatcher
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
@@ -64,7 +66,7 @@ class Daemon:
         serve_http: bool = True,
         config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
-        self.cfg = cfg
+        self.cfg = cfg = with_competitor_queries(cfg)  # competitors are searched as extra streams
         self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
@@ -120,6 +122,9 @@ class Daemon:
                                         health=self.health)
             self.cockpit.register(handlers)
 
+        if listen_only := listen_only_streams(cfg):  # competitors' posts: stored, never ticketed or alerted
+            policy = replace(policy, listen_only=listen_only) if policy is not None else \
+                AlertPolicy({}, listen_only=listen_only)
         add_health_handlers(cfg, handlers)
         add_digest_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
