@@ -15,6 +15,7 @@ import signal
 import socket
 import time
 import uuid
+from dataclasses import replace
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
 from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
+from monitor.care import REPLY_KIND, SWEEP_EVERY_S, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
@@ -109,6 +111,10 @@ class Daemon:
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
             policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
+        # tickets and public replies (monitor/care.py): decided at ingest, sent by the outbox, swept on a timer
+        self.care = build_care(cfg, self.engine, self.sources, clock=self.clock)
+        handlers.setdefault(REPLY_KIND, self.care.delivery)
+        policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
 
         add_health_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
@@ -176,6 +182,8 @@ class Daemon:
                     max_instances=1,
                     coalesce=True,
                 )
+        self.scheduler.add_job(self._care_job, "interval", seconds=SWEEP_EVERY_S, id="tickets:sweep",
+                               replace_existing=True, max_instances=1, coalesce=True)
         self.scheduler.start()
         self._dispatch_task = asyncio.create_task(
             supervise(self.tasks["dispatcher"], self.dispatcher.run, stopping=self._stopping_dispatch,
@@ -224,6 +232,14 @@ class Daemon:
                 await leases.renew(self.engine, name, self.instance, ttl=self.hold, now=self.clock())
             except Exception as e:
                 self._job_failed("lease", name, e)
+
+    async def _care_job(self) -> None:
+        try:
+            swept = await self.care.sweep(self.clock())
+            if swept.breaches and self.dispatcher is not None:
+                self.dispatcher.wake()
+        except Exception as e:  # the next tick tries again; storage errors show in /healthz
+            self._job_failed("tickets", "sweep", e)
 
     async def _watch_job(self, name: str) -> None:
         try:

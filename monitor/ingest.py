@@ -27,6 +27,8 @@ from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions
 from monitor.triage import Triage
+from outreach import replies
+from outreach.replies import Voice
 
 DAY = 86_400.0
 
@@ -35,6 +37,10 @@ DAY = 86_400.0
 class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
+    # decided in the same transaction as the alerts: which ticket a post joins (the window for a
+    # returning customer) and whether the brand answers in public (outreach/replies.py; None: never)
+    ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S
+    voice: Voice | None = None
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -50,6 +56,7 @@ class IngestResult:
     tickets_opened: int = 0
     tickets_joined: int = 0
     responses: int = 0  # the brand's own posts recorded as answers on a ticket
+    replies: dict[str, int] = field(default_factory=dict)  # replies drafted / held / queued / refused
     by_urgency: Counter[str] = field(default_factory=Counter)
 
 
@@ -83,7 +90,6 @@ async def ingest(
     triage: Triage,
     policy: AlertPolicy | None,
     clock: Callable[[], float] = time.time,
-    ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S,
 ) -> IngestResult:
     now = clock()
     result = IngestResult()
@@ -174,11 +180,16 @@ async def ingest(
         # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
         applied = await ticket_resolver.apply(
             conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts) if m.external_id in ids],
-            now=now, window=ticket_window)
+            now=now, window=policy.ticket_window if policy is not None else ticket_resolver.DEFAULT_WINDOW_S)
         ticket_ids = applied.assign
         result.tickets_opened = applied.opened
         result.tickets_joined = applied.joined
         result.responses = applied.responses
+        if policy is not None and policy.voice is not None and applied.customer_posts:
+            customers = set(applied.customer_posts)
+            posts = [(ids[m.external_id], m, v, ticket_ids[m.external_id]) for m, v in zip(fresh, verdicts)
+                     if v is not None and v.actionable and m.external_id in customers]
+            result.replies = await replies.plan(conn, policy.voice, posts, now=now)
 
         effects = []
         if policy is not None:

@@ -235,6 +235,7 @@ class Applied:
     joined: int
     reopened: int
     responses: int
+    customer_posts: list[str]  # external ids that opened or joined their author's own ticket
 
 
 async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, now: float,
@@ -287,4 +288,5 @@ async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, no
         if untouched:  # context and responses to tickets whose state did not change still make them active
             await conn.execute(update(tickets).where(tickets.c.id.in_(sorted(untouched))).values(updated_at=now))
     return Applied(assign=assign, opened=plan.count("opened"), joined=plan.count("joined"),
-                   reopened=plan.count("reopened"), responses=plan.count("responded"))
+                   reopened=plan.count("reopened"), responses=plan.count("responded"),
+                   customer_posts=[e.ref for e in plan.events if e.kind in ("opened", "joined")])
