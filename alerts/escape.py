@@ -6,6 +6,13 @@ reference says to replace exactly those three with `&amp;`, `&lt;`, `&gt;` (and 
 entities show up literally). Bare `@channel`/`@here`/`@everyone` only become pings when a message is
 sent with `link_names` or parsed in a non-verbatim text object, but a zero-width space after the `@`
 makes sure they never do, whatever a later edit of a Block Kit builder sets.
+
+Bidirectional controls (embeddings, overrides and isolates U+202A–U+202E, U+2066–U+2069, the marks
+U+200E/U+200F and U+061C) let a post reorder what is shown after them: "invoice‮fdp.exe" reads as
+"invoiceexe.pdf", and an override can run on into the text we put after it. They are invisible, so
+they are removed from everything shown (mrkdwn and plain text alike); the letters themselves stay.
+Every builder in alerts/ passes strangers' text through `escape_mrkdwn`, `escape_truncated` or
+`truncate_plain`, so this is the one place.
 """
 from __future__ import annotations
 
@@ -15,7 +22,9 @@ from urllib.parse import quote, urlsplit
 ZWSP = "\u200b"
 ELLIPSIS = "…"
 
-_CONTROL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_NO_BIDI = str.maketrans(dict.fromkeys(BIDI_CONTROLS))
+_CONTROL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", **dict.fromkeys(BIDI_CONTROLS)})
 _BROADCAST = re.compile(r"(?<![\w.])@(channel|here|everyone)\b", re.IGNORECASE)
 
 
@@ -27,6 +36,11 @@ def escape_mrkdwn(text: str) -> str:
     return _BROADCAST.sub(lambda m: "@" + ZWSP + m.group(1), out)
 
 
+def neutralise_bidi(text: str) -> str:
+    """`text` without bidirectional control characters (for plain-text fields, which need no escaping)."""
+    return text if text.isascii() else text.translate(_NO_BIDI)
+
+
 def slack_len(text: str) -> int:
     """Length as Slack counts it for its limits (UTF-16 code units: an emoji counts as two)."""
     if text.isascii():
@@ -35,7 +49,9 @@ def slack_len(text: str) -> int:
 
 
 def truncate_plain(text: str, limit: int) -> str:
-    """At most `limit` characters (Slack's count), cut at a character with an ellipsis when cut."""
+    """At most `limit` characters (Slack's count), cut at a character with an ellipsis when cut; without
+    bidirectional controls (this is what plain-text fields show)."""
+    text = neutralise_bidi(text)
     if slack_len(text) <= limit:
         return text
     out: list[str] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from alerts.escape import escape_mrkdwn
+from alerts.escape import escape_mrkdwn, escape_truncated
 
 _ICON = {"investigating": ":rotating_light:", "identified": ":mag:", "monitoring": ":eyes:",
          "resolved": ":white_check_mark:"}
@@ -23,7 +23,8 @@ def _payload(text: str, fallback: str, context: str = "") -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context[:2900]}]})
-    return {"text": fallback[:300], "blocks": blocks}
+    # the fallback (notifications) is mrkdwn too: titles and messages in it come from outside
+    return {"text": escape_truncated(fallback, 300), "blocks": blocks}
 
 
 def build_opened(incident_id: int, *, service: str, title: str, public: bool, opened_by: str, note: str,
@@ -38,6 +39,6 @@ def build_opened(incident_id: int, *, service: str, title: str, public: bool, op
 
 
 def build_update(incident_id: int, *, status: str, message: str, by: str, note: str, at: float) -> dict[str, Any]:
-    text = f"{_ICON.get(status, ':information_source:')} *{status}* — {escape_mrkdwn(message)}"
+    text = f"{_ICON.get(status, ':information_source:')} *{escape_mrkdwn(status)}* — {escape_mrkdwn(message)}"
     context = f"{_when(at)} · {escape_mrkdwn(by)}" + (f" · {escape_mrkdwn(note)}" if note else "")
     return _payload(text, f"Incident #{incident_id} {status}: {message}", context)

@@ -7,7 +7,8 @@ Block Kit's limits so Slack never refuses the message as `invalid_blocks`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import re
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,6 +29,9 @@ ACTION_APPROVE_REPLY = "mention_approve_reply"
 ACTION_RELABEL = "mention_relabel"
 ACTION_ESCALATE = "mention_escalate"
 ACTION_OPEN = "mention_open"  # a link button; Slack still sends an interaction that must be acked
+ACTION_ACK = "mention_ack"
+ACTION_RESOLVE = "mention_resolve"
+ACTION_SPAM = "mention_spam"
 ACTIONS_BLOCK_PREFIX = "mention_actions:"
 
 POST_LIMIT = 1500  # of the 3000 a section allows: enough to read, short enough to scan in a channel
@@ -92,11 +96,41 @@ class MentionView:
 
 
 _FIELD_NAMES = tuple(f.name for f in fields(MentionView))
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
-def build_mention_alert(m: MentionView) -> dict[str, Any]:
-    """The `chat.postMessage` body (`text` fallback and `blocks`) for one mention."""
-    blocks: list[dict[str, Any]] = [
-        _header(m),
+
+@dataclass(frozen=True, slots=True)
+class TicketCard:
+    """The live state of the mention's ticket, shown on the alert and kept current with `chat.update`."""
+
+    status: str = "open"
+    mentions: int = 1
+    urgency: str | None = None  # the ticket's urgency now (relabelled, or the highest of its mentions)
+    category: str | None = None  # when the team relabelled it
+    relabelled_by: str | None = None
+    claimed_by: str | None = None
+    acknowledged_by: str | None = None
+    escalation_level: int = 0
+    replied: bool = False
+    spam: bool = False
+
+    @property
+    def resolved(self) -> bool:
+        return self.status in ("solved", "closed", "resolved")
+
+
+def build_mention_alert(m: MentionView, card: TicketCard | None = None) -> dict[str, Any]:
+    """The `chat.postMessage` body (`text` fallback and `blocks`) for one mention.
+
+    With a `card`, the alert shows the ticket's state now (who has it, how many mentions, resolved)
+    and offers only the buttons that still make sense.
+    """
+    if card is not None and (card.urgency or card.category):
+        m = replace(m, urgency=card.urgency or m.urgency, category=card.category or m.category)
+    blocks: list[dict[str, Any]] = [_header(m)]
+    if card is not None:
+        blocks.append({"type": "context", "elements": [_mrkdwn(_card_line(m, card))]})
+    blocks += [
         _section(_who(m)),
         _section(quote_block(escape_truncated(m.text, POST_LIMIT) or "_(no text)_")),
         {"type": "section", "fields": _facts(m)},
@@ -104,8 +138,48 @@ def build_mention_alert(m: MentionView) -> dict[str, Any]:
     if m.reasons:
         blocks.append(_section(_reasons(m.reasons)))
     blocks.append({"type": "context", "elements": [_mrkdwn(_footer(m))]})
-    blocks.append(_actions(m))
+    actions = _actions(m, card)
+    if actions["elements"]:
+        blocks.append(actions)
     return {"text": _fallback(m), "blocks": blocks}
+
+
+def build_thread_reply(m: MentionView) -> dict[str, Any]:
+    """A later mention of a ticket, in the ticket's thread: who and what, no buttons (the parent has them)."""
+    icon = _URGENCY_ICON.get(m.urgency, ":grey_question:")
+    blocks: list[dict[str, Any]] = [
+        _section(f"{icon} {_who(m)}"),
+        _section(quote_block(escape_truncated(m.text, POST_LIMIT) or "_(no text)_")),
+        {"type": "context", "elements": [_mrkdwn(_footer(m))]},
+    ]
+    return {"text": _fallback(m), "blocks": blocks}
+
+
+def _user(user_id: str | None) -> str:
+    # ids come from Slack's own payloads; anything else is shown as plain text, never as markup
+    if user_id and _SLACK_USER.match(user_id):
+        return f"<@{user_id}>"
+    return escape_mrkdwn(user_id or "someone")
+
+
+def _card_line(m: MentionView, c: TicketCard) -> str:
+    bits = [f"*Ticket #{m.ticket_id}*" if m.ticket_id is not None else "*No ticket*"]
+    bits.append(f"{c.mentions} mention{'s' if c.mentions != 1 else ''}")
+    if c.resolved:
+        bits.append(":white_check_mark: Resolved" + (" as spam" if c.spam else ""))
+    if c.claimed_by:
+        bits.append(f"Claimed by {_user(c.claimed_by)}")
+    elif c.acknowledged_by:
+        bits.append(f"Acknowledged by {_user(c.acknowledged_by)}")
+    elif not c.resolved:
+        bits.append("Unclaimed")
+    if c.escalation_level >= 2:
+        bits.append(":warning: Escalated")
+    if c.relabelled_by:
+        bits.append(f"Relabelled by {_user(c.relabelled_by)}")
+    if c.replied:
+        bits.append("Replied")
+    return " · ".join(bits)
 
 
 # -- pieces ----------------------------------------------------------------------------------------
@@ -203,14 +277,29 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     return b
 
 
-def _actions(m: MentionView) -> dict[str, Any]:
+def _actions(m: MentionView, card: TicketCard | None = None) -> dict[str, Any]:
     value = str(m.mention_id)
-    elements = [
-        _button("Claim", ACTION_CLAIM, value, "primary"),
-        _button("Approve reply", ACTION_APPROVE_REPLY, value),
-        _button("Relabel", ACTION_RELABEL, value),
-        _button("Escalate", ACTION_ESCALATE, value, "danger"),
-    ]
+    if card is None:  # the first post: every button
+        elements = [
+            _button("Claim", ACTION_CLAIM, value, "primary"),
+            _button("Approve reply", ACTION_APPROVE_REPLY, value),
+            _button("Relabel", ACTION_RELABEL, value),
+            _button("Escalate", ACTION_ESCALATE, value, "danger"),
+        ]
+    elif card.resolved:
+        elements = []
+    else:
+        elements = []
+        if not card.claimed_by:
+            elements.append(_button("Claim", ACTION_CLAIM, value, "primary"))
+        if not card.acknowledged_by and not card.claimed_by:
+            elements.append(_button("Acknowledge", ACTION_ACK, value))
+        elements.append(_button("Approve reply", ACTION_APPROVE_REPLY, value))
+        elements.append(_button("Relabel", ACTION_RELABEL, value))
+        if card.escalation_level < 2:
+            elements.append(_button("Escalate", ACTION_ESCALATE, value, "danger"))
+        elements.append(_button("Resolve", ACTION_RESOLVE, value))
+        elements.append(_button("Mark as spam", ACTION_SPAM, value))
     url = safe_url(m.url) if m.url else None
     if url:
         open_post = _button(f"Open on {_source_label(m.source)}", ACTION_OPEN, value)

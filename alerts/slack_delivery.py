@@ -165,6 +165,12 @@ class SlackDelivery:
             self._ids[item.target.lstrip("#")] = channel_id
         return Receipt(str(resp["ts"]), Posted(channel_id, str(resp["ts"]), thread_ts))
 
+    async def update(self, channel: str, ts: str, message: dict[str, Any]) -> str:
+        """chat.update of a message already posted (by channel id and ts, as the registry keeps them)."""
+        await self._call("chat.update", self._client.chat_update, channel=channel, ts=ts,
+                         text=message.get("text") or "", blocks=message.get("blocks"))
+        return ts
+
     async def reconcile(self, item: OutboxItem) -> Receipt | None:
         """The ts of a message already posted for this item's key, else None.
 

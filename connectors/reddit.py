@@ -13,7 +13,9 @@ streams look back `search_lookback` seconds more, because Reddit's search index 
 returned is remembered with the cursor value it returned (a nonce makes each value unique), and is
 not returned again while the pipeline hands that value back, i.e. once it stored that batch. A
 batch that was not stored comes again; the store's unique (source, external_id) absorbs overlap.
-A walk cut short at `max_pages` leaves the cursor where it was; when that happens
+A stream's first read (no cursor) takes one page as its baseline and does not backfill; an empty
+one starts from now (like X), so a later burst is read in full. A walk cut short at `max_pages`
+leaves the cursor where it was; when that happens
 `CUT_SHORT_LIMIT` polls in a row at the same cursor (more new things than the pages reach, e.g.
 after downtime), the cursor moves to the newest and the unread range is reported in `gaps`,
 rather than re-reading the same top pages forever.
@@ -73,6 +75,8 @@ log = logging.getLogger(__name__)
 
 CUT_SHORT_LIMIT = 3  # polls in a row that page max_pages without reaching the cursor, before moving on
 _TOKEN_PATH = "/api/v1/access_token"
+START_MARK = "t3_0"  # the mark of a stream that started empty: "from now on", no thing of its own
+LISTING_REACH = 1000  # Reddit serves about this many things per listing, newest first
 
 
 class RedditBudget(BaseModel):
@@ -130,6 +134,30 @@ def _retry_after(response: requests.Response | None, header: str | None = None) 
     return None
 
 
+def _is_token_call(response: requests.Response | None) -> bool:
+    return response is not None and str(response.url).split("?")[0].endswith(_TOKEN_PATH)
+
+
+def _url_path(response: requests.Response) -> str:
+    return "/" + str(response.url).split("?")[0].split("/", 3)[-1]
+
+
+def _reason(response: requests.Response) -> str:
+    """Reddit says why in the body: {"reason": "private" | "quarantined" | "banned", ...}."""
+    try:
+        reason = response.json().get("reason")
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({reason})" if isinstance(reason, str) and reason else ""
+
+
+def _raised_in(exc: BaseException, function: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_name == function
+
+
 def _posting_wait(message: str) -> float | None:
     """Reddit's RATELIMIT text: "Take a break for 9 minutes before trying again." -> 540."""
     m = re.search(r"(\d+) (minute|second)", message)
@@ -160,14 +188,26 @@ def _translate(exc: BaseException, *, path: str, bad_request_path: str = "") -> 
         return TransientError(f"reddit: request failed: {type(exc.original_exception).__name__}")
     if isinstance(exc, prawcore.OAuthException):
         return AuthError(f"reddit: token refused: {exc.error}")
+    if isinstance(exc, prawcore.Forbidden) and not _is_token_call(exc.response):
+        # A 403 without an OAuth challenge is about the resource (a private, quarantined or banned
+        # subreddit), not our credentials: that stream fails, the others go on.
+        return ConfigError(f"reddit: 403 forbidden{_reason(exc.response)}: {_url_path(exc.response)}", path=path)
     if isinstance(exc, prawcore.InvalidToken | prawcore.Forbidden | prawcore.InsufficientScope):
         return AuthError(f"reddit: {exc.response.status_code} {type(exc).__name__}")
+    if isinstance(exc, KeyError) and _raised_in(exc, "authorization_error_class"):
+        # prawcore picks the exception class of a 401/403 from its www-authenticate header and
+        # raises a bare KeyError when the header is missing or unknown (seen from Reddit's edge).
+        return AuthError(f"reddit: {exc.args[0] if exc.args else '401'} without a usable www-authenticate challenge")
     if isinstance(exc, prawcore.Redirect | prawcore.NotFound | prawcore.UnavailableForLegalReasons):
         return ConfigError(f"reddit: no such subreddit or listing ({type(exc).__name__})", path=path)
     if isinstance(exc, prawcore.BadRequest):
         return ConfigError("reddit: 400 bad request (check the query)", path=bad_request_path or path)
     if isinstance(exc, prawcore.ResponseException):
         status = exc.response.status_code
+        if status == 429:  # the token endpoint's own limit (prawcore raises it as a plain ResponseException)
+            return _rate_limited(TransientError("reddit: 429 too many token requests",
+                                                retry_after=_retry_after(exc.response,
+                                                                         exc.response.headers.get("retry-after"))))
         if status in (401, 403):  # e.g. the token endpoint refusing the client secret
             return AuthError(f"reddit: {status} from {exc.response.url.split('?')[0]}")
         return TransientError(f"reddit: unexpected HTTP {status}")
@@ -221,10 +261,12 @@ class _Requestor(prawcore.Requestor):
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         url = str(args[1] if len(args) > 1 else kwargs.get("url", ""))
-        if not url.endswith(_TOKEN_PATH):
+        token_call = url.endswith(_TOKEN_PATH)
+        if not token_call:
             self.meter.requests += 1
         response = super().request(*args, timeout=self.timeout, **kwargs)
-        self.meter.saw(response.headers)
+        if not token_call:  # the token endpoint has its own rate pool: its headers say nothing of the API's
+            self.meter.saw(response.headers)
         return response
 
 
@@ -442,7 +484,10 @@ class RedditSource:
                 # can have been cut off (Reddit keeps ~1000 per listing); a short one simply has
                 # nothing older, e.g. the comments of a young subreddit under a submission's cursor.
                 served = len(out.things) + out.bad
-                if mark is not None and out.things and served >= self.cfg.page_size \
+                # A "now" mark (a stream that started empty) is no thing of the listing: it ending
+                # above it only means nothing older exists, unless it served all Reddit keeps.
+                enough = LISTING_REACH if mark is not None and mark.name == START_MARK else self.cfg.page_size
+                if mark is not None and out.things and served >= enough \
                         and min(t.created for t in out.things) > mark.created:
                     out.gap = (mark.created, min(t.created for t in out.things))
                 return out
@@ -489,6 +534,12 @@ class RedditSource:
             if t.name not in fresh and is_new(t, mark, stream.lookback, returned):
                 fresh[t.name] = t
         newest = max(things, key=lambda t: t.key, default=None)
+        if mark is None and newest is None and bad == 0:
+            # An empty stream's first read starts from now (a minute early, for clock skew), as X's
+            # does: a burst that comes later is then paged back to this mark in full, and anything
+            # a catch-up limit drops is reported as a gap, not lost silently under a one-page baseline.
+            value = Mark(self._meter.clock() - 60, START_MARK).encode(secrets.token_hex(3))
+            return _StreamResult([], Cursor(stream.name, value), _Memory(value, {}), bad, gap)
         if not complete or newest is None or (not fresh and mark is not None and newest.key <= mark.key):
             return _StreamResult(list(fresh.values()), None, None, bad, gap)
         top = Mark(newest.created, newest.name)
@@ -658,8 +709,10 @@ def _at(config_path: str, key: str) -> str:
 
 def _blocks_others(e: SourceError) -> bool:
     """Whether the next stream would fail the same way: same token, same budget, same host."""
+    cause = e.__cause__
     return isinstance(e, AuthError) or getattr(e, "rate_limited", False) \
-        or isinstance(e.__cause__, prawcore.RequestException)
+        or isinstance(cause, prawcore.RequestException) \
+        or (isinstance(cause, prawcore.ResponseException) and _is_token_call(cause.response))  # one token for all
 
 
 def _children(body: Any) -> tuple[list[Any], str | None]:

@@ -14,6 +14,8 @@ from typing import Any
 from monitor.models import Author, Mention
 
 FULLNAME = re.compile(r"^t[13]_[0-9a-z]+$")
+GONE_AUTHOR = "[deleted]"  # what Reddit shows for an account that deleted the thing or itself
+GONE_TEXT = ("[removed]", "[deleted]")  # a moderator removed it; its author deleted it
 
 
 # ---- cursors (pure) -------------------------------------------------------------------------
@@ -97,8 +99,16 @@ def reached(thing: Thing, mark: Mark | None, lookback: float) -> bool:
 
 
 def _author(data: dict[str, Any]) -> Author:
-    name = str(data.get("author") or "[deleted]")
+    name = str(data.get("author") or GONE_AUTHOR)
     return Author(id=str(data.get("author_fullname") or name), username=name, name=name)
+
+
+def is_removed(thing: Thing) -> bool:
+    """Deleted by its author or removed by a moderator: nobody to answer, nothing left to triage."""
+    d = thing.data
+    text = d.get("body") if thing.name.startswith("t1_") else d.get("selftext")
+    return str(d.get("author") or GONE_AUTHOR) == GONE_AUTHOR or text in GONE_TEXT \
+        or bool(d.get("removed_by_category"))
 
 
 def _thread_from_context(context: str) -> str:
@@ -149,6 +159,7 @@ def to_mention(
         in_reply_to=in_reply_to,
         metrics=metrics,
         is_own=author.username.lower() in own,
+        removed=is_removed(thing),
         raw=raw,
     )
 

@@ -23,7 +23,8 @@ the same endpoint are skipped (they would fail too).
 
 Catch-up: recent search reaches back seven days and X refuses an older `since_id`. A search cursor
 older than that is dropped for one poll, the cursor moves on, and the range that can no longer be
-read is reported in `gaps`. (The mentions timeline has no such limit but returns at most 800.)
+read is reported in `gaps`. The mentions timeline has no time limit but returns only the 800 newest
+posts: a walk that ends after 800 posts without reaching its cursor reports the rest as a gap.
 
 Replies (`reply`, the Replier protocol) act as the brand account: OAuth 1.0a keys or an OAuth 2.0
 user token in the config. X has no idempotency key; a retried reply that X refuses as a duplicate
@@ -43,6 +44,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 import aiohttp
+import structlog
 import tweepy
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from yarl import URL
@@ -59,13 +61,18 @@ from connectors.base import (
 )
 from monitor.models import Author, Batch, Cursor, Mention, bounded
 
+log = structlog.get_logger("x")
+
 REAL_API = "https://api.twitter.com"
+# note_tweet: a post longer than 280 characters has only its first 280 in `text`; the whole of it is
+# here (triage must read all of it). withheld: the countries where the post is hidden, recorded.
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "public_metrics", "referenced_tweets", "lang",
-                "in_reply_to_user_id"]
+                "in_reply_to_user_id", "note_tweet", "withheld"]
 USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 EXPANSIONS = ["author_id"]
 RATE_WINDOW_S = 15 * 60.0
 SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days only
+MENTIONS_CAP = 800  # the mentions timeline returns at most the 800 newest posts
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 QUERY_MAX = 512  # X's limit for a recent-search query on the Basic and Pro tiers
 STREAM_NAME_MAX = 120  # stored in columns of 128 characters (cursors.stream, mentions.stream)
@@ -139,23 +146,27 @@ def snowflake_time(tweet_id: str) -> float:
 class StreamCursor:
     """A stream's cursor value. Plain `<since_id>` when everything up to it is stored; while a
     catch-up is under way, `<since_id>:<below_id>:<top_id>`: every post in (below, top] is stored,
-    (since, below] is still to read, and `top` becomes the plain cursor once it is."""
+    (since, below] is still to read, and `top` becomes the plain cursor once it is. A fourth part
+    counts the posts read so far in the walk (the mentions timeline stops at the 800 newest)."""
 
     since: str | None
     below: str | None = None
     top: str | None = None
+    read: int = 0
 
     @classmethod
     def parse(cls, value: str) -> StreamCursor:
         parts = value.split(":")
         if len(parts) == 1 and value.isdigit():
             return cls(value)
-        if len(parts) == 3 and all(p.isdigit() for p in parts[1:]) and (parts[0].isdigit() or not parts[0]):
-            return cls(parts[0] or None, parts[1], parts[2])
+        if len(parts) in (3, 4) and all(p.isdigit() for p in parts[1:]) and (parts[0].isdigit() or not parts[0]):
+            return cls(parts[0] or None, parts[1], parts[2], int(parts[3]) if len(parts) == 4 else 0)
         return cls(None)  # none yet, or unreadable: start from now
 
     def render(self) -> str:
-        return f"{self.since or ''}:{self.below}:{self.top}" if self.below else (self.since or "")
+        if not self.below:
+            return self.since or ""
+        return f"{self.since or ''}:{self.below}:{self.top}" + (f":{self.read}" if self.read else "")
 
 
 @dataclass
@@ -167,6 +178,23 @@ class _StreamResult:
     truncated: bool = False  # stopped at max_pages
 
 
+class _OnlyErrors(Exception):
+    """X answered 200 with an `errors` list and nothing else (a suspended, deleted or protected
+    account on the mentions endpoint). Not a quiet stream: translated in `_translate`."""
+
+    def __init__(self, errors: list[Any]) -> None:
+        self.errors = [e for e in errors if isinstance(e, dict)]
+        super().__init__(_errors_detail(self.errors))
+
+
+def _errors_detail(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(str(e.get("detail") or e.get("title") or e.get("message") or e) for e in errors[:3])
+
+
+# Problem types that mean "this resource cannot be read" (it will not fix itself by waiting).
+_RESOURCE_PROBLEMS = ("resource-not-found", "not-authorized-for-resource", "resource-unavailable")
+
+
 class DuplicatePost(SourceError):
     """X refused a post with the same text as one of ours (403 duplicate content)."""
 
@@ -175,6 +203,10 @@ def _translate(exc: BaseException, *, clock: Callable[[], float] = time.time) ->
     """The one place where tweepy, aiohttp and JSON errors become our error vocabulary."""
     if isinstance(exc, SourceError):
         return exc
+    if isinstance(exc, _OnlyErrors):
+        if any(str(e.get("type", "")).endswith(_RESOURCE_PROBLEMS) for e in exc.errors):
+            return ConfigError(f"X answered only errors: {exc}")
+        return TransientError(f"X answered only errors: {exc}")
     if isinstance(exc, tweepy.TooManyRequests):
         reset = getattr(exc, "reset_time", None)
         # X windows are 15 minutes: a reset further away than that is a skewed clock, not a longer wait
@@ -258,6 +290,7 @@ class XSource:
         self.requests_total = 0
         self.requests_by_pool: dict[str, int] = {}  # per endpoint: what the budget planner counts
         self.reads_total = 0  # posts X returned (what X bills against the monthly cap)
+        self.partial_errors = 0  # `errors` entries X sent beside data (logged, counted)
 
     # -- streams ----------------------------------------------------------------------------
 
@@ -290,7 +323,10 @@ class XSource:
             self._user_ids.pop(handle.lstrip("@").lower(), None)  # ask again: a cached id proves no token
             await self._user_id(handle, path=f"{self._path}handles[{i}]")
         if not self.cfg.handles:  # still prove the token works
-            await self._call("users", lambda c: c.get_user(username="X"))
+            try:
+                await self._call("users", lambda c: c.get_user(username="X"))
+            except ConfigError:
+                pass  # an answer about the account (even "not found") proves the token
 
     async def fetch(self, cursors: dict[str, Cursor], *, streams: Sequence[str] | None = None) -> Batch:
         """New posts of every stream (or only `streams`, for a planner that spreads the budget)."""
@@ -414,6 +450,7 @@ class XSource:
         oldest: int | None = None
         token: str | None = None
         complete = False
+        read = state.read  # posts read in this walk, over all its polls
         for n in range(self.cfg.max_pages):
             try:
                 body = await self._call(endpoint, lambda c: page(c, token))
@@ -432,6 +469,7 @@ class XSource:
             result.mentions.extend(m for m in items if since is None or int(m.external_id) > int(since))
             result.skipped_bad += bad
             oldest = min([*ids, *([oldest] if oldest is not None else [])], default=None)
+            read += len(ids)
             if n == 0 and top is None:
                 top = page_newest
             token = (body.get("meta") or {}).get("next_token")
@@ -439,11 +477,15 @@ class XSource:
                 complete = True
                 break
         result.truncated = not complete and result.error is None
-        result.cursor = self._next_cursor(stream, state, top, oldest, complete, beyond_reach, horizon)
+        if complete and kind == "mentions" and since is not None and read >= MENTIONS_CAP \
+                and oldest is not None and oldest > int(since) + 1:
+            # The timeline ended at its 800 newest before reaching the cursor: the rest is dropped.
+            self.gaps.append(Gap(stream, snowflake_time(since), snowflake_time(str(oldest))))
+        result.cursor = self._next_cursor(stream, state, top, oldest, complete, beyond_reach, horizon, read)
         return result
 
     def _next_cursor(self, stream: str, state: StreamCursor, top: str | None, oldest: int | None, complete: bool,
-                     beyond_reach: bool, horizon: float) -> Cursor | None:
+                     beyond_reach: bool, horizon: float, read: int = 0) -> Cursor | None:
         """Where this stream stands after the walk; None when nothing moved."""
         since = state.since
         if complete or since is None or beyond_reach:
@@ -461,7 +503,7 @@ class XSource:
             return Cursor(stream, top)
         if oldest is None or top is None:
             return None  # nothing read: the cursor stands
-        return Cursor(stream, StreamCursor(since, str(oldest), top).render())
+        return Cursor(stream, StreamCursor(since, str(oldest), top, read).render())
 
     def _parse_page(self, stream: str, body: Any) -> tuple[list[Mention], int, list[int], str | None]:
         """Mentions, malformed-item count, the ids read, and the page's newest id (reposts and bad
@@ -490,6 +532,9 @@ class XSource:
 
     def _to_mention(self, stream: str, t: dict[str, Any], users: dict[Any, dict[str, Any]]) -> Mention:
         tid, text, author_id = str(t["id"]), t["text"], str(t["author_id"])
+        note = t.get("note_tweet")
+        if isinstance(note, dict) and isinstance(note.get("text"), str) and note["text"]:
+            text = note["text"]  # a long post: `text` holds only its first 280 characters
         if not tid.isdigit() or not isinstance(text, str):
             raise BadPayload(f"tweet {tid!r} has no usable id or text")
         created_at = datetime.fromisoformat(str(t["created_at"]).replace("Z", "+00:00"))
@@ -499,6 +544,8 @@ class XSource:
                         followers=int(followers or 0), verified=bool(u.get("verified", False)))
         refs = {r.get("type"): str(r.get("id")) for r in t.get("referenced_tweets") or [] if isinstance(r, dict)}
         metrics = {k: int(v) for k, v in (t.get("public_metrics") or {}).items() if isinstance(v, int)}
+        withheld = t.get("withheld") if isinstance(t.get("withheld"), dict) else {}
+        codes = [str(c) for c in withheld.get("country_codes") or [] if isinstance(c, str)]
         url = (f"https://x.com/{author.username}/status/{tid}" if author.username
                else f"https://x.com/i/web/status/{tid}")
         return Mention(
@@ -506,7 +553,7 @@ class XSource:
             stream=stream, url=url, conversation_id=str(t.get("conversation_id") or ""),
             in_reply_to=refs.get("replied_to", ""), quoted_id=refs.get("quoted", ""), lang=str(t.get("lang") or ""),
             metrics=metrics, is_own=author.username.lower() in self.own_handles or author_id in self._own_ids(),
-            is_repost="retweeted" in refs, raw={"tweet": t, "author": u},
+            is_repost="retweeted" in refs, raw={"tweet": t, "author": u, **({"withheld_in": codes} if codes else {})},
         )
 
     def _own_ids(self) -> set[str]:
@@ -574,6 +621,14 @@ class XSource:
             response = await call(self._api(user=user))
             self._note_rate(endpoint, response.headers)
             body = json.loads(await response.text())  # the body is already read; read() would refuse
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if errors and isinstance(errors, list):
+                if "data" not in body:
+                    raise _OnlyErrors(errors)
+                # Partial errors beside data (an author or a referenced post X will not show): the
+                # data is good; say what was left out and count it.
+                self.partial_errors += len(errors)
+                log.warning("x.partial_errors", endpoint=endpoint, count=len(errors), detail=_errors_detail(errors))
             if endpoint in ("search", "mentions") and isinstance(body, dict) and isinstance(body.get("data"), list):
                 self.reads_total += len(body["data"])
             return body

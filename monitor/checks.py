@@ -12,14 +12,19 @@ class CheckResult:
     what: str
     ok: bool
     detail: str
+    environment: bool = False  # the machine's fault (database, files), not a credential: exit 3
 
 
 async def run_checks(cfg: Config) -> list[CheckResult]:
-    from monitor.sources import build_sources
+    from monitor.startup import storage_problem
     from monitor.storage.engine import create_engine
     from monitor.storage.migrate import current_revision, head_revision
 
     results: list[CheckResult] = []
+    problem = await storage_problem(cfg.storage.url)
+    if problem is not None:  # one line naming the setting and the fix, never a traceback
+        results.append(CheckResult("storage", False, str(problem), environment=True))
+        return [*results, *await _check_sources_and_slack(cfg)]
     engine = create_engine(cfg.storage.url)
     try:
         rev = await current_revision(engine)
@@ -29,10 +34,18 @@ async def run_checks(cfg: Config) -> list[CheckResult]:
         else:
             results.append(CheckResult("storage", True, f"reachable; schema {rev or 'empty'} → {head} on start"))
     except Exception as e:  # any driver error: the point is to report it readably
-        results.append(CheckResult("storage", False, f"{type(e).__name__}: {e}"))
+        from monitor.startup import explain_storage
+
+        results.append(CheckResult("storage", False, str(explain_storage(e, cfg.storage.url)), environment=True))
     finally:
         await engine.dispose()
+    return [*results, *await _check_sources_and_slack(cfg)]
 
+
+async def _check_sources_and_slack(cfg: Config) -> list[CheckResult]:
+    from monitor.sources import build_sources
+
+    results: list[CheckResult] = []
     try:
         sources = build_sources(cfg)
     except SourceError as e:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from connectors.http_check import HttpCheckConfig
 from connectors.reddit import RedditConfig
@@ -56,8 +56,40 @@ class StorageConfig(_Strict):
     url: str = "sqlite+aiosqlite:///outreach-monitor.db"
 
 
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+
+
+class EscalationConfig(_Strict):
+    """A critical ticket nobody acknowledged: re-announced in its thread, then sent to a channel."""
+
+    reannounce_after_minutes: float = Field(10.0, gt=0)
+    channel_after_minutes: float = Field(30.0, gt=0)
+    channel: str | None = None  # e.g. "#care-escalations"; no channel: only the re-announcement
+    check_every_s: float = Field(30.0, gt=0)
+
+
+class StormConfig(_Strict):
+    """Storm control: past `burst` alerts to one channel within `window_s`, the rest collapse into one thread."""
+
+    enabled: bool = True
+    burst: int = Field(20, ge=1)
+    window_s: float = Field(60.0, gt=0)
+    summary_every_s: float = Field(60.0, gt=0)  # a summary of the newest in the storm's thread
+    quiet_after_s: float = Field(180.0, gt=0)  # a storm with nothing new for this long is over
+
+
 class SlackConfig(_Strict):
     token: SecretStr
+    # Socket Mode (buttons, modals, /outreach) with the app-level token xapp-… (scope connections:write);
+    # or interactivity: http with signing_secret, served at server.host:port + interactivity_path
+    app_token: SecretStr | None = None
+    interactivity: Literal["socket", "http"] = "socket"
+    signing_secret: SecretStr | None = None
+    interactivity_path: str = "/slack/events"
+    approvers_group: str | None = None  # user group id (S…) whose members may approve public replies
+    oncall_group: str | None = None  # user group id (S…) mentioned when a critical ticket waits
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    storm: StormConfig = Field(default_factory=StormConfig)
     api_base: str = "https://slack.com/api/"
     # urgency -> channel; an urgency left out (or null) gets no Slack alert
     channels: dict[str, str | None] = Field(
@@ -68,6 +100,19 @@ class SlackConfig(_Strict):
     min_interval_per_channel: float = Field(1.0, ge=0)
     # While Slack refuses the token, one post is tried this often; alerts go out this soon after a fix.
     auth_recheck: float = Field(30.0, gt=0)
+
+    @field_validator("approvers_group", "oncall_group")
+    @classmethod
+    def _group_id(cls, v: str | None) -> str | None:
+        if v is not None and not _GROUP_ID.match(v):
+            raise ValueError("expected a Slack user group id like S0123ABCD (Slack: the group's ⋮ menu → Copy group ID)")
+        return v
+
+    @model_validator(mode="after")
+    def _interactivity_needs_its_secret(self) -> SlackConfig:
+        if self.interactivity == "http" and self.signing_secret is None:
+            raise ValueError("interactivity: http needs signing_secret (the app's Basic Information page)")
+        return self
 
     @field_validator("channels")
     @classmethod
@@ -108,9 +153,19 @@ class ServerConfig(_Strict):
     port: int = Field(8080, ge=0, le=65535)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 class LoggingConfig(_Strict):
     level: str = "info"
     json_: bool = Field(True, alias="json")
+
+    @field_validator("level")
+    @classmethod
+    def _a_level(cls, v: str) -> str:
+        if v.lower() not in LOG_LEVELS:
+            raise ValueError(f"unknown level {v!r}; expected one of {', '.join(LOG_LEVELS)}")
+        return v.lower()
 
 
 class Config(_Strict):

@@ -39,6 +39,7 @@ from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
 from monitor.poller import Poller
+from monitor.slack_cockpit import SlackCockpit, storm_rule
 from monitor.sources import build_sources
 from monitor.storage.engine import create_engine
 from monitor.storage.migrate import upgrade
@@ -62,8 +63,10 @@ class Daemon:
         handlers: Mapping[str, DeliveryHandler] | None = None,
         clock: Callable[[], float] = time.time,
         serve_http: bool = True,
+        config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
         self.cfg = cfg
+        self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
@@ -84,6 +87,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._stopping_dispatch = asyncio.Event()
         self._started_at = clock()
+        self.cockpit: SlackCockpit | None = None
         self.tasks = {"dispatcher": TaskHealth("dispatcher", clock=clock, on_recover=self._task_recovered)}
         self.storage = TaskHealth("storage", clock=clock)  # any storage error seen by a job, until one works
         # poll leases and outbox claims last two thirds of the failover time; a survivor's tick (≤ 5 s)
@@ -110,7 +114,11 @@ class Daemon:
             slack = handlers["slack.message"]
             if MENTION_ALERT not in handlers and isinstance(slack, SlackDelivery):
                 handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
-            policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency)
+            policy = AlertPolicy(cfg.slack.channels, cfg.triage.alert_min_urgency, storm=storm_rule(cfg.slack))
+            self.cockpit = SlackCockpit(cfg.slack, self.engine, instance=self.instance, clock=self.clock,
+                                        wake=lambda: self.dispatcher.wake() if self.dispatcher else None,
+                                        health=self.health)
+            self.cockpit.register(handlers)
         # tickets and public replies (monitor/care.py): decided at ingest, sent by the outbox, swept on a timer
         self.care = build_care(cfg, self.engine, self.sources, clock=self.clock)
         handlers.setdefault(REPLY_KIND, self.care.delivery)
@@ -184,7 +192,13 @@ class Daemon:
                 )
         self.scheduler.add_job(self._care_job, "interval", seconds=SWEEP_EVERY_S, id="tickets:sweep",
                                replace_existing=True, max_instances=1, coalesce=True)
+        for job_id, seconds in self.cockpit.jobs() if self.cockpit is not None else []:
+            # the cockpit's timers (escalation, storm summaries); each runs under a lease inside
+            self.scheduler.add_job(self._cockpit_job, "interval", seconds=seconds, args=[job_id], id=job_id,
+                                   replace_existing=True, max_instances=1, coalesce=True)
         self.scheduler.start()
+        if self.cockpit is not None:
+            await self.cockpit.start()
         self._dispatch_task = asyncio.create_task(
             supervise(self.tasks["dispatcher"], self.dispatcher.run, stopping=self._stopping_dispatch,
                       on_first_failure=self._task_failing),
@@ -196,6 +210,8 @@ class Daemon:
 
     async def _start_web(self) -> None:
         app = make_web_app(self.health, self._render_metrics)
+        if self.cockpit is not None and self.cockpit.http_handler is not None:
+            app.router.add_post(self.cockpit.cfg.interactivity_path, self.cockpit.http_handler)
         self._web = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._web.setup()
         site = web.TCPSite(self._web, self.cfg.server.host, self.cfg.server.port)
@@ -249,6 +265,12 @@ class Daemon:
         except Exception as e:
             self._job_failed("watch", name, e)
 
+    async def _cockpit_job(self, job_id: str) -> None:
+        try:
+            await self.cockpit.run_job(job_id)  # type: ignore[union-attr]
+        except Exception as e:
+            self._job_failed(job_id, "slack", e)
+
     def _job_failed(self, job: str, name: str, e: Exception) -> None:
         if is_storage_error(e):
             self.storage.failed(e)
@@ -301,6 +323,7 @@ class Daemon:
         else:
             return
         await self._tell_operators(key, payload)
+
     async def _tell_operators(self, key: str, payload: dict[str, Any]) -> None:
         """One message to the operators' channel, through the outbox; `key` makes it once."""
         if self.cfg.slack is None:
@@ -350,11 +373,11 @@ class Daemon:
         if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
             down = True
             problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
+        # a block lasts until a delivery works again, even between two tries
         for blk in blocked:
-            if blk.until > now:
-                what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
-                problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
-        if any(blk.lane.startswith("service:") and blk.until > now for blk in blocked):
+            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
+            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
+        if any(blk.lane.startswith("service:") for blk in blocked):
             down = True  # nothing reaches the team
         if b is not None:
             if b.dead:
@@ -369,6 +392,9 @@ class Daemon:
                 "oldest_pending_age_s": None if b.oldest_pending_at is None else round(now - b.oldest_pending_at, 1),
                 "oldest_urgent_age_s": None if urgent_age is None else round(urgent_age, 1),
             }
+        refused = next((blk for blk in blocked if blk.lane == "service:slack"), None)
+        if self.cfg.slack is not None:
+            delivery["slack_token"] = "ok" if refused is None else f"refused since {round(now - refused.since)} s"
         delivery["blocked"] = [
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
@@ -405,13 +431,24 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def reload(self) -> None:
-        """SIGHUP: check paused sources again now; each resumes only if its check passes."""
-        for p in self.pollers.values():
-            if p.health.state == "paused":
-                task = asyncio.ensure_future(p.try_resume())
-                self._running_polls.add(task)
-                task.add_done_callback(self._running_polls.discard)
+    def reload(self) -> asyncio.Task[bool]:
+        """SIGHUP: re-read the config file and the environment, take the new sources' settings and
+        credentials, then check paused sources again now (each resumes only if its check passes).
+        A config that does not load is refused with its error; the old one keeps running.
+        Returns the task (True when the new config was taken), for tests to await."""
+        task = asyncio.ensure_future(self._reload())
+        self._running_polls.add(task)
+        task.add_done_callback(self._running_polls.discard)
+        return task
+
+    async def _reload(self) -> bool:
+        taken = False
+        if self.config_path is not None:
+            from monitor.reload import apply_config
+
+            taken = await apply_config(self, self.config_path)
+        await asyncio.gather(*(p.try_resume() for p in self.pollers.values() if p.health.state == "paused"))
+        return taken
 
     async def run_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -427,6 +464,8 @@ class Daemon:
         deadline = time.monotonic() + DRAIN_SECONDS
         if self.scheduler is not None:
             self.scheduler.pause()  # no new polls; shutdown() would cancel the running ones
+        if self.cockpit is not None:
+            await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
         if self.dispatcher is not None and self._dispatch_task is not None:

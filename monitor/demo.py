@@ -17,12 +17,14 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import func, select
 
+from monitor import demo_alerts
 from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.models import URGENCIES
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
-from monitor.storage.schema import mentions, tickets
+from monitor.sandbox.teammate import Teammate
+from monitor.storage.schema import mentions, ticket_actions, tickets
 
 BRAND = "acme"
 DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
@@ -50,6 +52,8 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         )
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+        actions = dict((await conn.execute(
+            select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
     health = await daemon.health()
     sources = {name: _source_report(health["sources"][name]) for name in daemon.pollers}
     slack_msgs = stack.slack.all_messages()
@@ -72,6 +76,10 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "per_channel": {f"#{names.get(c, c)}": n for c, n in per_channel.items()},
             "max_per_channel_per_s": stack.slack.max_per_channel_per_s,
             "rate_limited": stack.slack.rate_limited,
+            # the cockpit: threads started, alerts changed in place, what the scripted teammates did
+            "threads": sum(1 for m in slack_msgs if m.get("reply_count")),
+            "updates": stack.slack.updates,
+            "actions": {a: int(n) for a, n in sorted(actions.items())},
         },
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
@@ -117,16 +125,17 @@ async def run_demo(
 ) -> dict[str, Any]:
     stack = SandboxStack()
     await stack.start()
-    tmp = None
     if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="outreach-demo-")
-        db_path = Path(tmp.name) / "demo.db"
+        # Kept after the demo (the team's view is in it: tickets, triage, the outbox); we say where.
+        db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
     cfg = parse_config(stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True), source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
+    teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
     console.print(
         f"sandbox X at {stack.urls['x']}, Reddit at {stack.urls['reddit']}, Slack at {stack.urls['slack']}; "
         f"daemon /healthz on http://127.0.0.1:{daemon.http_port}/healthz; database {db_path}",
@@ -141,17 +150,28 @@ async def run_demo(
                 if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
+        teammate_stop.set()
+        await teammate_task
+        await _drain(daemon)
         await daemon.stop()
         report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
     finally:
         await stack.stop()
-        if tmp is not None:
-            tmp.cleanup()
     _print_summary(console, report)
+    _print_alerts(console, stack)
+    console.print(f"\nThe demo's database is kept at {db_path} — e.g. `sqlite3 {db_path} "
+                  "'select urgency, text from mentions'` (choose where with --db).", highlight=False, soft_wrap=True)
     if report_path is not None:
         report_path.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report written to {report_path}")
     return report
+
+
+async def _drain(daemon: Daemon) -> None:
+    """The teammate's last clicks queued message updates: let them go out before stopping."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (await daemon.health())["outbox"]["pending"]:
+        await asyncio.sleep(0.2)
 
 
 async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
@@ -163,6 +183,19 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
         return await _report(daemon, stack, duration_s)
     finally:
         await daemon.engine.dispose()
+
+
+def _print_alerts(console: Console, stack: SandboxStack) -> None:
+    """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
+    names = stack.slack.channels()
+    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    if not shown:
+        return
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    for m in shown:
+        console.print()
+        for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_summary(console: Console, r: dict[str, Any]) -> None:
@@ -178,6 +211,9 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print(f"  mentions stored {m['stored']} (our own {m['own']}), duplicates absorbed {m['duplicates']}")
     console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
     s = r["slack"]
-    console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second")
+    console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second; "
+                  f"{s['threads']} threads, {s['updates']} alerts updated in place")
+    if s["actions"]:
+        console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")

@@ -20,13 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
+from alerts.storm import StormRule
 from monitor import incidents, ticket_resolver
-from monitor.models import URGENCIES, Batch, Mention, Verdict
+from monitor.alert_flow import route_alerts
+from monitor.cockpit import suppressed
+from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions
 from monitor.triage import Triage
+from monitor.triage.batch import triage_off_loop
 from outreach import replies
 from outreach.replies import Voice
 
@@ -37,6 +41,7 @@ DAY = 86_400.0
 class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
+    storm: StormRule | None = None  # storm control (alerts.storm); None: every alert on its own
     # decided in the same transaction as the alerts: which ticket a post joins (the window for a
     # returning customer) and whether the brand answers in public (outreach/replies.py; None: never)
     ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S
@@ -103,20 +108,17 @@ async def ingest(
         await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
         fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
-        contacts = await _recent_contacts(conn, source, {m.author.id for m in fresh if not m.is_own}, now - DAY)
+        customers = {m.author.id for m in fresh if not (m.is_own or m.removed)}
+        contacts = await _recent_contacts(conn, source, customers, now - DAY)
+        # authors the team marked as spam from Slack: stored as usual, never alerted on again
+        muted = await suppressed(conn, source, customers)
         open_incidents = await incidents.open_incidents(conn) if fresh else []
     incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
 
-    # 2. triage, outside any transaction: CPU work that another source's write can overlap
-    verdicts: list[Verdict | None] = []
-    for m in fresh:
-        if m.is_own:
-            verdicts.append(None)  # our own voice is stored for threading, never triaged (no echo loops)
-            continue
-        prior = contacts[m.author.id]
-        contacts[m.author.id] += 1
-        verdicts.append(triage.classify(m, prior_contacts=prior, open_incidents=incident_names))
+    # 2. triage, outside any transaction and off the event loop (a thread): CPU work that polls,
+    #    delivery and /healthz must not wait for (monitor/triage/batch.py)
+    verdicts = await triage_off_loop(triage, fresh, contacts, incident_names)
 
     # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
     #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
@@ -139,6 +141,8 @@ async def ingest(
                 "lang": m.lang,
                 "metrics": m.metrics or None,
                 "is_own": m.is_own,
+                "removed": m.removed,
+                "withheld": withheld_in(m),
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": None,  # set below, once we know which mentions are ours to store
@@ -179,7 +183,8 @@ async def ingest(
 
         # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
         applied = await ticket_resolver.apply(
-            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts) if m.external_id in ids],
+            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts)
+                               if m.external_id in ids and not m.removed],  # nobody left to follow
             now=now, window=policy.ticket_window if policy is not None else ticket_resolver.DEFAULT_WINDOW_S)
         ticket_ids = applied.assign
         result.tickets_opened = applied.opened
@@ -194,7 +199,7 @@ async def ingest(
         effects = []
         if policy is not None:
             for m, v in zip(fresh, verdicts):
-                if v is None or m.external_id not in ids:
+                if v is None or m.external_id not in ids or m.author.id in muted:
                     continue
                 channel = policy.channel(v)
                 if channel is None:
@@ -204,7 +209,10 @@ async def ingest(
                 about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
                 effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
                                          priority=PRIORITY[v.urgency], about=about))
-        result.alerts = await enqueue(conn, effects, now=now)
+        if effects and policy is not None:  # threads and storm control decide where each alert goes
+            effects = await route_alerts(conn, effects, now=now, storm=policy.storm)
+        result.alerts = await enqueue(conn, [e for e in effects if e.kind == MENTION_ALERT], now=now)
+        await enqueue(conn, [e for e in effects if e.kind != MENTION_ALERT], now=now)  # parent updates, storms
 
         if batch.cursors:
             cur_rows = [

@@ -6,8 +6,13 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
+
+# The `*_created` series (one timestamp per counter and label set) double what /metrics serves and
+# nobody graphs them. The switch is process-wide in prometheus_client.
+disable_created_metrics()
 
 
 class Metrics:

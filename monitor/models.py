@@ -96,6 +96,9 @@ class Mention:
     metrics: dict[str, int] = field(default_factory=dict)
     is_own: bool = False  # written by one of the brand's own accounts: stored, never triaged
     is_repost: bool = False
+    # Deleted by its author or removed by a moderator ("[deleted]" author, "[removed]" text): stored
+    # as what it is, never triaged, alerted, answered or counted as a customer.
+    removed: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -107,6 +110,12 @@ class Mention:
         _set(self, "lang", _clean(self.lang, 16, key=False))
         if self.metrics and not all(k.isascii() for k in self.metrics if isinstance(k, str)):
             _set(self, "metrics", {_clean(k): v for k, v in self.metrics.items()})
+
+
+def withheld_in(m: Mention) -> str | None:
+    """The countries where the platform withholds the post ("DE,FR"), as the connector found them."""
+    codes = m.raw.get("withheld_in") if isinstance(m.raw, dict) else None
+    return ",".join(codes)[:256] if codes else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,11 +179,13 @@ class Poller:
         except (AuthError, ConfigError) as e:
             self._account(now, spent_before, reads_before)
             failed = {s for s, _ in self.source.last_errors}
-            if isinstance(e, ConfigError) and failed.issuperset(asked) and \
-                    any(st.state == "ok" for n, st in h.streams.items() if n not in asked):
-                # One stream's setting is wrong (a query the API rejects): that stream stops and the
-                # operators hear of it; pausing the source would blind its good streams too.
-                self._streams_after(now, asked, None, e)
+            if isinstance(e, ConfigError) and failed and not failed.issuperset(self.all_streams()):
+                # Some streams' settings or resources are wrong (a query the API rejects, a private
+                # subreddit, a suspended handle): those streams stop and the operators hear of them;
+                # pausing the source would blind its good streams too. Streams asked that did not
+                # fail answered, with nothing new.
+                spent = sum(self.source.requests_by_pool.values()) - sum(spent_before.values())
+                self._streams_after(now, asked, Batch([], [], requests=max(0, spent)), None)
                 h.errors += 1
                 await self._stream_alerts(now)
                 return None

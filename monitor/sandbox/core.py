@@ -17,7 +17,12 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "malformed", "drop"]
+# "timeout" answers after `delay`; "hang" waits `delay` and then drops the connection having done nothing
+FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout", "hang", "malformed", "drop",
+                    # what real platforms also do:
+                    "errors-only",  # X: 200 with only an `errors` list (a suspended account), no data, no meta
+                    "401-bare",  # Reddit's edge: 401 without a www-authenticate challenge
+                    "403-private"]  # Reddit: 403 {"reason": "private"} for one subreddit (not the token)
 
 
 @dataclass
@@ -103,6 +108,9 @@ class Faults:
         return None
 
 
+NO_CHALLENGE = web.ResponseKey("sandbox_no_challenge", bool)  # send this 401 without www-authenticate
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
         text=json.dumps(data), status=status, content_type="application/json", headers=headers or {}
@@ -129,6 +137,17 @@ def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> w
                 headers = {"x-ratelimit-remaining": "0", "x-ratelimit-used": "100",
                            "x-ratelimit-reset": str(int(fault.reset_in))}
         return json_response(body, 429, headers)
+    if fault.kind == "errors-only":
+        return json_response({"errors": [{"value": "acme", "detail": "User has been suspended: [acme].",
+                                          "title": "Forbidden", "resource_type": "user", "parameter": "id",
+                                          "resource_id": "acme",
+                                          "type": "https://api.twitter.com/2/problems/resource-not-found"}]}, 200)
+    if fault.kind == "401-bare":
+        resp = json_response({"message": "Unauthorized", "error": 401}, 401)
+        resp[NO_CHALLENGE] = True  # the Reddit app's challenge middleware leaves it bare
+        return resp
+    if fault.kind == "403-private":
+        return json_response({"reason": "private", "message": "Forbidden", "error": 403}, 403)
     if fault.kind in ("401", "403"):
         status = int(fault.kind)
         if style == "x":
@@ -147,7 +166,7 @@ def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> w
         return web.Response(text="upstream error", status=status, content_type="text/html")
     if fault.kind == "malformed":
         return web.Response(text='{"data": [{"id": "1", "text": ', status=200, content_type="application/json")
-    return None  # timeout and drop need the request object
+    return None  # timeout, hang and drop need the request object
 
 
 def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "slack", "reddit"]):  # type: ignore[no-untyped-def]
@@ -161,7 +180,9 @@ def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "
             if fault is not None:
                 if fault.kind == "timeout":
                     await asyncio.sleep(fault.delay)
-                elif fault.kind == "drop":
+                elif fault.kind in ("drop", "hang"):
+                    if fault.kind == "hang":
+                        await asyncio.sleep(fault.delay)
                     if request.transport is not None:
                         request.transport.abort()
                     rec.status = -1

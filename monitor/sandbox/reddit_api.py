@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from monitor.sandbox.core import Faults, Recorder, json_response, make_middleware
+from monitor.sandbox.core import NO_CHALLENGE, Faults, Recorder, json_response, make_middleware
 from monitor.sandbox.scenario import Scenario
 
 TOKEN_PATH = "/api/v1/access_token"
@@ -110,6 +110,9 @@ class RedditWorld:
     tokens_issued: int = 0
     outages: list[tuple[float, float, int]] = field(default_factory=list)  # (start, end, status): all fail
     token_expiries: list[float] = field(default_factory=list)  # at these moments every token dies
+    # The token endpoint is its own rate pool with its own x-ratelimit-* headers (and its own 429).
+    token_rate_limit: int | None = 300
+    token_rate_window: float = 600.0
 
     def __post_init__(self) -> None:
         self._apps: dict[str, str] = {}  # client_id -> secret
@@ -120,7 +123,9 @@ class RedditWorld:
         self._inbox: list[_InboxItem] = []
         self._tokens: dict[str, _Token] = {}
         self._windows: dict[str, _Window] = {}
-        self._next_id = {"t3": 36**5, "t1": 36**6}
+        self._next_id = {"t3": 36**5, "t1": 36**6, "t4": 36**4}
+        self._access: dict[str, str] = {}  # lower-case subreddit -> "private" | "quarantined" | "banned"
+        self._token_window: _Window | None = None
         self._order: list[tuple[float, str, int, str]] = []  # (created, kind, id, fullname), oldest first
 
     # ---- scripting -------------------------------------------------------------------------
@@ -134,6 +139,41 @@ class RedditWorld:
 
     def add_subreddit(self, name: str) -> None:
         self._subreddits[name.lower()] = name
+
+    def restrict(self, subreddit: str, reason: str | None = "private") -> None:
+        """Make a subreddit private or quarantined (its listings answer 403 with that reason) or
+        banned (404 {"reason": "banned"}), as Reddit does; None opens it again."""
+        if reason is None:
+            self._access.pop(subreddit.lower(), None)
+        else:
+            self._access[subreddit.lower()] = reason
+
+    def remove(self, fullname: str, *, by: str = "moderator") -> None:
+        """What Reddit serves for a removed ("moderator": body `[removed]`) or deleted ("author":
+        body `[deleted]`) thing: the author shows as `[deleted]`, its text is gone."""
+        t = self._things[fullname]
+        text = "[removed]" if by == "moderator" else "[deleted]"
+        t["author"] = "[deleted]"
+        t.pop("author_fullname", None)
+        t["body" if fullname.startswith("t1_") else "selftext"] = text
+        if by == "moderator" and fullname.startswith("t3_"):
+            t["removed_by_category"] = "moderator"
+
+    def message(self, to: str, subject: str, body: str, *, author: str = "someone",
+                created_utc: float | None = None) -> dict[str, Any]:
+        """A private message (t4) in `to`'s inbox."""
+        mid = self._new_id("t4")
+        data: dict[str, Any] = {
+            "id": mid, "name": f"t4_{mid}", "author": author, "dest": self._user_names.get(to.lower(), to),
+            "subject": subject, "body": body, "was_comment": False, "new": True, "context": "",
+            "created_utc": float(self.clock() if created_utc is None else created_utc), "parent_id": None,
+            "first_message": None, "first_message_name": None, "replies": "", "distinguished": None,
+            "subreddit": None,
+        }
+        data["created"] = data["created_utc"]
+        self._things[data["name"]] = data  # not in _order: listings of posts and comments never show it
+        self._inbox.append(_InboxItem(to.lower(), data["name"], "private_message"))
+        return data
 
     def expire_tokens(self) -> None:
         """Every token issued so far stops working: the next API call gets 401 invalid_token."""
@@ -347,6 +387,22 @@ class RedditWorld:
             return None
         return tok
 
+    def _charge_token(self) -> tuple[bool, dict[str, str]]:
+        """One token request against the token endpoint's own window (not the API's)."""
+        now = self.clock()
+        win = self._token_window
+        if win is None or now >= win.start + self.token_rate_window:
+            win = self._token_window = _Window(now)
+        limit = self.token_rate_limit if self.token_rate_limit is not None else 1000
+        allowed = self.token_rate_limit is None or win.used < self.token_rate_limit
+        if allowed:
+            win.used += 1
+        return allowed, {
+            "x-ratelimit-remaining": f"{float(max(limit - win.used, 0)):.1f}",
+            "x-ratelimit-used": str(win.used),
+            "x-ratelimit-reset": str(max(int(math.ceil(win.start + self.token_rate_window - now)), 0)),
+        }
+
     def _charge(self, client_id: str) -> tuple[bool, dict[str, str]]:
         """Spend one call of the client's window; False when it is already spent (answer 429)."""
         now = self.clock()
@@ -430,9 +486,19 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return json_response({"message": message, "error": status, **extra}, status)
 
 
+class _Refused(Exception):
+    """A handler's finished error answer (e.g. a private subreddit's 403), sent with the rate headers."""
+
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
 def _inbox_item(world: RedditWorld, item: _InboxItem) -> dict[str, Any]:
-    """A comment as the inbox shows it: a message-like t1 with `context` instead of `permalink`."""
+    """A comment as the inbox shows it: a message-like t1 with `context` instead of `permalink`;
+    a private message as the t4 it is."""
     c = world._things[item.thing]  # visible: the caller filtered
+    if item.thing.startswith("t4_"):
+        return {"kind": "t4", "data": {k: v for k, v in c.items()}}
     data = {
         "id": c["id"], "name": c["name"], "author": c["author"], "body": c["body"],
         "subreddit": c["subreddit"], "subreddit_name_prefixed": c["subreddit_name_prefixed"],
@@ -451,7 +517,8 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
         # Outermost, so injected 401 faults carry Reddit's challenge too: prawcore picks its
         # exception class from it (and raises KeyError on a 401 without one).
         resp = await handler(request)
-        if resp.status == 401 and "www-authenticate" not in resp.headers and request.path != TOKEN_PATH:
+        if resp.status == 401 and "www-authenticate" not in resp.headers and request.path != TOKEN_PATH \
+                and not resp.get(NO_CHALLENGE):
             resp.headers["www-authenticate"] = _CHALLENGE
         return resp
 
@@ -475,6 +542,8 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
             return json_response({"message": "Too Many Requests", "error": 429}, 429, headers)
         try:
             resp = await handler(request)
+        except _Refused as refused:
+            resp = refused.response
         except web.HTTPException as exc:  # redirects, unknown routes: answered with the headers too
             if exc.status >= 400:
                 resp = _error(exc.status, exc.reason)
@@ -484,6 +553,15 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
         return resp
 
     async def access_token(request: web.Request) -> web.Response:
+        allowed, headers = world._charge_token()
+        if not allowed:
+            resp = json_response({"message": "Too Many Requests", "error": 429}, 429, headers)
+        else:
+            resp = await _access_token(request)
+            resp.headers.update(headers)
+        return resp
+
+    async def _access_token(request: web.Request) -> web.Response:
         client_id, secret = _basic(request.headers.get("Authorization", ""))
         if client_id is None or world._apps.get(client_id) != secret:
             return _error(401, "Unauthorized")
@@ -512,6 +590,12 @@ def make_reddit_app(world: RedditWorld) -> web.Application:
         sub = request.match_info["sub"]
         if not world._known(sub):
             raise web.HTTPFound(f"/subreddits/search.json?q={quote(sub)}")
+        for part in sub.lower().split("+"):
+            reason = world._access.get(part)
+            if reason is not None:
+                status = 404 if reason == "banned" else 403
+                raise _Refused(json_response({"reason": reason, "message": "Not Found" if status == 404
+                                              else "Forbidden", "error": status}, status))
         return sub
 
     async def search(request: web.Request) -> web.Response:

@@ -1,4 +1,6 @@
-"""A local Slack Web API: enough of `auth.test`, `chat.*` and `conversations.*` for slack-sdk to talk to.
+"""A local Slack Web API: enough of `auth.test`, `chat.*`, `conversations.*`, `users.*`, `usergroups.*`,
+`views.*` and `apps.connections.open` for slack-sdk and slack-bolt to talk to (Socket Mode itself is in
+`slack_socket.py`).
 
 It answers the way Slack does: HTTP 200 with `{"ok": false, "error": ...}` for API errors, 429 with
 `Retry-After` when one channel gets more than about one message a second, and it checks Block Kit
@@ -6,6 +8,10 @@ limits so a payload the real Slack would refuse (`invalid_blocks`, `msg_too_long
 too. Every request is recorded and faults can be injected (see `core.Faults`), e.g.
 
     workspace.faults.add("/api/chat.postMessage", Fault("429", reset_in=7))
+
+Lasting conditions are switches on the workspace: `revoke_token()` / `restore_token()` (every call
+answers `invalid_auth`), `remove_bot(channel)` (`not_in_channel`), `delete_channel(channel)`
+(`channel_not_found`).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from monitor.sandbox.core import Faults, Recorder, json_response, make_middleware
+from monitor.sandbox.slack_socket import SocketMode
 
 TEAM_ID = "T0SANDBOX"
 BOT_USER_ID = "U0SANDBOXBOT"
@@ -63,6 +70,7 @@ class SlackWorkspace:
     """
 
     token: str = "xoxb-sandbox-token"
+    app_token: str = "xapp-sandbox-token"  # the app-level token Socket Mode connects with
     channel_names: tuple[str, ...] = ("care-urgent", "care", "care-ops")
     rate_per_channel: float | None = 1.0
     burst: int = 3
@@ -70,7 +78,8 @@ class SlackWorkspace:
     wall: Callable[[], float] = time.time
     team: str = "Sandbox"
     scopes: frozenset[str] = frozenset(
-        {"chat:write", "channels:read", "groups:read", "channels:history", "groups:history"})
+        {"chat:write", "channels:read", "groups:read", "channels:history", "groups:history", "users:read",
+         "usergroups:read", "commands"})
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered by the rate limiter (not injected faults)
@@ -82,8 +91,23 @@ class SlackWorkspace:
         self._posted_at: dict[str, list[float]] = {}  # id -> clock() of each accepted post
         self._buckets: dict[str, _Bucket] = {}
         self._last_us = 0
+        self.revoked = False
+        self.team_id = TEAM_ID
+        self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, dict[str, Any]] = {}
+        self.views: dict[str, dict[str, Any]] = {}  # open modals by view id
+        self.views_opened = 0
+        self.triggers: set[str] = set()  # trigger_ids handed out with interactions (views.open wants one)
+        self.ephemeral: list[dict[str, Any]] = []  # chat.postEphemeral messages (only their user sees them)
+        self.updates = 0  # chat.update calls that changed a message
+        self.socket = SocketMode(self)
         for name in self.channel_names:
             self.add_channel(name)
+        for uid, name, real in (("U0ANN", "ann", "Ann Agent"), ("U0BOB", "bob", "Bob Agent"),
+                                ("U0CAT", "cat", "Cat Lead")):
+            self.add_user(uid, name, real)
+        self.add_usergroup("S0APPROVERS", "reply-approvers", ["U0CAT"])
+        self.add_usergroup("S0ONCALL", "care-oncall", ["U0ANN", "U0CAT"])
 
     # -- channels ---------------------------------------------------------------------------
 
@@ -110,6 +134,50 @@ class SlackWorkspace:
 
     def channels(self) -> dict[str, str]:
         return dict(self._channels)
+
+    # -- lasting faults ---------------------------------------------------------------------
+
+    def revoke_token(self) -> None:
+        """Every call answers invalid_auth until `restore_token()` (a revoked or rotated token)."""
+        self.revoked = True
+
+    def restore_token(self) -> None:
+        self.revoked = False
+
+    def remove_bot(self, channel: str) -> None:
+        """The bot is no longer in the channel: posting, updating and reading it answer not_in_channel."""
+        cid = self.channel_id(channel)
+        if cid is not None:
+            self.not_member.add(self._channels[cid])
+
+    def invite_bot(self, channel: str) -> None:
+        cid = self.channel_id(channel)
+        if cid is not None:
+            self.not_member.discard(self._channels[cid])
+
+    def delete_channel(self, channel: str) -> None:
+        cid = self.channel_id(channel)
+        if cid is not None:
+            del self._channels[cid]
+
+    # -- people -----------------------------------------------------------------------------
+
+    def add_user(self, user_id: str, name: str, real_name: str = "") -> None:
+        self.users[user_id] = {"id": user_id, "team_id": self.team_id, "name": name, "deleted": False,
+                               "real_name": real_name or name, "is_bot": False,
+                               "profile": {"real_name": real_name or name, "display_name": name}}
+
+    def user(self, user_id: str) -> dict[str, Any] | None:
+        return self.users.get(user_id)
+
+    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> None:
+        self.usergroups[group_id] = {"id": group_id, "team_id": self.team_id, "handle": handle,
+                                     "name": handle.replace("-", " ").title(), "is_usergroup": True,
+                                     "users": list(members), "user_count": len(members)}
+
+    def set_usergroup_members(self, group_id: str, members: list[str]) -> None:
+        self.usergroups[group_id]["users"] = list(members)
+        self.usergroups[group_id]["user_count"] = len(members)
 
     # -- what tests and the demo report read --------------------------------------------------
 
@@ -210,7 +278,7 @@ def _check_token(request: web.Request, params: dict[str, Any], workspace: SlackW
     token = auth[len("Bearer "):] if auth.startswith("Bearer ") else params.get("token", "")
     if not token:
         raise _ApiError("not_authed")
-    if token != workspace.token:
+    if token != workspace.token or workspace.revoked:
         raise _ApiError("invalid_auth")
 
 
@@ -220,6 +288,14 @@ def _channel(params: dict[str, Any], workspace: SlackWorkspace, *, by_name: bool
     cid = workspace.channel_id(channel) if by_name else (channel if channel in workspace.channels() else None)
     if cid is None:
         raise _ApiError("channel_not_found")
+    return cid
+
+
+def _member_channel(params: dict[str, Any], workspace: SlackWorkspace, *, by_name: bool = False) -> str:
+    """A channel the bot must be in (posting, updating, reading history): not_in_channel otherwise."""
+    cid = _channel(params, workspace, by_name=by_name)
+    if workspace.channels()[cid] in workspace.not_member:
+        raise _ApiError("not_in_channel")
     return cid
 
 
@@ -357,12 +433,13 @@ async def _post_message(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 
 async def _update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _member_channel(p, ws)
     message = ws._find(cid, str(p.get("ts") or ""))
     if message is None:
         raise _ApiError("message_not_found")
     fields = _message_fields(p, require_content=False)
     message.update(fields)
+    ws.updates += 1
     message["edited"] = {"user": BOT_USER_ID, "ts": ws._next_ts()}
     return json_response({"ok": True, "channel": cid, "ts": message["ts"], "text": message.get("text", ""),
                           "message": _public(message, with_metadata=True)})
@@ -410,7 +487,7 @@ def _in_window(ts: str, p: dict[str, Any]) -> bool:
 
 
 async def _history(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _member_channel(p, ws)
     with_metadata = _flag(p, "include_all_metadata")
     # like Slack: newest first, thread replies only when broadcast to the channel
     top = [m for m in reversed(ws._history[cid])
@@ -423,7 +500,7 @@ async def _history(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 
 async def _replies(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
-    cid = _channel(p, ws)
+    cid = _member_channel(p, ws)
     ts = str(p.get("ts") or "")
     if ws._find(cid, ts) is None:
         raise _ApiError("thread_not_found")
@@ -450,6 +527,87 @@ async def _list(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
     return json_response({"ok": True, "channels": page, "response_metadata": {"next_cursor": next_cursor}})
 
 
+async def _post_ephemeral(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    cid = _member_channel(p, ws, by_name=True)
+    if str(p.get("user") or "") not in ws.users:
+        raise _ApiError("user_not_found")
+    fields = _message_fields(p, require_content=True)
+    ts = ws._next_ts()
+    ws.ephemeral.append({"channel": cid, "user": p["user"], "ts": ts, **fields})
+    return json_response({"ok": True, "message_ts": ts})
+
+
+async def _users_info(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    user = ws.user(str(p.get("user") or ""))
+    if user is None:
+        raise _ApiError("user_not_found")
+    return json_response({"ok": True, "user": user})
+
+
+def _group(ws: SlackWorkspace, g: dict[str, Any], with_users: bool) -> dict[str, Any]:
+    out = {k: v for k, v in g.items() if k != "users"}
+    if with_users:
+        out["users"] = list(g["users"])
+    return out
+
+
+async def _usergroups_list(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    with_users = _flag(p, "include_users")
+    return json_response({"ok": True, "usergroups": [_group(ws, g, with_users) for g in ws.usergroups.values()]})
+
+
+async def _usergroup_users(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    group = ws.usergroups.get(str(p.get("usergroup") or ""))
+    if group is None:
+        raise _ApiError("no_such_subteam")
+    return json_response({"ok": True, "users": list(group["users"])})
+
+
+def _view_arg(ws: SlackWorkspace, p: dict[str, Any]) -> dict[str, Any]:
+    view = _json_arg(p, "view", "invalid_arguments")
+    if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+        raise _ApiError("invalid_arguments")
+    if view.get("type") == "modal":
+        title = (view.get("title") or {}).get("text") or ""
+        if not 1 <= len(title) <= 24:  # Slack's limit on a modal title
+            raise _ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] title must be 1..24"]})
+    problems = _block_problems(view.get("blocks") or [])
+    if problems:
+        raise _ApiError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {x}" for x in problems]})
+    return view
+
+
+def _stored_view(ws: SlackWorkspace, view: dict[str, Any], view_id: str) -> dict[str, Any]:
+    stored = dict(view, id=view_id, team_id=ws.team_id, app_id=APP_ID, bot_id=BOT_ID,
+                  hash=f"{int(ws.wall())}.{len(ws.views)}{view_id[-4:]}", state={"values": {}},
+                  private_metadata=view.get("private_metadata", ""), callback_id=view.get("callback_id", ""))
+    ws.views[view_id] = stored
+    return stored
+
+
+async def _views_open(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    trigger = str(p.get("trigger_id") or "")
+    if trigger not in ws.triggers:
+        raise _ApiError("invalid_trigger_id")
+    ws.triggers.discard(trigger)  # like Slack: a trigger opens one view
+    view = _view_arg(ws, p)
+    ws.views_opened += 1  # ids never repeat, even after modals close
+    return json_response({"ok": True, "view": _stored_view(ws, view, f"V{ws.views_opened:010d}")})
+
+
+async def _views_update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    view_id = str(p.get("view_id") or "")
+    if not view_id and p.get("external_id"):
+        view_id = next((v for v, view in ws.views.items() if view.get("external_id") == p["external_id"]), "")
+    current = ws.views.get(view_id)
+    if current is None:
+        raise _ApiError("not_found")
+    if p.get("hash") and p["hash"] != current["hash"]:
+        raise _ApiError("hash_conflict")
+    view = _view_arg(ws, p)
+    return json_response({"ok": True, "view": _stored_view(ws, view, view_id)})
+
+
 # the bot scope each method needs (for public channels, which is all the sandbox has)
 _SCOPES = {
     "chat.postMessage": "chat:write",
@@ -458,6 +616,9 @@ _SCOPES = {
     "conversations.replies": "channels:history",
     "conversations.list": "channels:read",
     "conversations.info": "channels:read",
+    "users.info": "users:read",
+    "usergroups.list": "usergroups:read",
+    "usergroups.users.list": "usergroups:read",
 }
 
 _METHODS = {
@@ -468,6 +629,12 @@ _METHODS = {
     "conversations.replies": _replies,
     "conversations.list": _list,
     "conversations.info": _info,
+    "chat.postEphemeral": _post_ephemeral,
+    "users.info": _users_info,
+    "usergroups.list": _usergroups_list,
+    "usergroups.users.list": _usergroup_users,
+    "views.open": _views_open,
+    "views.update": _views_update,
 }
 
 
@@ -479,6 +646,9 @@ def make_slack_app(workspace: SlackWorkspace) -> web.Application:
 
     async def handle(request: web.Request) -> web.Response:
         name = request.match_info["method"]
+        workspace.socket.base_url = workspace.socket.base_url or f"http://{request.host}"
+        if name == "apps.connections.open":
+            return await _connections_open(request, workspace)
         method = _METHODS.get(name)
         if method is None:
             return json_response({"ok": False, "error": "unknown_method"}, 404)
@@ -499,4 +669,23 @@ def make_slack_app(workspace: SlackWorkspace) -> web.Application:
     app = web.Application(middlewares=[make_middleware(workspace.recorder, workspace.faults, style="slack")])
     app[WORKSPACE] = workspace
     app.router.add_route("*", "/api/{method}", handle)
+    app.router.add_get("/socket-mode", workspace.socket.handle)
+    app.router.add_post("/response/{id}", workspace.socket.handle_response_url)
     return app
+
+
+async def _connections_open(request: web.Request, workspace: SlackWorkspace) -> web.Response:
+    """Only an app-level token (xapp-) opens Socket Mode; a bot token is the wrong kind."""
+    try:
+        params = await _params(request)
+    except _ApiError as e:
+        return json_response({"ok": False, "error": e.error})
+    auth = request.headers.get("Authorization", "")
+    token = auth[len("Bearer "):] if auth.startswith("Bearer ") else params.get("token", "")
+    if not token:
+        return json_response({"ok": False, "error": "not_authed"})
+    if token == workspace.token:
+        return json_response({"ok": False, "error": "not_allowed_token_type"})
+    if token != workspace.app_token or workspace.revoked:
+        return json_response({"ok": False, "error": "invalid_auth"})
+    return json_response({"ok": True, "url": workspace.socket.issue_url(request.host)})

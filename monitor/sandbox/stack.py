@@ -38,6 +38,7 @@ class SandboxStack:
     def __post_init__(self) -> None:
         self.x = XWorld(self.clock, bearer_token=X_BEARER)
         self.slack = SlackWorkspace(token=SLACK_TOKEN, rate_per_channel=self.slack_rate_per_channel, wall=self.clock)
+        self.slack.add_channel("care-escalations")
         self.reddit = RedditWorld(clock=self.clock)
         self.reddit.add_app(*REDDIT_CLIENT)
         self.reddit.add_user(*REDDIT_BOT)
@@ -145,6 +146,11 @@ class SandboxStack:
                 "channels": CHANNELS,
                 "operators_channel": "#care-ops",
                 "min_interval_per_channel": slack_min_interval,
+                # the cockpit: buttons over Socket Mode, the sandbox's user groups, an escalation channel
+                "app_token": self.slack.app_token,
+                "approvers_group": "S0APPROVERS",
+                "oncall_group": "S0ONCALL",
+                "escalation": {"channel": "#care-escalations"},
             },
             "outbox": {"base_backoff": 0.5, "max_backoff": 10, "poll_interval": 0.2},
             "server": {"host": "127.0.0.1", "port": http_port},

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 WINDOW_S = 15 * 60
 SEARCH_RECENT_S = 7 * 24 * 3600  # recent search only reaches back seven days
 MENTIONS_CAP = 800  # the mentions timeline returns at most the 800 newest
+TEXT_LIMIT = 280  # a longer post (note tweet) has only this much in `text`; the rest is in `note_tweet`
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 
 # Per-endpoint requests per 15-minute window, per principal (the app token or a user).
@@ -76,6 +77,7 @@ class User:
     verified: bool = False
     created_at: float = 1262304000.0  # 2010-01-01
     description: str = ""
+    suspended: bool = False  # X then answers 200 with only `errors` about it (no data, no meta)
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Tweet:
     quote_of: str | None = None
     repost_of: str | None = None
     likes: int = 0
+    withheld_in: tuple[str, ...] = ()  # country codes where X hides it (rendered as `withheld`)
 
     # Cached: search evaluates these for every tweet it scans.
     @cached_property
@@ -179,6 +182,14 @@ class XWorld:
             self.user_tokens[token] = user.id
         return user
 
+    def suspend(self, username: str, suspended: bool = True) -> None:
+        """Suspend (or reinstate) an account: its mentions timeline and lookup answer 200 with only
+        an `errors` list, and its posts' author is left out of `includes` with a partial error."""
+        user = self.user_by_username(username)
+        if user is None:
+            raise KeyError(username)
+        user.suspended = suspended
+
     def user_by_username(self, username: str) -> User | None:
         wanted = username.lstrip("@").lower()
         return next((u for u in self.users.values() if u.username.lower() == wanted), None)
@@ -193,8 +204,12 @@ class XWorld:
         repost_of: str | None = None,
         lang: str = "en",
         likes: int = 0,
+        withheld_in: tuple[str, ...] | list[str] = (),
     ) -> str:
         """Add a tweet (visible once the clock reaches `at`, default now). Returns its id.
+
+        A text longer than 280 characters is a long post: X's `text` shows its first 280 and
+        `note_tweet.text` the whole. `withheld_in`: countries where X hides it.
 
         Like X, a reply's text starts with the parent author's @handle and a repost's with
         `RT @author:`; ids are snowflakes, so they increase with `at`.
@@ -212,7 +227,7 @@ class XWorld:
         if quote_of is not None and quote_of not in self.tweets:
             raise KeyError(f"quoted tweet {quote_of} does not exist")
         self.tweets[tid] = Tweet(tid, author.id, text, at, lang, conversation_id, reply_to,
-                                 in_reply_to_user_id, quote_of, repost_of, likes)
+                                 in_reply_to_user_id, quote_of, repost_of, likes, tuple(withheld_in))
         i = bisect.bisect_right(self._order, int(tid))
         self._order.insert(i, int(tid))
         self._ms.insert(i, int(at * 1000))
@@ -253,7 +268,7 @@ class XWorld:
             ref = lambda key: None if key is None else ids[key]  # noqa: E731
             ids[p.key] = self.post(p.author, p.text, at=start + p.offset, reply_to=ref(p.reply_to),
                                    quote_of=ref(p.quote_of), repost_of=ref(p.repost_of), lang=p.lang,
-                                   likes=p.likes)
+                                   likes=p.likes, withheld_in=tuple(p.extra.get("withheld_in", ())))
         for ev in scenario.events:
             if ev.platform != "x":
                 continue
@@ -351,7 +366,12 @@ class XWorld:
         }
 
     def render_tweet(self, t: Tweet, fields: set[str], expansions: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": t.id, "text": t.text, "edit_history_tweet_ids": [t.id]}
+        text = t.text if len(t.text) <= TEXT_LIMIT else t.text[:TEXT_LIMIT - 1] + "…"
+        out: dict[str, Any] = {"id": t.id, "text": text, "edit_history_tweet_ids": [t.id]}
+        if "note_tweet" in fields and len(t.text) > TEXT_LIMIT:
+            out["note_tweet"] = {"text": t.text}
+        if "withheld" in fields and t.withheld_in:
+            out["withheld"] = {"copyright": False, "country_codes": list(t.withheld_in)}
         if "author_id" in fields or "author_id" in expansions:
             out["author_id"] = t.author_id
         if "created_at" in fields:
@@ -437,6 +457,18 @@ def _invalid(param: str, value: str, message: str) -> dict[str, Any]:
     }
 
 
+def _suspended_error(user: User, parameter: str, section: str | None = None) -> dict[str, Any]:
+    """X's own words for a suspended account (a `resource-not-found` problem titled Forbidden)."""
+    err = {"value": user.id if parameter != "username" else user.username,
+           "detail": f"User has been suspended: [{user.id if parameter != 'username' else user.username}].",
+           "title": "Forbidden", "resource_type": "user", "parameter": parameter,
+           "resource_id": user.id if parameter != "username" else user.username,
+           "type": "https://api.twitter.com/2/problems/resource-not-found"}
+    if section:
+        err["section"] = section
+    return err
+
+
 def _csv(value: str | None) -> set[str]:
     return {v.strip() for v in (value or "").split(",") if v.strip()}
 
@@ -519,6 +551,8 @@ def _timeline(world: XWorld, request: web.Request, tweets: Iterable[Tweet], *, p
     if page:
         body["data"] = [world.render_tweet(t, tf, ex) for t in page]
         includes = _includes(world, page, uf, ex, tf)
+        if "errors" in includes:
+            body["errors"] = includes.pop("errors")
         if includes:
             body["includes"] = includes
     meta: dict[str, Any] = {"result_count": len(page)}
@@ -546,6 +580,10 @@ def _includes(world: XWorld, page: list[Tweet], uf: set[str], ex: set[str], tf: 
                     if "referenced_tweets.id.author_id" in ex:
                         users[target.author_id] = world.users[target.author_id]
     out: dict[str, Any] = {}
+    gone = [u for u in users.values() if u.suspended]
+    users = {uid: u for uid, u in users.items() if not u.suspended}
+    if gone:  # X leaves them out and says so beside the data (partial errors)
+        out["errors"] = [_suspended_error(u, "author_id", section="includes") for u in gone]
     if users:
         out["users"] = [world.render_user(u, uf) for u in users.values()]
     if tweets:
@@ -622,6 +660,8 @@ def make_x_app(world: XWorld) -> web.Application:
                                 "title": "Not Found Error", "resource_type": "user", "parameter": "id",
                                 "resource_id": uid, "type": "https://api.twitter.com/2/problems/resource-not-found"}],
                     "meta": {"result_count": 0}}, 200
+        if target.suspended:  # 200, only errors: no data, no meta
+            return {"errors": [_suspended_error(target, "id")]}, 200
         handle = target.username.lower()
         timeline = islice((t for t in world.newest_first() if handle in t.mentions), MENTIONS_CAP)
         return _timeline(world, request, timeline, page_param="pagination_token", min_results=5), 200
@@ -634,6 +674,8 @@ def make_x_app(world: XWorld) -> web.Application:
                                    "does not match ^[A-Za-z0-9_]{1,15}$"), 400)
         _, uf, _ = _fields(request)
         user = world.user_by_username(username)
+        if user is not None and user.suspended:
+            return {"errors": [_suspended_error(user, "username")]}, 200
         if user is None:
             return {"errors": [{"value": username, "detail": f"Could not find user with username: [{username}].",
                                 "title": "Not Found Error", "resource_type": "user", "parameter": "username",

@@ -1,8 +1,11 @@
 """Async engines for SQLite (embedded default) and PostgreSQL (production)."""
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -30,12 +33,32 @@ def create_engine(url: str) -> AsyncEngine:
     url = normalise_url(url)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            owner_only(Path(u.database))
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=5, pool_pre_ping=True)
+
+
+def owner_only(db: Path) -> None:
+    """Create the SQLite file (and the directories we create for it) readable by its owner only: it holds
+    what strangers wrote, who they are, and the team's decisions. SQLite gives the -wal and -shm files
+    the database file's permissions, so they follow. An existing file is left as the operator set it,
+    with a warning when others may read it."""
+    missing = [d for d in [db.parent, *db.parent.parents] if not d.exists()]
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(db, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(db.stat().st_mode)
+        if mode & 0o077:
+            structlog.get_logger("storage").warning(
+                "storage.readable_by_others", path=str(db), mode=oct(mode),
+                hint=f"chmod 600 {db}* (the database holds personal data)")
+        return
+    os.close(fd)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -58,6 +59,9 @@ mentions = Table(
     Column("confidence", Float, nullable=True),
     Column("reasons", JSON, nullable=True),
     Column("ticket_id", Id, nullable=True),
+    # deleted by its author or removed by a moderator: stored as is, never triaged or counted as a customer
+    Column("removed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("withheld", String(256), nullable=True),  # X: country codes where the post is withheld ("DE,FR")
     UniqueConstraint("source", "external_id", name="uq_mentions_source_external_id"),
 )
 Index("ix_mentions_created_at", mentions.c.created_at)
@@ -391,3 +395,85 @@ quarantine = Table(
     UniqueConstraint("source", "external_id", name="uq_quarantine_source_external_id"),
 )
 Index("ix_quarantine_created_at", quarantine.c.created_at)
+
+# What the care team did about a ticket from Slack (the cockpit): who has it, who acknowledged it,
+# how far it was escalated. Changed only by conditional UPDATEs, so two clicks make one change.
+ticket_handling = Table(
+    "ticket_handling",
+    metadata,
+    Column("ticket_id", Id, primary_key=True),
+    Column("claimed_by", String(64), nullable=True),  # Slack user id
+    Column("claimed_at", Float, nullable=True),
+    Column("acknowledged_by", String(64), nullable=True),
+    Column("acknowledged_at", Float, nullable=True),
+    Column("escalation_level", Integer, nullable=False, default=0),  # 0 none, 1 re-announced, 2 escalation channel
+    Column("escalated_at", Float, nullable=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Every action that took effect, with who and when; `dedupe` makes a repeated submission one row.
+ticket_actions = Table(
+    "ticket_actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, nullable=False),
+    Column("action", String(32), nullable=False),  # claim | acknowledge | relabel | spam | resolve | escalate | …
+    Column("detail", String(500), nullable=False, default=""),
+    Column("by", String(64), nullable=False),  # Slack user id, or "escalation" for the timer
+    Column("at", Float, nullable=False),
+    Column("dedupe", String(200), nullable=True, unique=True),
+)
+Index("ix_ticket_actions_ticket", ticket_actions.c.ticket_id, ticket_actions.c.at)
+
+# Authors the team marked as spam: stored as before, never alerted again.
+suppressed_authors = Table(
+    "suppressed_authors",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("author_id", String(64), primary_key=True),
+    Column("username", String(128), nullable=False, default=""),
+    Column("by", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+)
+
+# Operators' switches (e.g. "replies_paused", the kill switch for the public voice).
+switches = Table(
+    "switches",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("by", String(64), nullable=False, default=""),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Storm control: alerts per channel in the current window, and the storms that collapsed a burst.
+alert_rate = Table(
+    "alert_rate",
+    metadata,
+    Column("channel", String(200), primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("alerts", Integer, nullable=False),
+)
+
+alert_storms = Table(
+    "alert_storms",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel", String(200), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_member_at", Float, nullable=False),
+    Column("members", Integer, nullable=False, default=0),
+    Column("summarised", Integer, nullable=False, default=0),  # members covered by the last summary
+    Column("summarised_at", Float, nullable=False),
+    Column("closed_at", Float, nullable=True),
+)
+Index("ix_alert_storms_open", alert_storms.c.channel, alert_storms.c.closed_at)
+
+alert_storm_members = Table(
+    "alert_storm_members",
+    metadata,
+    Column("storm_id", Id, primary_key=True),
+    Column("mention_id", Id, primary_key=True),
+    Column("urgency", String(16), nullable=False, default=""),
+    Column("at", Float, nullable=False),
+)

@@ -52,7 +52,7 @@ async def base(world: RedditWorld) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def make_source(base: str) -> AsyncIterator[Callable[..., RedditSource]]:
+async def make_source(base: str, clock: Clock) -> AsyncIterator[Callable[..., RedditSource]]:
     made: list[RedditSource] = []
 
     def make(**overrides: Any) -> RedditSource:
@@ -63,7 +63,7 @@ async def make_source(base: str) -> AsyncIterator[Callable[..., RedditSource]]:
         }
         fields.update(overrides)
         own = fields.pop("own_handles", ("acme_official",))
-        src = RedditSource(RedditConfig(**fields), own_handles=own, config_path="sources[0]")
+        src = RedditSource(RedditConfig(**fields), own_handles=own, config_path="sources[0]", clock=clock)
         made.append(src)
         return src
 
@@ -284,7 +284,7 @@ async def test_an_auth_error_stops_the_other_streams(
     world: RedditWorld, make_source: Callable[..., RedditSource]
 ) -> None:
     src = make_source()
-    world.faults.add("/message/inbox", Fault("403"))
+    world.faults.add("/message/inbox", Fault("401", times=3))  # prawcore retries a 401 twice itself
     with pytest.raises(AuthError):
         await src.fetch({})
     assert world.recorder.matching("/r/") == []  # same token: not tried
@@ -363,9 +363,11 @@ async def test_check_names_what_is_wrong(
 
 
 async def test_unknown_subreddit_during_fetch_is_a_config_error(make_source: Callable[..., RedditSource]) -> None:
-    with pytest.raises(ConfigError) as info:
-        await make_source(queries=[], subreddits=["acme", "gone"]).fetch({})
-    assert info.value.path == "sources[0].subreddits[1]"
+    src = make_source(queries=[], subreddits=["acme", "gone"], username=None, password=None)
+    batch = await src.fetch({})  # r/acme answers (empty: it starts from now); r/gone is the failing stream
+    assert [c.stream for c in batch.cursors] == ["sub:acme"]
+    (stream, err), = src.last_errors
+    assert stream == "sub:gone" and isinstance(err, ConfigError) and err.path == "sources[0].subreddits[1]"
 
 
 def test_username_without_password_is_refused() -> None:
@@ -382,7 +384,9 @@ FAULTS = [
     (Fault("429", reset_in=42), 1, TransientError, 1),
     (Fault("429-no-reset"), 1, TransientError, 1),
     (Fault("401"), 3, AuthError, 3),
-    (Fault("403"), 1, AuthError, 1),
+    (Fault("403"), 1, ConfigError, 1),  # a 403 without a challenge is the resource's: that stream fails
+    (Fault("403-private"), 1, ConfigError, 1),
+    (Fault("401-bare"), 3, AuthError, 3),  # prawcore raised a bare KeyError
     (Fault("500"), 3, TransientError, 3),
     (Fault("503"), 3, TransientError, 3),
     (Fault("timeout", delay=0.5), 3, TransientError, 3),
@@ -465,9 +469,10 @@ async def test_spent_budget_goes_back_to_the_scheduler_without_a_429(
 ) -> None:
     world.rate_limit = 3
     src = make_source(queries=[], subreddits=["acme", "acmehelp"], username=None, password=None)
-    with pytest.raises(TransientError) as info:
-        await src.fetch({})  # needs 4 calls; the 3rd answer says none remain
-    assert 0 < info.value.retry_after <= 60  # type: ignore[operator]
+    await src.fetch({})  # needs 4 calls; the 3rd answer says none remain: r/acme is read, r/acmehelp waits
+    (stream, err), = src.last_errors
+    assert stream == "sub:acmehelp" and isinstance(err, TransientError)
+    assert 0 < err.retry_after <= 60  # type: ignore[operator]
     sent = len(world.recorder.requests)
     with pytest.raises(TransientError):
         await src.fetch({})
@@ -573,14 +578,29 @@ def test_things_become_mentions(data: dict[str, Any], conversation: str, reply_t
     assert m.author.username == (data["author"] or "[deleted]")
 
 
-def response(status: int, headers: dict[str, str] | None = None, body: bytes = b"{}") -> requests.Response:
+TOKEN_URL = "https://www.reddit.com/api/v1/access_token"
+
+
+def response(status: int, headers: dict[str, str] | None = None, body: bytes = b"{}",
+             url: str = "https://oauth.reddit.com/r/x/new?raw_json=1") -> requests.Response:
     r = requests.Response()
-    r.status_code, r._content, r.url = status, body, "https://oauth.reddit.com/r/x/new?raw_json=1"
+    r.status_code, r._content, r.url = status, body, url
     r.headers.update(headers or {})
     return r
 
 
 CHALLENGE = {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'}
+
+
+def _bare_challenge() -> KeyError:
+    """What prawcore raises for a 401 that has no www-authenticate header."""
+    from prawcore.util import authorization_error_class
+
+    try:
+        authorization_error_class(response(401))
+    except KeyError as e:
+        return e
+    raise AssertionError("prawcore no longer raises KeyError on a bare 401")
 TRANSLATIONS = [
     (prawcore.TooManyRequests(response(429, {"retry-after": "7"})), TransientError, "", 7.0),
     (prawcore.TooManyRequests(response(429, {"x-ratelimit-reset": "30"})), TransientError, "", 30.0),
@@ -590,7 +610,12 @@ TRANSLATIONS = [
     (prawcore.BadJSON(response(200, body=b"{")), TransientError, "", None),
     (prawcore.RequestException(requests.ConnectionError("reset"), (), {}), TransientError, "", None),
     (prawcore.InvalidToken(response(401, CHALLENGE)), AuthError, "", None),
-    (prawcore.Forbidden(response(403)), AuthError, "", None),
+    (prawcore.Forbidden(response(403)), ConfigError, "s.subreddits[0]", None),
+    (prawcore.Forbidden(response(403, url=TOKEN_URL)), AuthError, "", None),
+    (prawcore.InsufficientScope(response(403, {"www-authenticate": 'Bearer error="insufficient_scope"'})),
+     AuthError, "", None),
+    (_bare_challenge(), AuthError, "", None),
+    (prawcore.ResponseException(response(429, {"x-ratelimit-reset": "12"}, url=TOKEN_URL)), TransientError, "", 12.0),
     (prawcore.OAuthException(response(200), "invalid_grant"), AuthError, "", None),
     (prawcore.ResponseException(response(401)), AuthError, "", None),
     (prawcore.Redirect(response(302, {"location": "/subreddits/search.json?q=x"})), ConfigError, "s.subreddits[0]", None),

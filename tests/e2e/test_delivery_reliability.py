@@ -80,6 +80,7 @@ async def test_a_revoked_token_waits_without_dead_letters_and_resumes_once_fixed
         status, health = await healthz(daemon)
         assert status == 503 and health["status"] == "down"
         assert any("Slack refuses the bot token" in p and "invalid_auth" in p for p in health["problems"]), health
+        assert health["outbox"]["slack_token"].startswith("refused")
         async with daemon.engine.connect() as conn:
             rows = (await conn.execute(select(outbox_t.c.status, outbox_t.c.attempts))).all()
         assert rows and all(r.status == "pending" and r.attempts == 0 for r in rows)  # waiting is not trying

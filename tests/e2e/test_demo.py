@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     report = tmp_path / "r.json"
-    db = tmp_path / "demo.db"
     run = subprocess.run(
-        [sys.executable, "-m", "monitor", "demo", "--duration", "8", "--report", str(report), "--db", str(db)],
+        [sys.executable, "-m", "monitor", "demo", "--duration", "8", "--report", str(report)],
         capture_output=True, text=True, timeout=90, env={"PATH": "/usr/bin:/bin"},  # no credentials at all
     )
     assert run.returncode == 0, run.stdout + run.stderr
@@ -20,8 +22,23 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
         assert s["fetched"] > 0 and s["requests"] > 0 and s["errors"] == 0
     assert r["mentions"]["stored"] > 0 and r["mentions"]["own"] >= 1
     assert sum(r["triage"].values()) == r["mentions"]["stored"] - r["mentions"]["own"]
-    assert r["slack"]["messages"] == r["outbox"]["sent"] > 0
+    # every outbox row sent is one Slack message posted or one alert updated in place
+    assert r["slack"]["messages"] + r["slack"]["updates"] == r["outbox"]["sent"] > 0
     assert r["slack"]["max_per_channel_per_s"] <= 1
+    # the scripted teammates' clicks went over Socket Mode and changed the alerts in place
+    assert {"claim", "relabel", "resolve"} <= set(r["slack"]["actions"])
+    assert r["slack"]["updates"] >= sum(r["slack"]["actions"].values()) > 0
     assert r["outbox"]["pending"] == r["outbox"]["dead"] == 0
-    assert db.exists()  # kept for inspection
     assert "Demo finished" in run.stdout
+    # what the care team saw, the most urgent first: the scenario's critical safety report
+    seen = run.stdout.split("What the care team saw in Slack", 1)[1]
+    assert seen.count("── #care") >= 2 and "CRITICAL · SAFETY" in seen and "[ Claim ]" in seen
+    assert seen.index("CRITICAL") < seen.index("── #care", seen.index("CRITICAL"))
+    # without --db the database is kept, and the demo says where
+    kept = re.search(r"database is kept at (\S+demo\.db)", " ".join(run.stdout.split()))
+    assert kept is not None, run.stdout
+    db = Path(kept.group(1))
+    try:
+        assert db.exists()
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)

@@ -43,6 +43,7 @@ class Case:
     post: Callable[[str], tuple[str, float]] = lambda text: ("", 0.0)
     inject: Callable[[Fault], None] = lambda f: None
     position: Callable[[str, str], float | None] = lambda stream, value: None
+    told: list[str] = field(default_factory=list)  # idempotency keys of the operators' messages
 
     async def stored(self) -> set[str]:
         async with self.engine.connect() as conn:
@@ -89,8 +90,10 @@ async def x_case(engine, triage, clock: Clock) -> AsyncIterator[Case]:
     cfg = XConfig(type="x", bearer_token="sandbox-bearer", api_base=url, handles=["acme"], queries=["acme"],
                   interval=10, max_results=10, timeout=0.2)
     src = XSource(cfg, clock=clock)
+    told: list[str] = []
     poller = Poller(src, name="x", engine=engine, triage=triage, policy=None, metrics=Metrics(), holder="t",
-                    lease_ttl=30, planner=planner_for(cfg, src.streams()), clock=clock, recheck_interval=60)
+                    lease_ttl=30, planner=planner_for(cfg, src.streams()), clock=clock, recheck_interval=60,
+                    ops=_recorder(told))
 
     def post(text: str) -> tuple[str, float]:
         return world.post("carla", f"@acme {text}"), clock.now
@@ -100,7 +103,7 @@ async def x_case(engine, triage, clock: Clock) -> AsyncIterator[Case]:
         return None if since is None else snowflake_time(since) + 0.001
 
     case = Case(clock, poller, engine, world, post=post, position=position,
-                inject=lambda f: world.faults.add("/2/", f))
+                inject=lambda f: world.faults.add("/2/", f), told=told)
     try:
         yield case
     finally:
@@ -119,8 +122,10 @@ async def reddit_case(engine, triage, clock: Clock) -> AsyncIterator[Case]:
                        api_base=url, www_base=url, queries=["acme"], subreddits=["acme"], interval=10,
                        timeout=0.2, retry_pause=0, fetch_parents=False)
     src = RedditSource(cfg, clock=clock)
+    told: list[str] = []
     poller = Poller(src, name="reddit", engine=engine, triage=triage, policy=None, metrics=Metrics(), holder="t",
-                    lease_ttl=30, planner=planner_for(cfg, src.streams()), clock=clock, recheck_interval=60)
+                    lease_ttl=30, planner=planner_for(cfg, src.streams()), clock=clock, recheck_interval=60,
+                    ops=_recorder(told))
 
     def post(text: str) -> tuple[str, float]:
         thing = world.add_submission("acme", f"acme {text}", "the acme app is down")
@@ -134,12 +139,18 @@ async def reddit_case(engine, triage, clock: Clock) -> AsyncIterator[Case]:
         for prefix in ("/r/", "/message/", "/api/v1/me"):
             world.faults.add(prefix, Fault(f.kind, f.times, f.reset_in, f.delay))
 
-    case = Case(clock, poller, engine, world, post=post, position=position, inject=inject)
+    case = Case(clock, poller, engine, world, post=post, position=position, inject=inject, told=told)
     try:
         yield case
     finally:
         await src.close()
         await server.stop()
+
+
+def _recorder(told: list[str]) -> Any:
+    async def tell(key: str, payload: dict[str, Any]) -> None:
+        told.append(key)
+    return tell
 
 
 @pytest.fixture(params=["x", "reddit"])
@@ -166,5 +177,57 @@ async def test_fault_table(case: Case, fault: str) -> None:
     assert set(case.posted) <= await case.stored(), "posts lost"
     assert h.state == "ok" and all(s.state == "ok" for s in h.streams.values()), (h.streams, case.poller.planner.snapshot(case.clock.now))
     if fault in ("401", "403"):
-        assert h.paused_at is None and case.poller.metrics.registry.get_sample_value(
-            "om_source_paused", {"source": case.poller.name}) == 0
+        assert h.paused_at is None and (case.poller.metrics.registry.get_sample_value(
+            "om_source_paused", {"source": case.poller.name}) or 0) == 0  # never paused (a resource's 403), or resumed
+
+
+# What the real platforms do besides the generic faults, each injected where it happens for real.
+# `stream`: the one stream it fails (the others go on, the source is never paused), or None when
+# the whole source is affected.
+PLATFORM_FAULTS = [
+    # a suspended handle: X answers 200 with only `errors` on its mentions timeline
+    ("x", "errors-only", "/2/users/", "mentions:acme"),
+    # one private subreddit: 403 {"reason": "private"} on its listings, not the token's fault
+    ("reddit", "403-private", "/r/acme/", "sub:acme"),
+    # Reddit's edge answering 401 without www-authenticate (prawcore's bare KeyError)
+    ("reddit", "401-bare", "/message/", None),
+    # the token endpoint's own 429 (after the token expired)
+    ("reddit", "token-429", "/api/v1/access_token", None),
+]
+
+
+@pytest.mark.parametrize(("case", "fault", "where", "stream"), PLATFORM_FAULTS, indirect=["case"],
+                         ids=[f"{p}-{f}" for p, f, _, _ in PLATFORM_FAULTS])
+async def test_real_platform_answers(case: Case, fault: str, where: str, stream: str | None) -> None:
+    case.add(3, "before")
+    await case.run(60)
+    assert set(case.posted) <= await case.stored()
+
+    case.add(3, "during")
+    if fault == "token-429":
+        case.world.expire_tokens()
+        case.world.faults.add(where, Fault("429", times=4, reset_in=120))
+    else:
+        case.world.faults.add(where, Fault(fault, times=4 if fault != "401-bare" else 6))  # type: ignore[arg-type]
+    paused = False
+    end = case.clock.now + 30
+    while case.clock.now < end:
+        await case.run(1)
+        paused |= case.poller.health.state == "paused"
+    h = case.poller.health
+    assert h.errors >= 1 or any(s.errors for s in h.streams.values()), "the fault was not seen"
+    if stream is not None:
+        assert not paused, "one stream's resource failing must not pause the source"
+        assert h.streams[stream].state == "failing" and all(
+            s.state == "ok" for n, s in h.streams.items() if n != stream), h.streams
+        assert [k for k in case.told if k.startswith("ops.stream_failing")] == [
+            f"ops.stream_failing:{case.poller.name}:{stream}:{int(h.streams[stream].failing_since or 0)}"]
+    case.add(2, "after")
+    await case.run(1800)
+
+    assert set(case.posted) <= await case.stored(), "posts lost"
+    assert h.state == "ok" and all(s.state == "ok" for s in h.streams.values()), h.streams
+    if stream is not None:
+        assert not any(k.startswith("ops.source_paused") for k in case.told)
+        assert len([k for k in case.told if k.startswith("ops.stream_failing")]) == 1
+        assert len([k for k in case.told if k.startswith("ops.stream_recovered")]) == 1

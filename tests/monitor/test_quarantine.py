@@ -113,7 +113,7 @@ async def test_a_lone_surrogate_and_a_nul_are_stored_replaced_and_the_source_goe
                       "@acme refund\ufffd please"]
     assert rig.poller.health.state == "ok" and rig.poller.health.quarantined == 0
     assert await rig.rows(cursors, cursors.c.stream == "mentions:acme")  # the cursor moved on
-    assert len(await rig.rows(outbox_table, outbox_table.c.kind != "slack.message")) == 3  # all alerted
+    assert len(await rig.rows(outbox_table, outbox_table.c.kind == "slack.mention")) == 3  # all alerted
 
 
 async def test_a_follower_count_beyond_2_to_the_31_is_stored(rig: Rig) -> None:
@@ -207,7 +207,7 @@ async def test_a_poisoned_item_is_quarantined_and_everything_else_and_the_cursor
     payload = json.loads(bad["payload"])
     assert payload["raw"]["tweet"]["text"] == "@acme POISON \ud83d here"  # exactly as X sent it
     assert bad["payload"].isascii() and bad["stream"] == "mentions:acme" and "poisoned item" in bad["error"]
-    assert len(await rig.rows(outbox_table, outbox_table.c.kind != "slack.message")) == 8  # the others alerted
+    assert len(await rig.rows(outbox_table, outbox_table.c.kind == "slack.mention")) == 8  # the others alerted
     assert h.state == "ok" and h.quarantined == 1 and rig.poller.report(rig.clock.now)["quarantined"] == 1
     assert rig.metric("om_quarantined_total") == 1
     (cur,) = await rig.rows(cursors, cursors.c.stream == "mentions:acme")

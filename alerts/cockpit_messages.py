@@ -1,0 +1,134 @@
+"""The cockpit's own Slack messages and modals, as pure builders: escalations, the relabel and edit-reply
+modals, and the `/outreach status` answer. Stranger-written text is escaped here as in every alert.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from alerts.escape import escape_mrkdwn, escape_truncated, truncate_plain
+from alerts.mention_alert import MentionView
+from monitor.models import URGENCIES
+
+RELABEL_CALLBACK = "outreach_relabel"
+EDIT_REPLY_CALLBACK = "outreach_edit_reply"
+URGENCY_BLOCK, URGENCY_ACTION = "urgency", "pick_urgency"
+CATEGORY_BLOCK, CATEGORY_ACTION = "category", "pick_category"
+REPLY_BLOCK, REPLY_ACTION = "reply", "reply_text"
+CATEGORIES = ("outage", "security", "safety", "legal", "billing", "delivery", "churn", "question", "praise",
+              "spam", "other")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate_plain(text, limit), "emoji": True}
+
+
+def group_mention(group: str | None) -> str:
+    return f"<!subteam^{group}>" if group and _GROUP_ID.match(group) else ""
+
+
+def user_mention(user: str | None) -> str:
+    return f"<@{user}>" if user and _USER_ID.match(user) else escape_mrkdwn(user or "someone")
+
+
+def escalation_message(m: MentionView, *, level: int, by: str | None, group: str | None,
+                       in_thread: bool) -> dict[str, Any]:
+    """Level 1: re-announced in the ticket's thread with the on-call group; level 2: escalated."""
+    ticket = f"ticket #{m.ticket_id}" if m.ticket_id is not None else f"mention {m.mention_id}"
+    who = f"@{m.author_username}" if m.author_username else "someone"
+    snippet = escape_truncated(" ".join(m.text.split()), 300)
+    ping = group_mention(group)
+    if level <= 1:
+        head = f":rotating_light: {ping + ' ' if ping else ''}Still unacknowledged: {m.urgency} {ticket} from " \
+               f"{escape_mrkdwn(who)}. Please claim or acknowledge it."
+    elif by:
+        head = f":warning: {user_mention(by)} escalated {ticket} ({m.urgency}, {escape_mrkdwn(who)})" \
+               f"{' — ' + ping if ping and not in_thread else ''}"
+    else:
+        head = f":warning: {ping + ' ' if ping else ''}Escalated: {m.urgency} {ticket} from {escape_mrkdwn(who)} " \
+               "has had no acknowledgement."
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(head)}]
+    if not in_thread:
+        blocks.append({"type": "section", "text": _mrkdwn(f">{snippet}" if snippet else "_(no text)_")})
+    return {"text": truncate_plain(re.sub(r"[*:]", "", head), 300), "blocks": blocks}
+
+
+def relabel_modal(m: MentionView, *, channel: str, ts: str) -> dict[str, Any]:
+    """The modal a teammate picks the right urgency and category in. private_metadata says what for."""
+    def select(block: str, action: str, label: str, values: tuple[str, ...], current: str) -> dict[str, Any]:
+        options = [{"text": _plain(v.replace("_", " ").capitalize()), "value": v} for v in values]
+        element: dict[str, Any] = {"type": "static_select", "action_id": action, "options": options}
+        initial = next((o for o in options if o["value"] == current), None)
+        if initial is not None:
+            element["initial_option"] = initial
+        return {"type": "input", "block_id": block, "label": _plain(label), "element": element, "optional": True}
+
+    categories = CATEGORIES if m.category in CATEGORIES else (*CATEGORIES, m.category) if m.category else CATEGORIES
+    return {
+        "type": "modal", "callback_id": RELABEL_CALLBACK,
+        "private_metadata": json.dumps({"mention_id": m.mention_id, "channel": channel, "ts": ts}),
+        "title": _plain("Relabel", 24), "submit": _plain("Save"), "close": _plain("Cancel"),
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(f">{escape_truncated(' '.join(m.text.split()), 500)}")},
+            select(URGENCY_BLOCK, URGENCY_ACTION, "Urgency", URGENCIES, m.urgency),
+            select(CATEGORY_BLOCK, CATEGORY_ACTION, "Category", categories, m.category),
+        ],
+    }
+
+
+def relabel_choice(view: dict[str, Any]) -> tuple[dict[str, Any], str | None, str | None]:
+    """(private metadata, urgency, category) from a submitted relabel modal; None where nothing was picked."""
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = (view.get("state") or {}).get("values") or {}
+
+    def picked(block: str, action: str) -> str | None:
+        option = ((values.get(block) or {}).get(action) or {}).get("selected_option") or {}
+        return option.get("value")
+
+    urgency = picked(URGENCY_BLOCK, URGENCY_ACTION)
+    category = picked(CATEGORY_BLOCK, CATEGORY_ACTION)
+    return meta, urgency if urgency in URGENCIES else None, category
+
+
+def edit_reply_modal(reply_id: int, text: str, *, channel: str, ts: str) -> dict[str, Any]:
+    return {
+        "type": "modal", "callback_id": EDIT_REPLY_CALLBACK,
+        "private_metadata": json.dumps({"reply_id": reply_id, "channel": channel, "ts": ts}),
+        "title": _plain("Edit the reply", 24), "submit": _plain("Approve"), "close": _plain("Cancel"),
+        "blocks": [{"type": "input", "block_id": REPLY_BLOCK, "label": _plain("Public reply"),
+                    "element": {"type": "plain_text_input", "action_id": REPLY_ACTION, "multiline": True,
+                                "max_length": 280, "initial_value": text[:280]}}],
+    }
+
+
+def edited_reply(view: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = (view.get("state") or {}).get("values") or {}
+    return meta, str(((values.get(REPLY_BLOCK) or {}).get(REPLY_ACTION) or {}).get("value") or "")
+
+
+def status_text(status: dict[str, Any]) -> str:
+    """`/outreach status`: what a teammate asks when they sit down (open incidents, queues, sources, replies)."""
+    lines = [f"*outreach-monitor* — {status.get('health', 'unknown')}"]
+    replies = "paused :double_vertical_bar:" if status.get("replies_paused") else "on"
+    lines.append(f"• Public replies: {replies}; {status.get('replies_waiting', 0)} waiting for approval")
+    t = status.get("tickets", {})
+    lines.append(f"• Tickets: {t.get('open', 0)} open, {t.get('unclaimed', 0)} unclaimed, "
+                 f"{t.get('critical_unacknowledged', 0)} critical unacknowledged")
+    incidents = status.get("incidents")
+    lines.append(f"• Open incidents: {incidents if incidents is not None else 'n/a'}")
+    o = status.get("outbox", {})
+    age = o.get("oldest_pending_age_s")
+    lines.append(f"• Slack queue: {o.get('pending', 0)} waiting"
+                 f"{f' (oldest {age:.0f}s)' if isinstance(age, (int, float)) else ''}, {o.get('dead', 0)} dead")
+    for name, s in (status.get("sources") or {}).items():
+        lines.append(f"• Source {escape_mrkdwn(name)}: {s.get('state')}"
+                     f"{', lag ' + str(s.get('lag_s')) + 's' if s.get('lag_s') is not None else ''}")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""Where each new mention alert goes: its own message, its ticket's thread, or the channel's storm.
+
+Called by ingest inside its transaction, on the alert effects it is about to enqueue:
+
+- the first alert of a ticket in a channel is the ticket's parent message (`about="ticket:N"`);
+  later ones go into its thread (`thread_of="ticket:N"`: the outbox posts them once the parent is
+  posted) and queue a `slack.update` that re-renders the parent with the ticket's state now;
+- once a channel had `storm.burst` alerts within `storm.window_s`, further non-critical alerts join
+  the channel's open storm instead (one parent with a live counter; summaries in its thread, see
+  `storm_job`). Critical alerts always get their own message.
+
+The per-channel window is one row per channel in `alert_rate`, locked for the transaction, so two
+daemons ingesting at once count the same burst.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alerts.mention_delivery import KIND as MENTION_ALERT
+from alerts.storm import NEWEST_SHOWN, StormMember, StormRule, route, storm_summary, window
+from monitor.delivery import default_lane
+from monitor.outbox import NewEffect
+from monitor.storage.dialect import insert_for
+from monitor.storage.schema import alert_rate, alert_storm_members, alert_storms, mentions, outbox
+
+UPDATE_KIND = "slack.update"
+STORM_KIND = "slack.storm"
+
+
+async def route_alerts(conn: AsyncConnection, effects: list[NewEffect], *, now: float,
+                       storm: StormRule | None) -> list[NewEffect]:
+    alerts = [e for e in effects if e.kind == MENTION_ALERT]
+    if not alerts:
+        return effects
+    out = [e for e in effects if e.kind != MENTION_ALERT]
+    tickets = {e.about for e in alerts if e.about and e.about.startswith("ticket:")}
+    seen: set[tuple[str, str]] = set()
+    if tickets:
+        rows = await conn.execute(select(outbox.c.lane, outbox.c.about).where(
+            outbox.c.about.in_(tickets), outbox.c.kind == MENTION_ALERT).distinct())
+        seen = {(lane, about) for lane, about in rows}
+    by_channel: dict[str, list[NewEffect]] = {}
+    for e in alerts:
+        by_channel.setdefault(e.target, []).append(e)
+    for channel, group in by_channel.items():
+        start, count = await _window(conn, channel, now, storm)
+        storm_id: int | None = None
+        updated: set[str] = set()
+        for e in group:
+            lane = e.lane or default_lane(e.kind, e.target)
+            ticketed = bool(e.about and e.about.startswith("ticket:"))
+            in_thread = ticketed and (lane, e.about) in seen
+            urgency = str(e.payload.get("urgency") or "")
+            where = route(urgency, alerts_in_window=count, in_ticket_thread=in_thread, rule=storm)
+            if storm is not None and where != "own" and count >= storm.burst and urgency != "critical":
+                where = "storm"  # in a burst even a ticket's follow-ups collapse: the counter says how many
+            if where == "storm":
+                if storm_id is None:
+                    storm_id = await _open_storm(conn, channel, now, out)
+                await _join(conn, storm_id, int(e.payload["mention_id"]), urgency, now)
+                continue
+            count += 1
+            if where == "thread":
+                out.append(replace(e, thread_of=e.about, payload={**e.payload, "in_thread": True}))
+                if e.about not in updated:  # one parent refresh per ticket per batch: it renders the state then
+                    updated.add(str(e.about))
+                    out.append(NewEffect(f"{UPDATE_KIND}:{e.about}:{lane}:m{e.payload['mention_id']}", UPDATE_KIND,
+                                         e.target, {"about": e.about, "ticket_id": int(str(e.about).split(":")[1])},
+                                         priority=e.priority, lane=e.lane, thread_of=e.about))
+            else:
+                out.append(e)
+            if ticketed:
+                seen.add((lane, str(e.about)))
+        if storm is not None:
+            await conn.execute(update(alert_rate).where(alert_rate.c.channel == channel)
+                               .values(window_start=start, alerts=count))
+    return out
+
+
+async def _window(conn: AsyncConnection, channel: str, now: float, storm: StormRule | None) -> tuple[float, int]:
+    if storm is None:
+        return now, 0
+    await conn.execute(insert_for(conn, alert_rate).on_conflict_do_nothing(index_elements=["channel"]).values(
+        channel=channel, window_start=now, alerts=0))
+    row = (await conn.execute(select(alert_rate.c.window_start, alert_rate.c.alerts)
+                              .where(alert_rate.c.channel == channel).with_for_update())).one()
+    return window(row.window_start, row.alerts, now, storm)
+
+
+async def _open_storm(conn: AsyncConnection, channel: str, now: float, out: list[NewEffect]) -> int:
+    found = (await conn.execute(select(alert_storms.c.id).where(
+        alert_storms.c.channel == channel, alert_storms.c.closed_at.is_(None)).order_by(alert_storms.c.id)
+        .limit(1))).scalar()
+    if found is not None:
+        return int(found)
+    sid = int((await conn.execute(alert_storms.insert().values(
+        channel=channel, started_at=now, last_member_at=now, members=0, summarised=0, summarised_at=now,
+    ).returning(alert_storms.c.id))).scalar_one())
+    out.append(NewEffect(f"{STORM_KIND}:{sid}", STORM_KIND, channel, {"storm_id": sid}, priority=1,
+                         about=f"storm:{sid}"))
+    return sid
+
+
+async def _join(conn: AsyncConnection, storm_id: int, mention_id: int, urgency: str, now: float) -> None:
+    res = await conn.execute(insert_for(conn, alert_storm_members).on_conflict_do_nothing(
+        index_elements=["storm_id", "mention_id"]).values(storm_id=storm_id, mention_id=mention_id,
+                                                          urgency=urgency, at=now))
+    if res.rowcount:
+        await conn.execute(update(alert_storms).where(alert_storms.c.id == storm_id).values(
+            members=alert_storms.c.members + 1, last_member_at=now))
+
+
+async def storm_step(conn: AsyncConnection, *, now: float, rule: StormRule) -> list[NewEffect]:
+    """The periodic part: summaries in each storm's thread, the counter refreshed, quiet storms closed."""
+    effects: list[NewEffect] = []
+    rows = (await conn.execute(select(alert_storms).where(alert_storms.c.closed_at.is_(None)))).all()
+    for s in rows:
+        about = f"storm:{s.id}"
+        closing = now - s.last_member_at >= rule.quiet_after_s
+        due = s.members > s.summarised and (closing or now - s.summarised_at >= rule.summary_every_s)
+        if due:
+            newest = await newest_members(conn, s.id)
+            effects.append(NewEffect(f"storm:{s.id}:summary:{s.members}", "slack.message", s.channel,
+                                     storm_summary(new_members=s.members - s.summarised, total=s.members,
+                                                   newest=newest),
+                                     priority=2, about=about, thread_of=about))
+        if due or closing:
+            effects.append(NewEffect(f"{UPDATE_KIND}:{about}:{s.members}:{int(closing)}", UPDATE_KIND, s.channel,
+                                     {"storm_id": s.id}, priority=2, thread_of=about))
+        values: dict[str, Any] = {}
+        if due:
+            values.update(summarised=s.members, summarised_at=now)
+        if closing:
+            values.update(closed_at=now)
+        if values:
+            await conn.execute(update(alert_storms).where(alert_storms.c.id == s.id,
+                                                          alert_storms.c.members == s.members).values(**values))
+    return effects
+
+
+async def newest_members(conn: AsyncConnection, storm_id: int, limit: int = NEWEST_SHOWN) -> list[StormMember]:
+    rows = await conn.execute(
+        select(mentions.c.urgency, mentions.c.category, mentions.c.author_username, mentions.c.text, mentions.c.url)
+        .select_from(alert_storm_members.join(mentions, mentions.c.id == alert_storm_members.c.mention_id))
+        .where(alert_storm_members.c.storm_id == storm_id)
+        .order_by(alert_storm_members.c.mention_id.desc()).limit(limit))
+    return [StormMember(u or "", c or "", a or "", t or "", url or "") for u, c, a, t, url in rows]

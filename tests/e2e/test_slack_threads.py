@@ -1,0 +1,88 @@
+"""One thread per ticket, the parent kept current, and storm control — over the sandbox, real daemon."""
+from __future__ import annotations
+
+from helpers import wait_for
+from sqlalchemy import func, select
+
+from monitor.config import parse_config
+from monitor.daemon import Daemon
+from monitor.storage.schema import alert_storm_members, alert_storms
+
+
+def _top(stack, channel: str) -> list[dict]:
+    return [m for m in stack.slack.messages(channel) if m.get("thread_ts") in (None, m["ts"])]
+
+
+def _card(msg: dict) -> str:
+    return msg["blocks"][1]["elements"][0]["text"]
+
+
+async def test_a_ticket_is_one_thread_and_its_parent_follows(stack, db_url) -> None:
+    stack.x.add_user("anna_k", "Anna", followers=900)
+    first = stack.x.post("anna_k", "@acme I was charged twice for my order, please refund me")
+    daemon = Daemon(parse_config(stack.config(brand="acme", db_url=db_url, x_interval=0.3, slack_min_interval=0),
+                                 env={}))
+    await daemon.start()
+    try:
+        await wait_for(stack, lambda: len(stack.slack.all_messages()) == 1, what="the first alert")
+        (parent,) = stack.slack.all_messages()
+        channel = parent["channel"]
+        assert _card(parent).startswith("*Ticket #1* · 1 mention")
+        stack.x.post("anna_k", "@acme still waiting, this is the second charge on my card", reply_to=first)
+        stack.x.post("anna_k", "@acme hello?? a refund for the double charge please", reply_to=first)
+        await wait_for(stack, lambda: len(stack.slack.messages(channel)) == 3, what="two replies in the thread")
+        await wait_for(stack, lambda: "3 mentions" in _card(_top(stack, channel)[0]), what="the parent updated")
+        top = _top(stack, channel)
+        assert [m["ts"] for m in top] == [parent["ts"]]  # nothing new at the top of the channel
+        replies = [m for m in stack.slack.messages(channel) if m["ts"] != parent["ts"]]
+        assert all(r["thread_ts"] == parent["ts"] for r in replies)
+        assert all(not any(b["type"] == "actions" for b in r["blocks"]) for r in replies)  # buttons stay on top
+        assert top[0]["reply_count"] == 2 and stack.slack.updates >= 1
+    finally:
+        await daemon.stop()
+
+
+async def test_a_burst_collapses_into_a_storm_but_critical_stays_on_its_own(stack, db_url) -> None:
+    cfg = stack.config(brand="acme", db_url=db_url, x_interval=0.3, slack_min_interval=0)
+    cfg["slack"]["storm"] = {"burst": 3, "window_s": 600, "summary_every_s": 0.5, "quiet_after_s": 600}
+    cfg["slack"]["channels"] = {"critical": "#care", "high": "#care", "normal": "#care"}  # one channel
+    for i in range(8):
+        stack.x.add_user(f"cust{i}", f"Customer {i}")
+        stack.x.post(f"cust{i}", f"@acme my delivery is late again, order {i} still not here")
+    stack.x.add_user("burnt", "Burnt")
+    critical = stack.x.post("burnt", "@acme your charger caught fire and burned my hand, there is smoke everywhere")
+    daemon = Daemon(parse_config(cfg, env={}))
+    await daemon.start()
+    try:
+        async def storm_summarised() -> bool:
+            async with daemon.engine.connect() as conn:
+                s = (await conn.execute(select(alert_storms))).first()
+            return s is not None and s.summarised == s.members > 0
+        await wait_for(stack, storm_summarised, what="the storm's summary")
+        await wait_for(stack, lambda: any("Storm in" in m["text"] and "collapsed" in m["text"]
+                                          for m in stack.slack.all_messages()), what="the storm parent")
+        await wait_for(stack, lambda: any(m.get("reply_count") for m in stack.slack.all_messages()
+                                          if "Storm" in m["text"]), what="a summary in the storm's thread")
+        await wait_for(stack, lambda: f"slack.mention:x:{critical}" in str(stack.slack.all_messages()),
+                       what="the critical alert")
+
+        async def all_accounted() -> bool:
+            async with daemon.engine.connect() as conn:
+                n = (await conn.execute(select(func.count()).select_from(alert_storm_members))).scalar_one()
+            posted = sum("slack.mention:x:" in str(m.get("metadata")) for m in stack.slack.all_messages())
+            return n + posted == 9
+        await wait_for(stack, all_accounted, what="every mention posted or in the storm")
+        async with daemon.engine.connect() as conn:
+            members = (await conn.execute(select(func.count()).select_from(alert_storm_members))).scalar_one()
+            (storm,) = (await conn.execute(select(alert_storms))).all()
+    finally:
+        await daemon.stop()
+    msgs = stack.slack.all_messages()
+    keys = [m.get("metadata", {}).get("event_payload", {}).get("key") for m in msgs]
+    assert f"slack.mention:x:{critical}" in keys  # critical: its own message, whatever the burst
+    assert {m["channel"] for m in msgs} == {stack.slack.channel_id("#care")}
+    own_alerts = [k for k in keys if k and k.startswith("slack.mention:x:")]
+    assert len(own_alerts) + members == 9  # every mention is either posted or counted in the storm: none lost
+    assert members >= 5 and storm.members == members
+    parent = next(m for m in msgs if "Storm" in m["text"] and m.get("thread_ts") in (None, m["ts"]))
+    assert f"*{members}* mentions" in parent["blocks"][0]["text"]["text"]  # the live counter
