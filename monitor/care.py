@@ -20,8 +20,6 @@ from outreach.reply_delivery import KIND as REPLY_KIND
 from outreach.reply_delivery import ReplyDelivery
 from outreach.reply_templates import Templates
 
-SWEEP_EVERY_S = 30.0
-
 
 @dataclass
 class Care:
@@ -47,7 +45,8 @@ def build_care(cfg: Config, engine: AsyncEngine, sources: Mapping[str, Any], *,
     voice = Voice(rc, templates, brand=cfg.brand.name, own_handles=own,
                   channels=cfg.slack.channels if cfg.slack is not None else None)
     repliers = {name: s for name, s in sources.items() if callable(getattr(s, "reply", None))}
-    delivery = ReplyDelivery(engine, rc, repliers, paused=switches.replies_paused, clock=clock)
+    delivery = ReplyDelivery(engine, rc, repliers, paused=switches.replies_paused, clock=clock,
+                             min_interval=rc.min_interval)
     return Care(cfg, engine, voice, delivery)
 
 

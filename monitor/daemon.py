@@ -30,7 +30,7 @@ from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
 from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
-from monitor.care import REPLY_KIND, SWEEP_EVERY_S, build_care
+from monitor.care import REPLY_KIND, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.dispatcher import Dispatcher
@@ -190,7 +190,7 @@ class Daemon:
                     max_instances=1,
                     coalesce=True,
                 )
-        self.scheduler.add_job(self._care_job, "interval", seconds=SWEEP_EVERY_S, id="tickets:sweep",
+        self.scheduler.add_job(self._care_job, "interval", seconds=cfg.tickets.sweep_every_s, id="tickets:sweep",
                                replace_existing=True, max_instances=1, coalesce=True)
         for job_id, seconds in self.cockpit.jobs() if self.cockpit is not None else []:
             # the cockpit's timers (escalation, storm summaries); each runs under a lease inside

@@ -69,6 +69,12 @@ def alert_key(m: Mention) -> str:
     return f"slack.mention:{m.source}:{m.external_id}"
 
 
+def _posting_order(m: Mention) -> tuple[object, int, str]:
+    """Time, then id: two posts in one millisecond keep the platform's order (ids grow), so a reply
+    never counts as before the message it answered."""
+    return (m.created_at, len(m.external_id), m.external_id)
+
+
 async def _known_ids(conn: AsyncConnection, source: str, ids: Sequence[str]) -> set[str]:
     rows = await conn.execute(
         select(mentions.c.external_id).where(mentions.c.source == source, mentions.c.external_id.in_(ids))
@@ -107,7 +113,7 @@ async def ingest(
     async with engine.connect() as conn:
         await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
-        fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
+        fresh = sorted((m for eid, m in unique.items() if eid not in known), key=_posting_order)
         customers = {m.author.id for m in fresh if not (m.is_own or m.removed)}
         contacts = await _recent_contacts(conn, source, customers, now - DAY)
         # authors the team marked as spam from Slack: stored as usual, never alerted on again
@@ -190,11 +196,6 @@ async def ingest(
         result.tickets_opened = applied.opened
         result.tickets_joined = applied.joined
         result.responses = applied.responses
-        if policy is not None and policy.voice is not None and applied.customer_posts:
-            customers = set(applied.customer_posts)
-            posts = [(ids[m.external_id], m, v, ticket_ids[m.external_id]) for m, v in zip(fresh, verdicts)
-                     if v is not None and v.actionable and m.external_id in customers]
-            result.replies = await replies.plan(conn, policy.voice, posts, now=now)
 
         effects = []
         if policy is not None:
@@ -213,6 +214,12 @@ async def ingest(
             effects = await route_alerts(conn, effects, now=now, storm=policy.storm)
         result.alerts = await enqueue(conn, [e for e in effects if e.kind == MENTION_ALERT], now=now)
         await enqueue(conn, [e for e in effects if e.kind != MENTION_ALERT], now=now)  # parent updates, storms
+        if policy is not None and policy.voice is not None and applied.customer_posts:
+            # after the alerts: a reply's Slack draft goes into the thread its ticket's alert starts
+            customers = set(applied.customer_posts)
+            posts = [(ids[m.external_id], m, v, ticket_ids[m.external_id]) for m, v in zip(fresh, verdicts)
+                     if v is not None and v.actionable and m.external_id in customers]
+            result.replies = await replies.plan(conn, policy.voice, posts, now=now)
 
         if batch.cursors:
             cur_rows = [

@@ -61,6 +61,7 @@ class TicketsConfig(_Strict):
     window_hours: float = Field(72.0, gt=0)  # a returning customer's new thread joins their ticket within this
     solve_after_hours: float = Field(24.0, gt=0)  # pending and the customer silent this long: solved
     close_after_hours: float = Field(72.0, gt=0)  # solved and quiet this long: closed
+    sweep_every_s: float = Field(30.0, gt=0)  # how often quiet periods and SLA targets are checked
     sla: SlaTargets = Field(default_factory=SlaTargets)
     sla_by_source: dict[str, SlaTargets] = Field(default_factory=dict)  # a source's own targets
     replies: ReplyConfig = Field(default_factory=ReplyConfig)  # public acknowledgements (outreach/policy.py)

@@ -135,7 +135,7 @@ def resolve(items: Sequence[Item], known: Known, *, window: float = DEFAULT_WIND
             if t.first_response_at is None:
                 changes.update(first_response_at=it.at, first_response_ref=it.external_id)
                 plan.events.append(Event(t.id, "first_response", it.at, it.external_id))
-            if t.status == "open":
+            if t.status == "open" and it.at >= t.last_customer_at:  # an older answer, read late, answers nothing new
                 changes["status"] = "pending"
             plan.events.append(Event(t.id, "responded", it.at, it.external_id))
             put(replace(t, **changes))  # type: ignore[arg-type]

@@ -62,6 +62,7 @@ class ReplyConfig(_Strict):
     auto_allowed: list[str] = Field(default_factory=list)  # the only categories that may be `auto`
     cooldown_hours: float = Field(24.0, ge=0)  # at most one reply to the same author in this time
     hourly_cap: int = Field(20, ge=0)  # public replies sent in any hour, all sources together
+    min_interval: float = Field(1.0, ge=0)  # seconds between two replies of one source (never a burst)
     quiet_hours: QuietHours | None = None  # replies approved meanwhile wait until it ends
     max_age_hours: float = Field(24.0, gt=0)  # never answer an older post
     partners: list[str] = Field(default_factory=list)  # partner and competitor handles: never answered

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from monitor.models import Mention, Verdict
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import outbox, replies, ticket_events, tickets
+from monitor.storage.schema import mentions, outbox, replies, ticket_events, tickets
 from outreach.policy import Candidate, History, ReplyConfig, decide
 from outreach.reply_templates import Context, Templates
 
@@ -121,6 +121,11 @@ async def plan(conn: AsyncConnection, voice: Voice, posts: Sequence[tuple[int, M
     keys = sorted({thread_key(m) for _, m, _, _ in posts})
     answered = {k for (k,) in await conn.execute(select(replies.c.thread_key).where(replies.c.thread_key.in_(keys)))}
     source = posts[0][1].source
+    # a thread the brand already answered on the platform (a person, or another tool) needs no acknowledgement
+    convs = sorted({m.conversation_id or m.external_id for _, m, _, _ in posts})
+    answered |= {f"{source}:{c}" for (c,) in await conn.execute(
+        select(mentions.c.conversation_id).where(mentions.c.source == source, mentions.c.is_own.is_(True),
+                                                 mentions.c.conversation_id.in_(convs)))}
     authors = sorted({m.author.id for _, m, _, _ in posts})
     last_reply = {a: t for a, t in await conn.execute(
         select(replies.c.author_id, func.max(replies.c.created_at))
@@ -162,7 +167,8 @@ async def plan(conn: AsyncConnection, voice: Voice, posts: Sequence[tuple[int, M
         if channel:
             effects.append(NewEffect(f"slack.reply:{rid}", SLACK_KIND, channel,
                                      draft_message(rid, ticket_id, text, status, d.reason),
-                                     priority=PRIORITY.get(v.urgency, 2), about=f"reply:{rid}",
+                                     # a draft asks the team to act: never behind low-priority chatter
+                                     priority=min(PRIORITY.get(v.urgency, 2), 2), about=f"reply:{rid}",
                                      thread_of=f"ticket:{ticket_id}"))
         await enqueue(conn, effects, now=now)
         await conn.execute(insert_for(conn, ticket_events).values(
@@ -297,10 +303,12 @@ def _not_waiting(r: Any) -> str:
     }.get(r.status, f"Reply {r.id} is {r.status}.")
 
 
-async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: float) -> None:
+async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: float, asked_at: float | None = None) -> None:
     """The reply is public: on the reply, and on its ticket as a response (the first one sets first_response_at).
 
-    Idempotent: a reconcile after a crash may call it again for the same reply.
+    `asked_at`: when we asked the platform to post it. A customer message newer than that keeps the
+    ticket open (the poll that stored it may have run before this). Idempotent: a reconcile after a
+    crash may call it again for the same reply.
     """
     async with engine.begin() as conn:
         r = (await conn.execute(select(replies).where(replies.c.id == reply_id))).first()
@@ -316,7 +324,8 @@ async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: floa
             values.update(first_response_at=now, first_response_ref=ref)
             await conn.execute(insert_for(conn, ticket_events).values(
                 ticket_id=t.id, kind="first_response", at=now, ref=ref, detail="our reply"))
-        if t.status == "open":
+        customer_since = (t.last_customer_at or t.opened_at) > (asked_at if asked_at is not None else now)
+        if t.status == "open" and not customer_since:
             values["status"] = "pending"
         await conn.execute(update(tickets).where(tickets.c.id == t.id).values(**values))
         await conn.execute(insert_for(conn, ticket_events).values(
@@ -328,7 +337,7 @@ async def sent_since(engine: AsyncEngine, since: float) -> list[float]:
         return [t for (t,) in await conn.execute(select(replies.c.sent_at).where(replies.c.sent_at >= since))]
 
 
-class ReplyDesk:
+class SlackReplyDesk:
     """The Slack buttons' view of the replies (alerts/interactivity.ReplyDesk)."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -77,7 +77,7 @@ class ReplyDelivery:
             ref = await replier.reply(to, r.text, key=item.key)
         except SourceError as e:
             raise _translate(e) from e
-        await reply_store.record_sent(self.engine, r.id, ref, now=self.clock())
+        await reply_store.record_sent(self.engine, r.id, ref, now=self.clock(), asked_at=now)
         return ref
 
     async def reconcile(self, item: OutboxItem) -> str | None:

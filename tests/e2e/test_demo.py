@@ -22,8 +22,13 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
         assert s["fetched"] > 0 and s["requests"] > 0 and s["errors"] == 0
     assert r["mentions"]["stored"] > 0 and r["mentions"]["own"] >= 1
     assert sum(r["triage"].values()) == r["mentions"]["stored"] - r["mentions"]["own"]
-    # every outbox row sent is one Slack message posted or one alert updated in place
-    assert r["slack"]["messages"] + r["slack"]["updates"] == r["outbox"]["sent"] > 0
+    # every outbox row sent is one Slack message posted, one alert updated in place, or one public reply
+    assert r["slack"]["messages"] + r["slack"]["updates"] + r["replies"]["sent"] == r["outbox"]["sent"] > 0
+    # tickets follow customers; replies were held, approved in Slack and posted once; billing went private
+    t, rp = r["tickets"], r["replies"]
+    assert t["opened"] > 0 and t["joined"] >= 1 and t["moved_private"] >= 1 and t["first_response_p50_s"] > 0
+    assert {"solved", "sla_breaches"} <= set(t)
+    assert rp["held"] >= rp["sent"] >= 1 and rp["duplicates"] == 0
     assert r["slack"]["max_per_channel_per_s"] <= 1
     # the scripted teammates' clicks went over Socket Mode and changed the alerts in place
     assert {"claim", "relabel", "resolve"} <= set(r["slack"]["actions"])
