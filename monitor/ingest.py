@@ -218,7 +218,8 @@ async def ingest(
             # after the alerts: a reply's Slack draft goes into the thread its ticket's alert starts
             customers = set(applied.customer_posts)
             posts = [(ids[m.external_id], m, v, ticket_ids[m.external_id]) for m, v in zip(fresh, verdicts)
-                     if v is not None and v.actionable and m.external_id in customers]
+                     if v is not None and v.actionable and m.external_id in customers
+                     and m.author.id not in muted]  # the team said spam: never answered either
             result.replies = await replies.plan(conn, policy.voice, posts, now=now)
 
         if batch.cursors:
