@@ -188,10 +188,13 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
 def _print_alerts(console: Console, stack: SandboxStack) -> None:
     """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
     names = stack.slack.channels()
-    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    # as each alert arrived (the scripted teammates claim, relabel and resolve them afterwards)
+    posted = [stack.slack.as_posted.get((m["channel"], m["ts"]), m) | {"channel": m["channel"]}
+              for m in stack.slack.all_messages()]
+    shown = demo_alerts.pick(posted, names)
     if not shown:
         return
-    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts, as they arrived):[/bold]")
     for m in shown:
         console.print()
         for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
