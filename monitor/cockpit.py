@@ -26,6 +26,7 @@ from monitor.storage.schema import (
     feedback,
     mentions,
     outbox,
+    replies,
     suppressed_authors,
     ticket_actions,
     ticket_handling,
@@ -123,7 +124,7 @@ async def card(conn: AsyncConnection, ticket_id: int) -> TicketCard:
         relabelled_by=label.by if label is not None and "relabel" in done else None,
         claimed_by=h.claimed_by if h else None, acknowledged_by=h.acknowledged_by if h else None,
         escalation_level=h.escalation_level if h else 0,
-        replied="reply_approved" in done, spam="spam" in done,
+        replied=t.first_response_at is not None, spam="spam" in done,
     )
 
 
@@ -234,6 +235,21 @@ class Cockpit:
             await enqueue(conn, await self._updates(conn, tid, row_id, clicked), now=now)
             return True
 
+    async def reply_clicked(self, reply_id: int, action: str, user: str, note: str, *,
+                            clicked: Where | None) -> int | None:
+        """Log a click on a public reply's button and refresh its message. The reply's ticket, if known."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            tid = (await conn.execute(select(replies.c.ticket_id).where(replies.c.id == reply_id))).scalar()
+            if tid is None:
+                return None
+            row_id = await _log(conn, int(tid), action, user, now, detail=note)
+            if clicked is not None:
+                await enqueue(conn, [effect(f"{UPDATE_KIND}:{clicked.channel}:{clicked.ts}:{row_id}", UPDATE_KIND,
+                                            clicked.channel, {"channel": clicked.channel, "ts": clicked.ts,
+                                                              "reply_id": reply_id}, priority=1)], now=now)
+            return int(tid)
+
     async def escalate_by_time(self, ticket_id: int, level: int, *, expected_level: int) -> bool:
         """The escalation timer's step: raise the level if nobody acted meanwhile. True if it did."""
         now = self.clock()
@@ -319,9 +335,11 @@ async def _apply(conn: AsyncConnection, before: Handling, d: Decision, *, now: f
     if res.rowcount != 1:
         raise _Raced()
     if "status" in d.changes:
+        values: dict[str, Any] = {"status": d.changes["status"], "updated_at": now}
+        if d.changes["status"] == "solved":
+            values["solved_at"] = now  # the tickets lifecycle closes it after its quiet period
         res = await conn.execute(update(tickets).where(tickets.c.id == before.ticket_id,
-                                                       tickets.c.status == before.status)
-                                 .values(status=d.changes["status"], updated_at=now))
+                                                       tickets.c.status == before.status).values(**values))
         if res.rowcount != 1:
             raise _Raced()
 

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.actions import EscalationRule, Handling, escalation_due
+from alerts.cockpit_messages import reply_message
 from alerts.interactivity import CockpitDeps, GroupMembers, build_app, http_handler
 from alerts.mention_alert import MentionView, TicketCard, build_mention_alert
 from alerts.message_update import KIND as UPDATE_KIND
@@ -29,7 +30,8 @@ from monitor.cockpit import Cockpit, UnknownMention, Where, card, view_of
 from monitor.config import SlackConfig
 from monitor.delivery import DeliveryHandler, OutboxItem
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import alert_storms, outbox as outbox_table, slack_messages, ticket_handling, tickets
+from monitor.storage.schema import alert_storms, replies, slack_messages, ticket_handling, tickets
+from monitor.storage.schema import outbox as outbox_table
 
 log = structlog.get_logger("cockpit")
 
@@ -69,10 +71,10 @@ class DbSwitches:
 def reply_desk(engine: AsyncEngine) -> Any:
     """The public-reply desk of outreach/ when this build has one (the tickets issue), else None."""
     try:
-        from outreach.replies import SlackReplyDesk  # type: ignore[import-not-found]
+        from outreach.replies import ReplyDesk  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
-    return SlackReplyDesk(engine)
+    return ReplyDesk(engine)
 
 
 class SlackCockpit:
@@ -110,6 +112,12 @@ class SlackCockpit:
                 if item.parent is None:
                     return None
                 return item.parent.channel_id, item.parent.ts, await self._storm_message(conn, int(p["storm_id"]))
+            if "reply_id" in p:
+                r = (await conn.execute(select(replies).where(replies.c.id == int(p["reply_id"])))).first()
+                if r is None:
+                    return None
+                return str(p["channel"]), str(p["ts"]), reply_message(r.id, r.ticket_id, r.text, r.status,
+                                                                      r.decided_by, r.ref)
             if p.get("channel") and p.get("ts"):
                 channel, ts, mention_id = str(p["channel"]), str(p["ts"]), p.get("mention_id")
             elif item.parent is not None:
