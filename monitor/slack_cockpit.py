@@ -269,3 +269,38 @@ async def _mention_of(conn: Any, channel_id: str, ts: str) -> int | None:
         return None
     payload = (await conn.execute(select(outbox_table.c.payload).where(outbox_table.c.key == msg.outbox_key))).scalar()
     return int(payload["mention_id"]) if isinstance(payload, dict) and "mention_id" in payload else None
+
+
+async def check_cockpit(cfg: SlackConfig) -> list[tuple[str, bool, str]]:
+    """`outreach-monitor check`: the app-level token opens Socket Mode, and the user groups exist."""
+    from slack_sdk.errors import SlackApiError
+
+    out: list[tuple[str, bool, str]] = []
+    client = make_slack_client(cfg.token, cfg.api_base)
+    if cfg.app_token is not None and cfg.interactivity == "socket":
+        try:
+            await client.apps_connections_open(app_token=cfg.app_token.get_secret_value())
+            out.append(("slack.app_token", True, "Socket Mode connects: buttons, modals and /outreach will work"))
+        except SlackApiError as e:
+            error = e.response.get("error")
+            hint = {"not_allowed_token_type": "this is not an app-level token (xapp-…)",
+                    "invalid_auth": "Slack does not accept it (revoked or mistyped)"}.get(str(error), str(error))
+            out.append(("slack.app_token", False, f"{hint}; create one under Basic Information → App-Level "
+                                                  "Tokens with connections:write, and enable Socket Mode"))
+        except Exception as e:
+            out.append(("slack.app_token", False, f"{type(e).__name__}: {e}"))
+    for name in ("approvers_group", "oncall_group"):
+        group = getattr(cfg, name)
+        if not group:
+            continue
+        try:
+            members = await client.usergroups_users_list(usergroup=group)
+            out.append((f"slack.{name}", True, f"user group {group} has {len(members.get('users') or [])} members"))
+        except SlackApiError as e:
+            error = e.response.get("error")
+            hint = {"no_such_subteam": f"there is no user group {group}",
+                    "missing_scope": "the bot token needs usergroups:read"}.get(str(error), str(error))
+            out.append((f"slack.{name}", False, hint))
+        except Exception as e:
+            out.append((f"slack.{name}", False, f"{type(e).__name__}: {e}"))
+    return out
