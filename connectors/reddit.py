@@ -13,7 +13,9 @@ streams look back `search_lookback` seconds more, because Reddit's search index 
 returned is remembered with the cursor value it returned (a nonce makes each value unique), and is
 not returned again while the pipeline hands that value back, i.e. once it stored that batch. A
 batch that was not stored comes again; the store's unique (source, external_id) absorbs overlap.
-A walk cut short at `max_pages` leaves the cursor where it was; when that happens
+A stream's first read (no cursor) takes one page as its baseline and does not backfill; an empty
+one starts from now (like X), so a later burst is read in full. A walk cut short at `max_pages`
+leaves the cursor where it was; when that happens
 `CUT_SHORT_LIMIT` polls in a row at the same cursor (more new things than the pages reach, e.g.
 after downtime), the cursor moves to the newest and the unread range is reported in `gaps`,
 rather than re-reading the same top pages forever.
@@ -73,6 +75,8 @@ log = logging.getLogger(__name__)
 
 CUT_SHORT_LIMIT = 3  # polls in a row that page max_pages without reaching the cursor, before moving on
 _TOKEN_PATH = "/api/v1/access_token"
+START_MARK = "t3_0"  # the mark of a stream that started empty: "from now on", no thing of its own
+LISTING_REACH = 1000  # Reddit serves about this many things per listing, newest first
 
 
 class RedditBudget(BaseModel):
@@ -480,7 +484,10 @@ class RedditSource:
                 # can have been cut off (Reddit keeps ~1000 per listing); a short one simply has
                 # nothing older, e.g. the comments of a young subreddit under a submission's cursor.
                 served = len(out.things) + out.bad
-                if mark is not None and out.things and served >= self.cfg.page_size \
+                # A "now" mark (a stream that started empty) is no thing of the listing: it ending
+                # above it only means nothing older exists, unless it served all Reddit keeps.
+                enough = LISTING_REACH if mark is not None and mark.name == START_MARK else self.cfg.page_size
+                if mark is not None and out.things and served >= enough \
                         and min(t.created for t in out.things) > mark.created:
                     out.gap = (mark.created, min(t.created for t in out.things))
                 return out
@@ -527,6 +534,12 @@ class RedditSource:
             if t.name not in fresh and is_new(t, mark, stream.lookback, returned):
                 fresh[t.name] = t
         newest = max(things, key=lambda t: t.key, default=None)
+        if mark is None and newest is None and bad == 0:
+            # An empty stream's first read starts from now (a minute early, for clock skew), as X's
+            # does: a burst that comes later is then paged back to this mark in full, and anything
+            # a catch-up limit drops is reported as a gap, not lost silently under a one-page baseline.
+            value = Mark(self._meter.clock() - 60, START_MARK).encode(secrets.token_hex(3))
+            return _StreamResult([], Cursor(stream.name, value), _Memory(value, {}), bad, gap)
         if not complete or newest is None or (not fresh and mark is not None and newest.key <= mark.key):
             return _StreamResult(list(fresh.values()), None, None, bad, gap)
         top = Mark(newest.created, newest.name)

@@ -23,7 +23,8 @@ the same endpoint are skipped (they would fail too).
 
 Catch-up: recent search reaches back seven days and X refuses an older `since_id`. A search cursor
 older than that is dropped for one poll, the cursor moves on, and the range that can no longer be
-read is reported in `gaps`. (The mentions timeline has no such limit but returns at most 800.)
+read is reported in `gaps`. The mentions timeline has no time limit but returns only the 800 newest
+posts: a walk that ends after 800 posts without reaching its cursor reports the rest as a gap.
 
 Replies (`reply`, the Replier protocol) act as the brand account: OAuth 1.0a keys or an OAuth 2.0
 user token in the config. X has no idempotency key; a retried reply that X refuses as a duplicate
@@ -71,6 +72,7 @@ USER_FIELDS = ["username", "name", "public_metrics", "verified"]
 EXPANSIONS = ["author_id"]
 RATE_WINDOW_S = 15 * 60.0
 SEARCH_REACH_S = 7 * 24 * 3600  # recent search answers for the last seven days only
+MENTIONS_CAP = 800  # the mentions timeline returns at most the 800 newest posts
 TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 QUERY_MAX = 512  # X's limit for a recent-search query on the Basic and Pro tiers
 STREAM_NAME_MAX = 120  # stored in columns of 128 characters (cursors.stream, mentions.stream)
@@ -144,23 +146,27 @@ def snowflake_time(tweet_id: str) -> float:
 class StreamCursor:
     """A stream's cursor value. Plain `<since_id>` when everything up to it is stored; while a
     catch-up is under way, `<since_id>:<below_id>:<top_id>`: every post in (below, top] is stored,
-    (since, below] is still to read, and `top` becomes the plain cursor once it is."""
+    (since, below] is still to read, and `top` becomes the plain cursor once it is. A fourth part
+    counts the posts read so far in the walk (the mentions timeline stops at the 800 newest)."""
 
     since: str | None
     below: str | None = None
     top: str | None = None
+    read: int = 0
 
     @classmethod
     def parse(cls, value: str) -> StreamCursor:
         parts = value.split(":")
         if len(parts) == 1 and value.isdigit():
             return cls(value)
-        if len(parts) == 3 and all(p.isdigit() for p in parts[1:]) and (parts[0].isdigit() or not parts[0]):
-            return cls(parts[0] or None, parts[1], parts[2])
+        if len(parts) in (3, 4) and all(p.isdigit() for p in parts[1:]) and (parts[0].isdigit() or not parts[0]):
+            return cls(parts[0] or None, parts[1], parts[2], int(parts[3]) if len(parts) == 4 else 0)
         return cls(None)  # none yet, or unreadable: start from now
 
     def render(self) -> str:
-        return f"{self.since or ''}:{self.below}:{self.top}" if self.below else (self.since or "")
+        if not self.below:
+            return self.since or ""
+        return f"{self.since or ''}:{self.below}:{self.top}" + (f":{self.read}" if self.read else "")
 
 
 @dataclass
@@ -444,6 +450,7 @@ class XSource:
         oldest: int | None = None
         token: str | None = None
         complete = False
+        read = state.read  # posts read in this walk, over all its polls
         for n in range(self.cfg.max_pages):
             try:
                 body = await self._call(endpoint, lambda c: page(c, token))
@@ -462,6 +469,7 @@ class XSource:
             result.mentions.extend(m for m in items if since is None or int(m.external_id) > int(since))
             result.skipped_bad += bad
             oldest = min([*ids, *([oldest] if oldest is not None else [])], default=None)
+            read += len(ids)
             if n == 0 and top is None:
                 top = page_newest
             token = (body.get("meta") or {}).get("next_token")
@@ -469,11 +477,15 @@ class XSource:
                 complete = True
                 break
         result.truncated = not complete and result.error is None
-        result.cursor = self._next_cursor(stream, state, top, oldest, complete, beyond_reach, horizon)
+        if complete and kind == "mentions" and since is not None and read >= MENTIONS_CAP \
+                and oldest is not None and oldest > int(since) + 1:
+            # The timeline ended at its 800 newest before reaching the cursor: the rest is dropped.
+            self.gaps.append(Gap(stream, snowflake_time(since), snowflake_time(str(oldest))))
+        result.cursor = self._next_cursor(stream, state, top, oldest, complete, beyond_reach, horizon, read)
         return result
 
     def _next_cursor(self, stream: str, state: StreamCursor, top: str | None, oldest: int | None, complete: bool,
-                     beyond_reach: bool, horizon: float) -> Cursor | None:
+                     beyond_reach: bool, horizon: float, read: int = 0) -> Cursor | None:
         """Where this stream stands after the walk; None when nothing moved."""
         since = state.since
         if complete or since is None or beyond_reach:
@@ -491,7 +503,7 @@ class XSource:
             return Cursor(stream, top)
         if oldest is None or top is None:
             return None  # nothing read: the cursor stands
-        return Cursor(stream, StreamCursor(since, str(oldest), top).render())
+        return Cursor(stream, StreamCursor(since, str(oldest), top, read).render())
 
     def _parse_page(self, stream: str, body: Any) -> tuple[list[Mention], int, list[int], str | None]:
         """Mentions, malformed-item count, the ids read, and the page's newest id (reposts and bad
@@ -532,6 +544,8 @@ class XSource:
                         followers=int(followers or 0), verified=bool(u.get("verified", False)))
         refs = {r.get("type"): str(r.get("id")) for r in t.get("referenced_tweets") or [] if isinstance(r, dict)}
         metrics = {k: int(v) for k, v in (t.get("public_metrics") or {}).items() if isinstance(v, int)}
+        withheld = t.get("withheld") if isinstance(t.get("withheld"), dict) else {}
+        codes = [str(c) for c in withheld.get("country_codes") or [] if isinstance(c, str)]
         url = (f"https://x.com/{author.username}/status/{tid}" if author.username
                else f"https://x.com/i/web/status/{tid}")
         return Mention(
@@ -539,7 +553,7 @@ class XSource:
             stream=stream, url=url, conversation_id=str(t.get("conversation_id") or ""),
             in_reply_to=refs.get("replied_to", ""), quoted_id=refs.get("quoted", ""), lang=str(t.get("lang") or ""),
             metrics=metrics, is_own=author.username.lower() in self.own_handles or author_id in self._own_ids(),
-            is_repost="retweeted" in refs, raw={"tweet": t, "author": u},
+            is_repost="retweeted" in refs, raw={"tweet": t, "author": u, **({"withheld_in": codes} if codes else {})},
         )
 
     def _own_ids(self) -> set[str]:

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import func, select
 
+from monitor import demo_alerts
 from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.models import URGENCIES
@@ -129,10 +130,9 @@ async def run_demo(
 ) -> dict[str, Any]:
     stack = SandboxStack()
     await stack.start()
-    tmp = None
     if db_path is None:
-        tmp = tempfile.TemporaryDirectory(prefix="outreach-demo-")
-        db_path = Path(tmp.name) / "demo.db"
+        # Kept after the demo (the team's view is in it: tickets, triage, the outbox); we say where.
+        db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
     settings = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True)
@@ -164,9 +164,10 @@ async def run_demo(
         report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
     finally:
         await stack.stop()
-        if tmp is not None:
-            tmp.cleanup()
     _print_summary(console, report)
+    _print_alerts(console, stack)
+    console.print(f"\nThe demo's database is kept at {db_path} — e.g. `sqlite3 {db_path} "
+                  "'select urgency, text from mentions'` (choose where with --db).", highlight=False, soft_wrap=True)
     if report_path is not None:
         report_path.write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"report written to {report_path}")
@@ -189,6 +190,19 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
         return await _report(daemon, stack, duration_s)
     finally:
         await daemon.engine.dispose()
+
+
+def _print_alerts(console: Console, stack: SandboxStack) -> None:
+    """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
+    names = stack.slack.channels()
+    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    if not shown:
+        return
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    for m in shown:
+        console.print()
+        for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _print_summary(console: Console, r: dict[str, Any]) -> None:

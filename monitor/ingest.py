@@ -24,12 +24,13 @@ from alerts.storm import StormRule
 from monitor import incidents, ticket_resolver
 from monitor.alert_flow import route_alerts
 from monitor.cockpit import suppressed
-from monitor.models import URGENCIES, Batch, Mention, Verdict
+from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions
 from monitor.triage import Triage
+from monitor.triage.batch import triage_off_loop
 
 DAY = 86_400.0
 
@@ -109,17 +110,9 @@ async def ingest(
     incident_names = [t for i in open_incidents for t in i.terms]  # triage scores a post naming one higher
     result.duplicates = len(batch.mentions) - len(fresh)
 
-    # 2. triage, outside any transaction: CPU work that another source's write can overlap
-    verdicts: list[Verdict | None] = []
-    for m in fresh:
-        if m.is_own or m.removed:
-            # our own voice is stored for threading, never triaged (no echo loops); a deleted or
-            # removed post is stored as what it is: there is nobody and nothing left to answer
-            verdicts.append(None)
-            continue
-        prior = contacts[m.author.id]
-        contacts[m.author.id] += 1
-        verdicts.append(triage.classify(m, prior_contacts=prior, open_incidents=incident_names))
+    # 2. triage, outside any transaction and off the event loop (a thread): CPU work that polls,
+    #    delivery and /healthz must not wait for (monitor/triage/batch.py)
+    verdicts = await triage_off_loop(triage, fresh, contacts, incident_names)
 
     # 3. write mentions, tickets, outbox rows and the cursor in ONE transaction. A daemon that stored
     #    some of these between 1 and 3 wins the unique keys; we count those as duplicates.
@@ -142,6 +135,8 @@ async def ingest(
                 "lang": m.lang,
                 "metrics": m.metrics or None,
                 "is_own": m.is_own,
+                "removed": m.removed,
+                "withheld": withheld_in(m),
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": None,  # set below, once we know which mentions are ours to store
@@ -182,7 +177,8 @@ async def ingest(
 
         # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
         applied = await ticket_resolver.apply(
-            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts) if m.external_id in ids],
+            conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts)
+                               if m.external_id in ids and not m.removed],  # nobody left to follow
             now=now, window=ticket_window)
         ticket_ids = applied.assign
         result.tickets_opened = applied.opened

@@ -112,6 +112,12 @@ class Mention:
             _set(self, "metrics", {_clean(k): v for k, v in self.metrics.items()})
 
 
+def withheld_in(m: Mention) -> str | None:
+    """The countries where the platform withholds the post ("DE,FR"), as the connector found them."""
+    codes = m.raw.get("withheld_in") if isinstance(m.raw, dict) else None
+    return ",".join(codes)[:256] if codes else None
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Where a source's stream stopped. Saved in the same transaction as the items it covers."""

@@ -82,16 +82,25 @@ def db_upgrade(config: Path = ConfigOpt) -> None:
     from monitor.storage.engine import create_engine
     from monitor.storage.migrate import upgrade
 
+    from monitor.startup import storage_problem
+
     cfg = _load(config)
 
     async def main() -> str:
+        problem = await storage_problem(cfg.storage.url)
+        if problem is not None:
+            raise problem
         engine = create_engine(cfg.storage.url)
         try:
             return await upgrade(engine)
         finally:
             await engine.dispose()
 
-    out.print(f"database is at revision {asyncio.run(main())}")
+    try:
+        revision = asyncio.run(main())
+    except StartupProblem as problem:
+        raise _refuse(problem) from None
+    out.print(f"database is at revision {revision}")
 
 
 def tickets(

@@ -45,6 +45,7 @@ class Row:
     sentiment: float | None
     metrics: Mapping[str, Any] | None
     is_own: bool
+    removed: bool = False  # deleted or removed on the platform: counted as said, never as a customer
 
     @property
     def engagement(self) -> int:
@@ -151,6 +152,8 @@ class Tally:
         if r.sentiment is not None:
             pos, neg = int(r.sentiment >= POSITIVE), int(r.sentiment <= NEGATIVE)
             self._tone(d, r.sentiment, 1, pos, neg)
+        if r.removed:
+            return  # counted as said; "[deleted]" is nobody: no author, no top post, no theme
         self.raw_posts += 1
         _keep(self.top_reach, (r.followers, -r.id, r))
         _keep(self.top_engagement, (eng, -r.id, r))

@@ -22,7 +22,8 @@ from monitor.storage.schema import digest_runs, mention_rollups, mentions, ticke
 
 m = mentions.c
 MENTION_COLUMNS = (m.id, m.source, m.stream, m.author_id, m.author_username, m.author_name, m.author_followers,
-                   m.text, m.url, m.created_at, m.category, m.complaint, m.sentiment, m.metrics, m.is_own)
+                   m.text, m.url, m.created_at, m.category, m.complaint, m.sentiment, m.metrics, m.is_own,
+                   m.removed)
 RETENTION_SCHEDULE = "retention"  # digest_runs row whose slot_at is the instant raw mentions are pruned before
 
 

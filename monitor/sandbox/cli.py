@@ -3,19 +3,24 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 
 def sandbox(
-    x_port: int = typer.Option(8701, help="Port for the X API v2 stand-in."),
-    slack_port: int = typer.Option(8702, help="Port for the Slack Web API stand-in."),
-    reddit_port: int = typer.Option(8703, help="Port for the Reddit API stand-in."),
-    scenario: bool = typer.Option(True, help="Play the demo scenario's posts into the fake X."),
+    x_port: int = typer.Option(8701, help="Port for the X API v2 stand-in (0: any free port)."),
+    slack_port: int = typer.Option(8702, help="Port for the Slack Web API stand-in (0: any free port)."),
+    reddit_port: int = typer.Option(8703, help="Port for the Reddit API stand-in (0: any free port)."),
+    scenario: bool = typer.Option(True, help="Keep playing the demo scenario's posts into the fake X and Reddit."),
+    write_config: Path | None = typer.Option(
+        None, "--write-config", help="Write a ready daemon config pointing at this sandbox to this file."),
+    db: Path | None = typer.Option(None, help="The database that config uses (default: beside the config file)."),
+    http_port: int = typer.Option(8080, help="The /healthz port that config uses (0: any free port)."),
 ) -> None:
-    """Run the sandbox until Ctrl-C and print its base URLs (point a config's api_base at them)."""
-    from monitor.sandbox.scenario import demo_scenario
+    """Run the sandbox until Ctrl-C and print its base URLs; with --write-config, a config for
+    `outreach-monitor check` and `run` (handles, subreddit, channels, www_base, the sandbox's tokens)."""
     from monitor.sandbox.stack import (
         REDDIT_BOT,
         REDDIT_CLIENT,
@@ -23,25 +28,53 @@ def sandbox(
         X_BEARER,
         SandboxStack,
     )
+    from monitor.sandbox.traffic import keep_playing
 
     async def main() -> None:
         stack = SandboxStack(ports={"x": x_port, "slack": slack_port, "reddit": reddit_port})
         urls = await stack.start()
-        if scenario:
-            stack.load(demo_scenario("acme", duration_s=300))
+        # what a config names must exist even before the scenario's first post
+        stack.x.add_user(BRAND, BRAND.title(), followers=250_000, verified=True)
+        stack.reddit.add_subreddit(BRAND)
+        traffic = asyncio.create_task(keep_playing(stack, BRAND)) if scenario else None
         print(f"X API v2:      {urls['x']}   (bearer token: {X_BEARER})")
         print(f"Reddit API:    {urls['reddit']}   (client {REDDIT_CLIENT[0]} / {REDDIT_CLIENT[1]}, "
               f"user {REDDIT_BOT[0]} / {REDDIT_BOT[1]})")
-        print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})", flush=True)
+        print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})")
+        if write_config is not None:
+            _write_config(stack, write_config, db, http_port)
+            print(f"Config written to {write_config}: outreach-monitor check --config {write_config} && "
+                  f"outreach-monitor run --config {write_config}")
+        print("sandbox ready" + (", playing the demo scenario until stopped" if scenario else ""), flush=True)
         try:
             await asyncio.Event().wait()
         finally:
+            if traffic is not None:
+                traffic.cancel()
             await stack.stop()
 
     try:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+
+
+BRAND = "acme"
+_HEADER = """\
+# Written by `outreach-monitor sandbox --write-config`: a daemon config pointing at the local
+# sandbox (X, Reddit and Slack stand-ins on 127.0.0.1). The tokens below are the sandbox's, not
+# secrets; a real config reads its secrets from the environment (${NAME}). Valid while the sandbox
+# runs on the same ports.
+"""
+
+
+def _write_config(stack: Any, path: Path, db: Path | None, http_port: int) -> None:
+    import yaml
+
+    database = (db or path.resolve().parent / "outreach-sandbox.db").resolve()
+    cfg = stack.config(brand=BRAND, db_url=f"sqlite:///{database}", reddit=True, x_interval=10, reddit_interval=10,
+                       http_port=http_port)
+    path.write_text(_HEADER + yaml.safe_dump(cfg, sort_keys=False))
 
 
 def demo(

@@ -208,6 +208,10 @@ def demo_scenario(brand_handle: str = "acme", duration_s: float = 60.0, seed: in
     sc.add(0.47 * d, w.customer(), f"at least @{handle} is saying something this time", key="quote",
            quote_of="brand-status", kind="neutral")
     w.post(0.3 * d, "spam", key="spam")
+    # someone hurt: the care team's critical alert (a safety report, with a visible author)
+    sc.add(0.33 * d, AuthorProfile("maria_lopez_82", "Maria Lopez", 3400),
+           f"@{handle} the charger you sold me overheated and caught fire in the kitchen, my son burned his "
+           "hand. This is dangerous, please recall them", key="critical-safety", kind="safety")
     w.post(0.55 * d, "hostile", key="hostile")
     w.reddit_thread(0.2 * d, handle, 4, *COMPLAINTS, key="reddit-thread")
     w.reddit_thread(0.5 * d, "travel", 2, "question", "neutral", "praise", key="reddit-keyword")

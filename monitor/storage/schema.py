@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -58,6 +59,9 @@ mentions = Table(
     Column("confidence", Float, nullable=True),
     Column("reasons", JSON, nullable=True),
     Column("ticket_id", Id, nullable=True),
+    # deleted by its author or removed by a moderator: stored as is, never triaged or counted as a customer
+    Column("removed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("withheld", String(256), nullable=True),  # X: country codes where the post is withheld ("DE,FR")
     UniqueConstraint("source", "external_id", name="uq_mentions_source_external_id"),
 )
 Index("ix_mentions_created_at", mentions.c.created_at)

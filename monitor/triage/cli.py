@@ -46,7 +46,7 @@ def _load_cfg(config: Path):  # type: ignore[no-untyped-def]
         _fail(str(e))
 
 
-def _triage_from(config: Path | None, rules: Path | None, model: Path | None):  # type: ignore[no-untyped-def]
+def _triage_from(config: Path | None, rules: Path | None, model: Path | None, learned: bool = True):  # type: ignore[no-untyped-def]
     from monitor.triage import load_triage
     from monitor.triage.model import ModelError
 
@@ -55,7 +55,7 @@ def _triage_from(config: Path | None, rules: Path | None, model: Path | None):  
         rules = rules or cfg.triage.rules
         model = model or cfg.triage.model
     try:
-        return load_triage(rules, model)
+        return load_triage(rules, model, learned=None if learned else False)
     except (RulesError, ModelError) as e:
         _fail(str(e))
 
@@ -76,48 +76,15 @@ _MODEL = typer.Option(None, "--model", help="A model file from `triage train`.")
 
 # -- classify ---------------------------------------------------------------------------------
 
-def classify(config: Optional[Path] = _CONFIG, rules: Optional[Path] = _RULES, model: Optional[Path] = _MODEL) -> None:
-    triage = _triage_from(config, rules, model)
-    bad = 0
-    out = sys.stdout
-    for n, line in enumerate(sys.stdin, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = _parse_item(line)
-        except ValueError as e:
-            bad += 1
-            print(f"line {n}: {e}", file=sys.stderr)
-            continue
-        v = triage.classify_text(
-            item["text"],
-            author=item.get("author") if isinstance(item.get("author"), dict) else None,
-            metrics=item.get("metrics") if isinstance(item.get("metrics"), dict) else None,
-            source=str(item.get("source", "")),
-            lang=str(item.get("lang", "")),
-            prior_contacts=item.get("prior_contacts", 0) if isinstance(item.get("prior_contacts"), int) else 0,
-            open_incidents=[str(x) for x in item.get("open_incidents", []) if isinstance(x, str)]
-            if isinstance(item.get("open_incidents"), list) else (),
-        )
-        out.write(json.dumps({"id": item.get("id"), **v.as_dict()}, ensure_ascii=False) + "\n")
-        out.flush()  # a caller may be reading our answers line by line
+def classify(config: Optional[Path] = _CONFIG, rules: Optional[Path] = _RULES, model: Optional[Path] = _MODEL,
+             learned: bool = typer.Option(True, "--learned/--rules-only", help="Blend the shipped complaint model with the rules (default) or use the rules alone.")) -> None:
+    from monitor.triage import contract
+
+    triage = _triage_from(config, rules, model, learned)
+    bad = contract.run_fd(triage, sys.stdin.buffer, sys.stdout.buffer, lambda msg: print(msg, file=sys.stderr))
     if bad:
         print(f"{bad} line(s) could not be classified", file=sys.stderr)
         raise typer.Exit(1)
-
-
-def _parse_item(line: str) -> dict[str, Any]:
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(item, dict):
-        raise ValueError(f"expected a JSON object, got {type(item).__name__}")
-    if not isinstance(item.get("text"), str):
-        raise ValueError("`text` is missing or not a string")
-    if "id" not in item:
-        raise ValueError("`id` is missing")
-    return item
 
 
 # -- eval -------------------------------------------------------------------------------------

@@ -31,20 +31,26 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
-from monitor.triage import signals
-from monitor.triage.rules import URGENCY_RANK, Category, Rules
+from monitor.triage import language, signals
+from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
 LOW_CONFIDENCE = 0.5
+PROBLEM = "problem"  # rules.yaml's category of "something did not work or did not happen"
+REPROACH = {level: reproach_key(level) for level in (1, 2, 3)}
+_LEVELS = dict(enumerate(("no explicit reproach", *REPROACH_LEVELS)))
 _NONE: tuple[float, str | None] = (0.0, None)
 _OTHER = Category("other", "Nothing the rules know about", 15, False, False, None, "low")
 
 
 class Triage:
-    def __init__(self, rules: Rules, *, model: Any = None, sentiment: Sentiment | None = None,
+    def __init__(self, rules: Rules, *, model: Any = None, learned: Any = None, sentiment: Sentiment | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.rules = rules
-        self.model = model  # monitor.triage.model.LinearModel or None
+        self.model = model  # the team's corrections (`triage train`): monitor.triage.model.LinearModel or None
+        self.learned = learned  # the shipped complaint model (model.ComplaintModel) or None
+        self._packs = frozenset(rules.packs)
+        language.warm_up()  # load the detector at start, not on the first foreign post
         self._sentiment = sentiment or Sentiment()
         self._clock = clock
 
@@ -90,13 +96,23 @@ class Triage:
                age_hours: float | None, prior_contacts: int, open_incidents: Sequence[str], lang: str = "") -> Verdict:
         rules = self.rules
         bands = rules.sentiment
-        compound = self._sentiment.compound(text)
-        evidence, quoted, negated = rules.matches(text)
-        cat, runner_up, fallback = self._pick(evidence, compound)
-
         reasons: list[str] = []
-        if cat.id in quoted:
-            reasons.append(f"matched {_quote(quoted[cat.id])} ({cat.id})")
+        if len(text) > rules.max_chars:
+            # bounded cost whatever the post: what matters is almost always said first
+            reasons.append(f"long post ({len(text):,} characters): triaged on the first {rules.max_chars:,}")
+            text = text[:rules.max_chars]
+        lang, _ = language.resolve(lang, text, self._packs)
+        english = lang == "en"
+        compound = self._sentiment.compound(text)
+        found = rules.matches(text, lang)
+        evidence = found.evidence
+        cat, runner_up, fallback = self._pick(evidence, compound)
+        if found.danger:
+            # danger wins the category: the team must see it as what it is
+            cat, fallback = rules.categories.get(found.danger[0][1], cat), False
+
+        if cat.id in found.quoted:
+            reasons.append(f"matched {_quote(found.quoted[cat.id])} ({cat.id})")
         elif fallback and cat.id != "other":
             reasons.append(f"no rule matched; tone says {cat.id}")
 
@@ -107,34 +123,29 @@ class Triage:
             cat = chosen
 
         top = evidence.get(cat.id, 0.0)
-        cats = rules.categories
-        # evidence of asking or thanking (not of complaining) beside the chosen category
-        asking = max((v for c, v in evidence.items() if c != cat.id and c in cats and cats[c].intent
-                      and not cats[c].complaint), default=0.0)
-        grievance = sum(v for c, v in evidence.items() if c in cats and cats[c].complaint)
-        if fallback:
-            complaint = compound <= bands.negative and cat.complaint
-        elif cat.complaint:
-            # the words say something went wrong; thin words in a warm tone, or asking about a
-            # refund in a calm one, do not (asking where a three-day-late parcel is, does)
-            complaint = grievance >= 2 or not (
-                compound >= bands.positive or (asking >= top and compound > bands.negative)
-            )
-        else:
-            # asking is not complaining, unless it is asked angrily or about a let-down
-            complaint = cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
-        actionable = (cat.actionable or complaint) and cat.max_urgency != "ignore"
+        complaint = self._rules_complaint(cat, evidence, compound, fallback)
+        if self.learned is not None and english:
+            complaint = self._blend_complaint(text, complaint, found.negations > 0, reasons)
+        actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
         score = float(cat.base)
         if top > 1:
             score += min(10.0, 4.0 * (top - 1))
-        points, why = signals.tone(compound, bands, rules.signals)
+        cfg = rules.signals
+        if complaint:
+            level = self._reproach(evidence, compound)
+            if level:
+                score += cfg.reproach_points * level
+                reasons.append(f"reproach: {_LEVELS[level]}")
+            if cat.harm:
+                score += cfg.harm_points
+                reasons.append(f"harm: {cat.harm}")
+        points, why = signals.tone(compound, bands, cfg)
         if points > 0 and not (complaint or cat.complaint):
             points /= 2  # a cross question is more urgent, but less than a complaint
         score += points
         if why:
             reasons.append(why)
-        cfg = rules.signals
         # most mentions have no reach, engagement, history or incident: skip those calls then
         for points, why in (
             signals.reach(followers, verified, cfg) if followers > cfg.reach_min_followers or verified else _NONE,
@@ -145,8 +156,8 @@ class Triage:
             score += points
             if why:
                 reasons.append(why)
-        if negated:
-            said, c = negated[0]
+        if found.negated:
+            said, c = found.negated[0]
             reasons.append(f"ignored '{said}' (negation{', ' + c if c else ''})")
         score_i = int(round(min(100.0, max(0.0, score))))
 
@@ -160,14 +171,69 @@ class Triage:
         if urgency == "ignore" and cat.max_urgency == "ignore":
             reasons.append(f"{cat.id} is never answered")
 
-        confidence = self._confidence(cat, top, runner_up, fallback, compound, bool(negated))
-        if lang and not lang.lower().startswith(("en", "und")):
-            # the shipped words and VADER are English: say so rather than be confidently wrong
-            confidence *= 0.6
-            reasons.append(f"written in '{lang}': the rules and tone are English")
+        confidence = self._confidence(cat, top, runner_up, fallback, compound, bool(found.negated))
+        if not english:
+            if lang in self._packs:
+                confidence *= 0.8
+                reasons.append(f"language {lang}: English rules plus the {lang} pack; tone is read in English")
+            else:
+                # no words for this language: never let it sink quietly
+                confidence *= 0.6
+                reasons.append(f"language {lang}: a person should check")
+                if URGENCY_RANK[urgency] < URGENCY_RANK["normal"] and cat.max_urgency != "ignore":
+                    urgency = "normal"
+                    score_i = max(score_i, rules.thresholds["normal"])
+                actionable = actionable or cat.max_urgency != "ignore"
+        if found.danger:
+            said, c = found.danger[0]
+            reasons.insert(0, f"danger: '{said}' ({c}): always critical")
+            urgency = "critical"
+            score_i = max(score_i, rules.thresholds["critical"])
         if confidence < LOW_CONFIDENCE:
             reasons.append(f"low confidence ({confidence:.2f}): a person should check")
         return Verdict(urgency, cat.id, complaint, actionable, compound, score_i, confidence, tuple(reasons))  # type: ignore[arg-type]
+
+    def _rules_complaint(self, cat: Category, evidence: Mapping[str, float], compound: float, fallback: bool) -> bool:
+        """Whether the words say reality breached the writer's expectation (rules.yaml's definition)."""
+        rules = self.rules
+        bands = rules.sentiment
+        cats = rules.categories
+        if fallback:
+            return compound <= bands.negative and cat.complaint
+        top = evidence.get(cat.id, 0.0)
+        problem = evidence.get(PROBLEM, 0.0) if PROBLEM in cats else 0.0
+        # evidence of asking or thanking (not of complaining) beside the chosen category
+        asking = max((v for c, v in evidence.items() if c != cat.id and c in cats and cats[c].intent
+                      and not cats[c].complaint), default=0.0)
+        grievance = sum(v for c, v in evidence.items() if c in cats and cats[c].complaint)
+        warm = compound >= bands.positive
+        if problem >= rules.min_evidence and not (warm and cat.id == "praise" and grievance < 2):
+            return True  # a problem described is a complaint, however politely it is asked
+        if cat.complaint:
+            # the words say something went wrong; thin words in a warm tone, or asking about a
+            # refund in a calm one, do not (asking where a three-day-late parcel is, does)
+            return grievance >= 2 or not (warm or (asking >= top and compound > bands.negative))
+        # asking is not complaining, unless it is asked angrily or about a let-down
+        return cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
+
+    def _reproach(self, evidence: Mapping[str, float], compound: float) -> int:
+        """0 no explicit reproach, 1 disapproval, 2 accusation, 3 blame (rules.yaml's severity)."""
+        for level in (3, 2, 1):
+            if evidence.get(REPROACH[level], 0.0) > 0:
+                return level
+        return 1 if compound <= self.rules.sentiment.negative else 0
+
+    def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
+        """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
+        learned = self.learned
+        p, terms = learned.complaint(text)
+        decided = learned.blend.decide(rules_say, p, negation_seen)
+        shown = ", ".join(f"'{t}'" for t in terms[:3])
+        if decided and p >= 0.5:
+            reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))
+        elif not decided and rules_say:
+            reasons.append(f"wording unlike known complaints ({p:.2f}): not counted as a complaint")
+        return decided
 
     def _pick(self, evidence: dict[str, float], compound: float) -> tuple[Category, float, bool]:
         """(category, the runner-up's evidence, whether the tone decided for lack of words)."""

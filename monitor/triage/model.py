@@ -136,3 +136,91 @@ def load_model(path: Path) -> LinearModel:
         return LinearModel(heads, float(doc["threshold"]), float(doc["max_rule_evidence"]), dict(doc.get("meta", {})))
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{path}: damaged model file ({e})") from None
+
+
+# -- the shipped complaint model --------------------------------------------------------------
+
+COMPLAINT_KIND = "complaint"
+SHIPPED_COMPLAINT_MODEL = Path(__file__).with_name("complaint-model.json")
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How the model's probability p and the rules' yes/no make the verdict's `complaint`.
+
+    The rules decide, except where the model is sure: p >= `add` finds a complaint the rules
+    missed (a problem told in words the rules do not know); p < `veto` overrules the rules' yes
+    (a complaint word in a post that reads like a question or news). Both are chosen on posts from
+    industries the model was not trained on (see shipped_model.py).
+    """
+
+    veto: float = 0.2
+    add: float = 0.6
+
+    def decide(self, rules_say: bool, p: float, negation_seen: bool = False) -> bool:
+        """Where the rules read a negation ("not down anymore", "no problem"), the model may not add
+        a complaint: it learned that "not" is a complaint word, and cannot tell what was negated."""
+        if rules_say:
+            return p >= self.veto
+        return p >= self.add and not negation_seen
+
+
+@dataclass
+class ComplaintModel:
+    """A linear model of "is this a complaint?" over words and word pairs, and how to blend it."""
+
+    head: Head  # two classes, "no" and "yes" (scikit-learn's two-class form: one weight per feature)
+    blend: Blend = field(default_factory=Blend)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def complaint(self, text: str) -> tuple[float, list[str]]:
+        """(probability of a complaint, the words present that pushed it up most, strongest first)."""
+        rows = self.head.rows
+        z = self.head.intercept[0]
+        pushing: list[tuple[float, str]] = []
+        for f in features(text):
+            row = rows.get(f)
+            if row is not None:
+                z += row[0]
+                if row[0] > 0.3:
+                    pushing.append((row[0], f))
+        p = 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
+        pushing.sort(reverse=True)
+        return p, [f for _, f in pushing]
+
+    def save(self, path: Path) -> None:
+        doc = {
+            "format": FORMAT,
+            "version": VERSION,
+            "kind": COMPLAINT_KIND,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "blend": {"veto": self.blend.veto, "add": self.blend.add},
+            "meta": self.meta,
+            "heads": {COMPLAINT_KIND: self.head.to_json()},
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+
+
+def load_complaint_model(path: Path | None = None) -> ComplaintModel:
+    """The shipped model when `path` is None. Raises ModelError for a file that cannot be used."""
+    path = path or SHIPPED_COMPLAINT_MODEL
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read the model file: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{path}: not a model file (invalid JSON: {e.msg})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("kind") != COMPLAINT_KIND:
+        raise ModelError(f"{path}: not a complaint model file (format {FORMAT!r}, kind {COMPLAINT_KIND!r})")
+    if doc.get("version") != VERSION:
+        raise ModelError(f"{path}: model version {doc.get('version')!r}; this program reads version {VERSION}")
+    try:
+        head = Head.from_json(doc["heads"][COMPLAINT_KIND])
+        if len(head.classes) != 2 or len(head.intercept) != 1:
+            raise ValueError("a complaint head has two classes")
+        blend = Blend(float(doc["blend"]["veto"]), float(doc["blend"]["add"]))
+        return ComplaintModel(head, blend, dict(doc.get("meta", {})))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{path}: damaged model file ({e})") from None

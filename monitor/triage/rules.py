@@ -14,7 +14,7 @@ import yaml
 
 from monitor.models import URGENCIES
 from monitor.paths import shipped_config
-from monitor.triage.matcher import Matcher
+from monitor.triage.matcher import Found, Matcher, phrase_to_regex  # noqa: F401 (re-exported)
 
 DEFAULT_RULES_PATH = shipped_config("rules.yaml")
 
@@ -41,6 +41,7 @@ class Term:
     negation: bool
     where: str  # YAML path, for error messages and debugging
     regex: str = ""
+    critical: bool = False  # danger: a match makes the mention critical whatever else it says
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +54,14 @@ class Category:
     min_urgency: str | None
     max_urgency: str | None
     intent: bool = False  # says how something is said (question, thanks), not what about
+    harm: str | None = None  # what a complaint of this kind puts at stake: safety, security, money, legal
 
 
 @dataclass(frozen=True, slots=True)
 class Signals:
     sentiment_points: float = 20
+    reproach_points: float = 10
+    harm_points: float = 15
     reach_points_per_decade: float = 6
     reach_max: float = 20
     reach_min_followers: int = 2000
@@ -90,38 +94,37 @@ class Rules:
     fallback_category: str = "other"  # for a negative mention that matched nothing
     positive_fallback_category: str = "other"  # for a clearly positive one
 
-    def matches(self, text: str) -> tuple[dict[str, float], dict[str, list[str]], list[tuple[str, str]]]:
-        """Evidence per category, the quoted words per category, and (quoted, category) per negation."""
-        return self.matcher.matches(text)
+    packs: dict[str, Matcher] = field(default_factory=dict)  # language -> these rules plus its pack
+    any_language: Matcher | None = None  # these rules plus every pack: for a language with no pack
+    max_chars: int = 4000  # longer posts are triaged on this prefix (bounded cost per post)
+
+    def matches(self, text: str, lang: str = "en") -> Found:
+        """Evidence per category, quoted words, negations and danger, with the pack for `lang`."""
+        if lang == "en" or not lang:
+            return self.matcher.matches(text)
+        m = self.packs.get(lang) or self.any_language or self.matcher
+        return m.matches(text)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return ("en", *sorted(self.packs))
 
 
-def phrase_to_regex(phrase: str) -> str:
-    """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
-    out: list[str] = []
-    words = phrase.strip().split()
-    for w in words:
-        star = w.endswith("*") and len(w) > 1
-        if star:
-            w = w[:-1]
-        piece = "".join("['’]?" if ch in "'’" else re.escape(ch) for ch in w)
-        if star:
-            piece += r"\w*"
-        out.append(piece)
-    body = r"\s+".join(out)
-    first, last = phrase.strip()[:1], phrase.strip().rstrip("*")[-1:]
-    lead = r"\b" if re.match(r"\w", first) else r"(?<!\w)"
-    tail = r"\b" if re.match(r"\w", last) else ""
-    return f"{lead}{body}{tail}"
-
-
-def _entry(raw: Any, where: str, kind: str, default_weight: float, source: str) -> tuple[str, str, float]:
-    """One list entry -> (the text to quote, its regex, weight)."""
+def _entry(raw: Any, where: str, kind: str, default_weight: float, source: str) -> tuple[str, str, float, bool]:
+    """One list entry -> (the text to quote, its regex, weight, whether it is danger)."""
     weight = default_weight
+    critical = False
     if isinstance(raw, dict):
         keys = set(raw)
-        allowed = {"phrase", "pattern", "weight"}
+        allowed = {"phrase", "pattern", "weight", "critical"}
         if keys - allowed:
-            raise RulesError(source, where, f"unknown key(s) {sorted(keys - allowed)}; expected phrase or pattern, and weight")
+            raise RulesError(source, where, f"unknown key(s) {sorted(keys - allowed)}; expected phrase or pattern, weight and critical")
+        if "critical" in raw:
+            if not isinstance(raw["critical"], bool):
+                raise RulesError(source, f"{where}.critical", "expected true or false")
+            if kind == "negations":
+                raise RulesError(source, f"{where}.critical", "a negation cannot be critical")
+            critical = raw["critical"]
         if ("phrase" in raw) == ("pattern" in raw):
             raise RulesError(source, where, "give exactly one of `phrase` or `pattern`")
         if "weight" in raw:
@@ -149,10 +152,10 @@ def _entry(raw: Any, where: str, kind: str, default_weight: float, source: str) 
             raise RulesError(source, where, "back-references are not allowed")
         if compiled.match(""):
             raise RulesError(source, where, f"pattern {text!r} matches empty text, so it would match everything")
-        return text, text, weight
+        return text, text, weight, critical
     if re.search(r"[\\()\[\]{}|+?^$]", text.replace("'", "")):
         raise RulesError(source, where, f"{text!r} looks like a regex; write it under `patterns:` or as `{{pattern: ...}}`")
-    return text, phrase_to_regex(text), weight
+    return text, phrase_to_regex(text), weight, critical
 
 
 def _looks_like_regex(s: str) -> bool:
@@ -165,6 +168,12 @@ def _urgency(value: Any, where: str, source: str) -> str | None:
     if value not in URGENCIES:
         raise RulesError(source, where, f"unknown urgency {value!r}; expected one of {list(URGENCIES)}")
     return str(value)
+
+
+def _harm(value: Any, where: str, source: str) -> str | None:
+    if value is not None and value not in HARMS:
+        raise RulesError(source, where, f"expected one of {list(HARMS)}, got {value!r}")
+    return value
 
 
 def _kind(value: Any, where: str, source: str) -> bool:
@@ -196,14 +205,24 @@ def _list(node: Any, where: str, source: str) -> list[Any]:
     return node
 
 
-_TOP_KEYS = {"version", "min_evidence", "fallback_category", "positive_fallback_category", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
+REPROACH_LEVELS = ("disapproval", "accusation", "blame")  # 1, 2, 3; 0 is "no explicit reproach"
+
+
+def reproach_key(level: int) -> str:
+    """The pseudo-category a reproach level's words are counted under."""
+    return f"reproach:{level}"
+
+
+_TOP_KEYS = {"version", "language_packs", "max_chars", "severity", "min_evidence", "fallback_category", "positive_fallback_category", "urgency_thresholds", "sentiment", "signals", "negations", "categories"}
 _CAT_KEYS = {
     "description", "kind", "base", "min_urgency", "max_urgency", "complaint", "actionable", "weight",
-    "phrases", "patterns", "negations",
+    "phrases", "patterns", "negations", "harm",
 }
+HARMS = ("safety", "security", "money", "legal")
 
 
-def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
+def parse_rules(data: Any, *, source: str = "<rules>", folder: Path | None = None) -> Rules:
+    """`folder`: where the `language_packs` files are (the rules file's folder)."""
     top = _mapping(data, "", source)
     unknown = set(top) - _TOP_KEYS
     if unknown:
@@ -237,8 +256,23 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
     terms: list[Term] = []
     for i, raw in enumerate(_list(top.get("negations"), "negations", source)):
         where = f"negations[{i}]"
-        text, rx, w = _entry(raw, where, "negations", 1.0, source)
+        text, rx, w, _ = _entry(raw, where, "negations", 1.0, source)
         terms.append(Term("", text, w, True, where, rx))
+
+    sev = _mapping(top.get("severity"), "severity", source)
+    for name in sev:
+        if name not in REPROACH_LEVELS:
+            raise RulesError(source, f"severity.{name}", f"expected some of {list(REPROACH_LEVELS)}")
+    for level, name in enumerate(REPROACH_LEVELS, start=1):
+        node = _mapping(sev.get(name), f"severity.{name}", source)
+        bad = set(node) - {"phrases", "patterns"}
+        if bad:
+            raise RulesError(source, f"severity.{name}.{sorted(bad)[0]}", "expected phrases and patterns")
+        for kind in ("phrases", "patterns"):
+            for i, raw in enumerate(_list(node.get(kind), f"severity.{name}.{kind}", source)):
+                where = f"severity.{name}.{kind}[{i}]"
+                text, rx, w, _ = _entry(raw, where, kind, 1.0, source)
+                terms.append(Term(reproach_key(level), text, w, False, where, rx))
 
     cats_raw = _mapping(top.get("categories"), "categories", source)
     if not cats_raw:
@@ -269,6 +303,7 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
             min_urgency=_urgency(node.get("min_urgency"), f"{cw}.min_urgency", source),
             max_urgency=_urgency(node.get("max_urgency"), f"{cw}.max_urgency", source),
             intent=_kind(node.get("kind", "topic"), f"{cw}.kind", source),
+            harm=_harm(node.get("harm"), f"{cw}.harm", source),
         )
         if cat.min_urgency and cat.max_urgency and URGENCY_RANK[cat.min_urgency] > URGENCY_RANK[cat.max_urgency]:
             raise RulesError(source, f"{cw}.min_urgency", "is above max_urgency")
@@ -277,14 +312,30 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
         for kind in ("phrases", "patterns", "negations"):
             for i, raw in enumerate(_list(node.get(kind), f"{cw}.{kind}", source)):
                 where = f"{cw}.{kind}[{i}]"
-                text, rx, w = _entry(raw, where, kind, default_w, source)
-                terms.append(Term(cid, text, w, kind == "negations", where, rx))
+                text, rx, w, crit = _entry(raw, where, kind, default_w, source)
+                terms.append(Term(cid, text, w, kind == "negations", where, rx, crit))
                 n_match += kind != "negations"
         if n_match == 0:
             raise RulesError(source, cw, "has no phrases or patterns")
         categories[cid] = cat
 
     matcher = Matcher(terms)
+    max_chars = int(_number(top, "max_chars", 4000, "", source))
+    if max_chars < 280:
+        raise RulesError(source, "max_chars", "must be at least 280 (one post on X)")
+    pack_terms: dict[str, list[Term]] = {}
+    for lang, ref in _mapping(top.get("language_packs"), "language_packs", source).items():
+        where = f"language_packs.{lang}"
+        if not isinstance(lang, str) or not re.fullmatch(r"[a-z]{2,3}", lang) or lang == "en":
+            raise RulesError(source, where, "a language is a two- or three-letter ISO 639 code (not en: this file is English)")
+        if not isinstance(ref, str):
+            raise RulesError(source, where, "expected the path of a pack file")
+        path = (folder or Path(".")) / ref
+        if not path.is_file() and Path(ref).name == ref and shipped_config(ref).is_file():
+            path = shipped_config(ref)  # a copied rules file keeps the shipped packs
+        pack_terms[lang] = parse_pack(_read_yaml(path), categories, source=str(path))
+    packs = {lang: Matcher(terms + t) for lang, t in pack_terms.items()}
+    everything = Matcher(terms + [t for ts in pack_terms.values() for t in ts]) if pack_terms else None
     fallback = top.get("fallback_category", "other")
     positive_fallback = top.get("positive_fallback_category", "other")
     for key, value in (("fallback_category", fallback), ("positive_fallback_category", positive_fallback)):
@@ -302,20 +353,59 @@ def parse_rules(data: Any, *, source: str = "<rules>") -> Rules:
         min_evidence=_number(top, "min_evidence", 1.0, "", source),
         fallback_category=fallback,
         positive_fallback_category=positive_fallback,
+        packs=packs,
+        any_language=everything,
+        max_chars=max_chars,
     )
 
 
-def load_rules(path: Path | str | None = None) -> Rules:
-    p = Path(path) if path is not None else DEFAULT_RULES_PATH
+_PACK_KEYS = {"version", "language", "negations", "categories"}
+_PACK_CAT_KEYS = {"phrases", "patterns", "negations"}
+
+
+def parse_pack(data: Any, categories: dict[str, Category], *, source: str) -> list[Term]:
+    """A language pack: more words for the main file's categories (their scores and bounds stay
+    the main file's). A category the main file does not have is an error, not silently ignored."""
+    top = _mapping(data, "", source)
+    unknown = set(top) - _PACK_KEYS
+    if unknown:
+        raise RulesError(source, sorted(unknown)[0], f"unknown key; a language pack has some of {sorted(_PACK_KEYS)}")
+    terms: list[Term] = []
+    for i, raw in enumerate(_list(top.get("negations"), "negations", source)):
+        where = f"negations[{i}]"
+        text, rx, w, _ = _entry(raw, where, "negations", 1.0, source)
+        terms.append(Term("", text, w, True, where, rx))
+    for cid, node in _mapping(top.get("categories"), "categories", source).items():
+        cw = f"categories.{cid}"
+        if cid not in categories:
+            raise RulesError(source, cw, f"no such category in the main rules file (one of {sorted(categories)})")
+        node = _mapping(node, cw, source)
+        bad = set(node) - _PACK_CAT_KEYS
+        if bad:
+            raise RulesError(source, f"{cw}.{sorted(bad)[0]}", "a pack only adds phrases, patterns and negations")
+        for kind in ("phrases", "patterns", "negations"):
+            for i, raw in enumerate(_list(node.get(kind), f"{cw}.{kind}", source)):
+                where = f"{cw}.{kind}[{i}]"
+                text, rx, w, crit = _entry(raw, where, kind, 1.0, source)
+                terms.append(Term(cid, text, w, kind == "negations", where, rx, crit))
+    return terms
+
+
+def _read_yaml(p: Path) -> Any:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
-        hint = " (the shipped defaults live in config/rules.yaml of the source checkout)" if path is None else ""
-        raise RulesError(str(p), "", f"cannot read the rules file: {e.strerror}{hint}") from None
+        raise RulesError(str(p), "", f"cannot read the rules file: {e.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise RulesError(str(p), where, f"not valid YAML: {getattr(e, 'problem', e)}") from None
-    return parse_rules(data, source=str(p))
+
+
+def load_rules(path: Path | str | None = None) -> Rules:
+    p = Path(path) if path is not None else DEFAULT_RULES_PATH
+    if not p.is_file() and path is None:
+        raise RulesError(str(p), "", "cannot read the rules file (the shipped defaults live in config/rules.yaml of the source checkout)")
+    return parse_rules(_read_yaml(p), source=str(p), folder=p.parent)

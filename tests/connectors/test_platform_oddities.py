@@ -97,7 +97,7 @@ async def test_x_long_posts_are_read_whole_and_withheld_is_recorded(x) -> None:
     world.post("carla", long_text, withheld_in=["DE", "FR"])
     (m,), = [(await src.fetch(cursors)).mentions]
     assert m.text == long_text
-    assert m.raw["tweet"]["withheld"]["country_codes"] == ["DE", "FR"]
+    assert m.raw["tweet"]["withheld"]["country_codes"] == ["DE", "FR"] and m.raw["withheld_in"] == ["DE", "FR"]
     asked = world.recorder.matching("/2/users/")[-1].query["tweet.fields"].split(",")
     assert {"note_tweet", "withheld"} <= set(asked)
     verdict = load_triage().classify(m)

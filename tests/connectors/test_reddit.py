@@ -52,7 +52,7 @@ async def base(world: RedditWorld) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def make_source(base: str) -> AsyncIterator[Callable[..., RedditSource]]:
+async def make_source(base: str, clock: Clock) -> AsyncIterator[Callable[..., RedditSource]]:
     made: list[RedditSource] = []
 
     def make(**overrides: Any) -> RedditSource:
@@ -63,7 +63,7 @@ async def make_source(base: str) -> AsyncIterator[Callable[..., RedditSource]]:
         }
         fields.update(overrides)
         own = fields.pop("own_handles", ("acme_official",))
-        src = RedditSource(RedditConfig(**fields), own_handles=own, config_path="sources[0]")
+        src = RedditSource(RedditConfig(**fields), own_handles=own, config_path="sources[0]", clock=clock)
         made.append(src)
         return src
 
@@ -363,9 +363,11 @@ async def test_check_names_what_is_wrong(
 
 
 async def test_unknown_subreddit_during_fetch_is_a_config_error(make_source: Callable[..., RedditSource]) -> None:
-    with pytest.raises(ConfigError) as info:
-        await make_source(queries=[], subreddits=["acme", "gone"]).fetch({})
-    assert info.value.path == "sources[0].subreddits[1]"
+    src = make_source(queries=[], subreddits=["acme", "gone"], username=None, password=None)
+    batch = await src.fetch({})  # r/acme answers (empty: it starts from now); r/gone is the failing stream
+    assert [c.stream for c in batch.cursors] == ["sub:acme"]
+    (stream, err), = src.last_errors
+    assert stream == "sub:gone" and isinstance(err, ConfigError) and err.path == "sources[0].subreddits[1]"
 
 
 def test_username_without_password_is_refused() -> None:
@@ -467,9 +469,10 @@ async def test_spent_budget_goes_back_to_the_scheduler_without_a_429(
 ) -> None:
     world.rate_limit = 3
     src = make_source(queries=[], subreddits=["acme", "acmehelp"], username=None, password=None)
-    with pytest.raises(TransientError) as info:
-        await src.fetch({})  # needs 4 calls; the 3rd answer says none remain
-    assert 0 < info.value.retry_after <= 60  # type: ignore[operator]
+    await src.fetch({})  # needs 4 calls; the 3rd answer says none remain: r/acme is read, r/acmehelp waits
+    (stream, err), = src.last_errors
+    assert stream == "sub:acmehelp" and isinstance(err, TransientError)
+    assert 0 < err.retry_after <= 60  # type: ignore[operator]
     sent = len(world.recorder.requests)
     with pytest.raises(TransientError):
         await src.fetch({})

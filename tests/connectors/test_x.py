@@ -145,7 +145,7 @@ async def test_paging_cut_short_keeps_since_and_resumes_below_what_was_read(env:
 
     assert [m.external_id for m in cut.mentions] == ids[:4:-1]  # the newest 20
     state = StreamCursor.parse(cursors_of(cut)["mentions:acme"].value)
-    assert state == StreamCursor(since=old, below=ids[5], top=ids[-1])  # since_id itself did not move
+    assert state == StreamCursor(since=old, below=ids[5], top=ids[-1], read=20)  # since_id itself did not move
     assert src.last_errors == []
     newer = env.post("carla", "@acme meanwhile")
 
@@ -308,7 +308,7 @@ async def test_error_after_the_first_page_keeps_items_and_what_they_cover(env: E
     assert stream == f"search:{QUERY}" and isinstance(err, TransientError)
     assert err.retry_after == pytest.approx(window_opened + 15 * 60 - env.clock.now, abs=1)  # the sandbox's window
     assert batch.rate_limit_remaining == 0
-    assert StreamCursor.parse(batch.cursors[0].value) == StreamCursor(old, ids[5], ids[-1])
+    assert StreamCursor.parse(batch.cursors[0].value) == StreamCursor(old, ids[5], ids[-1], read=10)
     env.clock.now += 15 * 60  # the window reopens
     rest = await src.fetch(cursors_of(batch))
     assert [m.external_id for m in rest.mentions] == ids[4::-1]

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     report = tmp_path / "r.json"
-    db = tmp_path / "demo.db"
     run = subprocess.run(
-        [sys.executable, "-m", "monitor", "demo", "--duration", "8", "--report", str(report), "--db", str(db)],
+        [sys.executable, "-m", "monitor", "demo", "--duration", "8", "--report", str(report)],
         capture_output=True, text=True, timeout=90, env={"PATH": "/usr/bin:/bin"},  # no credentials at all
     )
     assert run.returncode == 0, run.stdout + run.stderr
@@ -29,5 +31,16 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     # the scenario's burst collapsed into a storm (a counter and summaries in its thread)
     assert r["slack"]["storms"]["collapsed"] > 0 and r["slack"]["threads"] >= 1
     assert r["outbox"]["pending"] == r["outbox"]["dead"] == 0
-    assert db.exists()  # kept for inspection
     assert "Demo finished" in run.stdout
+    # what the care team saw, the most urgent first: the scenario's critical safety report
+    seen = run.stdout.split("What the care team saw in Slack", 1)[1]
+    assert seen.count("── #care") >= 2 and "CRITICAL · SAFETY" in seen and "[ Claim ]" in seen
+    assert seen.index("CRITICAL") < seen.index("── #care", seen.index("CRITICAL"))
+    # without --db the database is kept, and the demo says where
+    kept = re.search(r"database is kept at (\S+demo\.db)", " ".join(run.stdout.split()))
+    assert kept is not None, run.stdout
+    db = Path(kept.group(1))
+    try:
+        assert db.exists()
+    finally:
+        shutil.rmtree(db.parent, ignore_errors=True)

@@ -12,10 +12,10 @@ from sqlalchemy import insert
 from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.sandbox.core import Fault
-from monitor.sandbox.stack import X_BEARER, SandboxStack
+from monitor.sandbox.stack import X_BEARER, SandboxStack, brand_query
 from monitor.storage.schema import mentions
 
-QUERY = "acme -is:retweet -from:acme"
+QUERY = brand_query("acme")  # what the sandbox config searches for
 
 
 

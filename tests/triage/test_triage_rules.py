@@ -123,11 +123,11 @@ def _rules(cat: dict, negations: list | None = None):
 
 def test_negation_cancels_only_what_it_overlaps():
     r = _rules({"phrases": ["down"], "negations": ["not down anymore"]})
-    ev, quoted, negated = r.matches("the site is not down anymore")
+    ev, quoted, negated, *_ = r.matches("the site is not down anymore")
     assert ev == {} and negated == [("not down anymore", "outage")]
-    ev, quoted, negated = r.matches("not down anymore, but you charged me")
+    ev, quoted, negated, *_ = r.matches("not down anymore, but you charged me")
     assert ev == {"billing": 1.0}
-    ev, _, _ = r.matches("not down anymore... oh wait, it is down again")
+    ev, *_ = r.matches("not down anymore... oh wait, it is down again")
     assert ev == {"outage": 1.0}
 
 
@@ -138,7 +138,7 @@ def test_top_level_negation_applies_to_every_category():
 
 def test_a_match_inside_a_longer_one_counts_once():
     r = _rules({"phrases": ["hacked", {"phrase": "account was hacked", "weight": 2}]})
-    ev, quoted, _ = r.matches("my account was hacked")
+    ev, quoted, *_ = r.matches("my account was hacked")
     assert ev == {"outage": 2.0} and quoted == {"outage": ["account was hacked"]}
 
 
