@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -59,12 +59,6 @@ class Where:
     channel: str
     ts: str
     mention_id: int  # whose alert the message is
-
-
-def effect(key: str, kind: str, target: str, payload: dict[str, Any], **extra: Any) -> NewEffect:
-    """A NewEffect with the routing fields (priority, lane, about, thread_of) the outbox knows of."""
-    known = {f.name for f in fields(NewEffect)}
-    return NewEffect(key, kind, target, payload, **{k: v for k, v in extra.items() if k in known and v is not None})
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -245,7 +239,7 @@ class Cockpit:
                 return None
             row_id = await _log(conn, int(tid), action, user, now, detail=note)
             if clicked is not None:
-                await enqueue(conn, [effect(f"{UPDATE_KIND}:{clicked.channel}:{clicked.ts}:{row_id}", UPDATE_KIND,
+                await enqueue(conn, [NewEffect(f"{UPDATE_KIND}:{clicked.channel}:{clicked.ts}:{row_id}", UPDATE_KIND,
                                             clicked.channel, {"channel": clicked.channel, "ts": clicked.ts,
                                                               "reply_id": reply_id}, priority=1)], now=now)
             return int(tid)
@@ -280,7 +274,7 @@ class Cockpit:
             for w in await self._messages_about(conn, ticket_id):
                 targets.setdefault((w.channel, w.ts), w)
         return [
-            effect(f"{UPDATE_KIND}:{w.channel}:{w.ts}:{row_id}", UPDATE_KIND, w.channel,
+            NewEffect(f"{UPDATE_KIND}:{w.channel}:{w.ts}:{row_id}", UPDATE_KIND, w.channel,
                    {"channel": w.channel, "ts": w.ts, "mention_id": w.mention_id, "ticket_id": ticket_id},
                    priority=1, about=f"ticket:{ticket_id}")
             for w in targets.values()
@@ -294,12 +288,12 @@ class Cockpit:
         out = []
         lane_channel = await _alert_channel(conn, ticket_id)
         if lane_channel is not None:
-            out.append(effect(f"escalation:ticket:{ticket_id}:{level}:thread", "slack.message", lane_channel,
+            out.append(NewEffect(f"escalation:ticket:{ticket_id}:{level}:thread", "slack.message", lane_channel,
                               escalation_message(view, level=level, by=by, group=self.oncall_group,
                                                  in_thread=True),
                               priority=0, about=f"ticket:{ticket_id}", thread_of=f"ticket:{ticket_id}"))
         if level >= 2 and self.escalation_channel:
-            out.append(effect(f"escalation:ticket:{ticket_id}:{level}:channel", "slack.message",
+            out.append(NewEffect(f"escalation:ticket:{ticket_id}:{level}:channel", "slack.message",
                               self.escalation_channel,
                               escalation_message(view, level=level, by=by, group=self.oncall_group,
                                                  in_thread=False),
