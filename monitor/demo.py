@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 from monitor import demo_alerts
 from monitor.config import parse_config
 from monitor.daemon import Daemon
+from monitor.digest import demo as demo_digest
 from monitor.models import URGENCIES
+from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
@@ -130,17 +132,23 @@ async def run_demo(
 ) -> dict[str, Any]:
     stack = SandboxStack()
     await stack.start()
+    smtp = await demo_digest.start_smtp()
     if db_path is None:
         # Kept after the demo (the team's view is in it: tickets, triage, the outbox); we say where.
         db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    settings = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True)
-    settings["slack"]["storm"] = DEMO_STORM
-    cfg = parse_config(settings, source="<demo>", env={})
+    outage = OutageDemo(smtp)
+    await outage.start()
+    stack.slack.add_channel("care-incidents")
+    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True, overrides=outage.overrides(duration))
+    demo_digest.configure(raw, stack.slack, smtp)
+    raw["slack"]["storm"] = DEMO_STORM
+    cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    outage.play(duration)
     teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
     teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
     console.print(
@@ -149,21 +157,28 @@ async def run_demo(
         highlight=False,
     )
     try:
+        digest_sent = False
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while True:
                 elapsed = time.monotonic() - started
+                if elapsed >= duration and not digest_sent:  # the week's digest, through the outbox
+                    digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
-                if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
+                done = pending == 0 and await outage.settled(daemon.engine)
+                if elapsed >= duration and (done or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
         teammate_stop.set()
         await teammate_task
         await _drain(daemon)
         await daemon.stop()
-        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
+        report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
+        await outage.stop()
         await stack.stop()
+        await smtp.stop()
     _print_summary(console, report)
     _print_alerts(console, stack)
     console.print(f"\nThe demo's database is kept at {db_path} — e.g. `sqlite3 {db_path} "
@@ -181,15 +196,26 @@ async def _drain(daemon: Daemon) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
+async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any,
+                             outage: OutageDemo) -> dict[str, Any]:
     # the daemon disposed its engine on stop; a fresh one reads the final state
     from monitor.storage.engine import create_engine
 
     daemon.engine = create_engine(cfg.storage.url)
     try:
-        return await _report(daemon, stack, duration_s)
+        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine)}
     finally:
         await daemon.engine.dispose()
+
+
+async def _digests_report(cfg: Any, stack: SandboxStack, smtp: Any) -> dict[str, Any]:
+    from monitor.storage.engine import create_engine
+
+    engine = create_engine(cfg.storage.url)
+    try:
+        return await demo_digest.report(engine, smtp, stack.slack)
+    finally:
+        await engine.dispose()
 
 
 def _print_alerts(console: Console, stack: SandboxStack) -> None:
@@ -225,3 +251,10 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
         console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    i, n = r["incidents"], r["notifications"]
+    console.print(f"  incidents: {i['opened']} opened, {i['resolved']} resolved, {i['complaints_attached']} complaints "
+                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['duplicates']} duplicates")
+    if "digests" in r:
+        g = r["digests"]
+        console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "
+                      f"{g['email']} e-mails")
