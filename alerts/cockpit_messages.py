@@ -122,8 +122,9 @@ def status_text(status: dict[str, Any]) -> str:
     t = status.get("tickets", {})
     lines.append(f"• Tickets: {t.get('open', 0)} open, {t.get('unclaimed', 0)} unclaimed, "
                  f"{t.get('critical_unacknowledged', 0)} critical unacknowledged")
-    incidents = status.get("incidents")
-    lines.append(f"• Open incidents: {incidents if incidents is not None else 'n/a'}")
+    incidents = status.get("incidents") or []
+    names = ", ".join(escape_mrkdwn(str(n)) for n in incidents[:5]) + (" …" if len(incidents) > 5 else "")
+    lines.append(f"• Open incidents: {len(incidents)}" + (f" ({names})" if incidents else ""))
     o = status.get("outbox", {})
     age = o.get("oldest_pending_age_s")
     lines.append(f"• Slack queue: {o.get('pending', 0)} waiting"

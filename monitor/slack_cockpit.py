@@ -24,7 +24,7 @@ from alerts.message_update import KIND as UPDATE_KIND
 from alerts.message_update import MessageUpdateDelivery, RenderedPostDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from alerts.storm import StormRule, storm_parent
-from monitor import leases, outbox, slack_registry, switches
+from monitor import incidents, leases, outbox, slack_registry, switches
 from monitor.alert_flow import STORM_KIND, newest_members, storm_step
 from monitor.cockpit import Cockpit, UnknownMention, Where, card, view_of
 from monitor.config import SlackConfig
@@ -191,10 +191,11 @@ class SlackCockpit:
                 ticket_handling, h.ticket_id == tickets.c.id)).where(
                 tickets.c.status == "open", tickets.c.urgency == "critical", h.acknowledged_by.is_(None),
                 h.claimed_by.is_(None)))).scalar_one()
+            open_incidents = [i.service for i in await incidents.open_incidents(conn)]
         desk = reply_desk(self.engine)
         return {
             "health": health.get("status", "unknown"), "outbox": health.get("outbox", {}),
-            "sources": health.get("sources", {}), "incidents": health.get("incidents"),
+            "sources": health.get("sources", {}), "incidents": open_incidents,
             "replies_paused": await switches.replies_paused(self.engine),
             "replies_waiting": await desk.waiting() if desk is not None else 0,
             "tickets": {"open": open_t, "unclaimed": open_t - claimed, "critical_unacknowledged": crit},

@@ -130,6 +130,7 @@ async def test_slash_command_status_and_the_kill_switch(stack, db_url) -> None:
     try:
         status = await stack.slack.socket.slash(ANN, "#care", "/outreach", "status")
         assert "Public replies: on" in status.ack["text"] and "Tickets: 1 open, 1 unclaimed" in status.ack["text"]
+        assert "Open incidents: 0" in status.ack["text"] and "Source x: ok" in status.ack["text"]
         paused = await stack.slack.socket.slash(ANN, "#care", "/outreach", "pause-replies")
         assert paused.ack["response_type"] == "in_channel" and "paused public replies" in paused.ack["text"]
         assert await switches.replies_paused(daemon.engine)
