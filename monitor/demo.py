@@ -26,10 +26,12 @@ from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
-from monitor.storage.schema import mentions, ticket_actions, tickets
+from monitor.storage.schema import alert_storms, mentions, ticket_actions, tickets
 
 BRAND = "acme"
 DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
+# the demo's burst is a dozen complaints in a few seconds: small numbers, so the storm shows
+DEMO_STORM = {"burst": 5, "window_s": 20, "summary_every_s": 4, "quiet_after_s": 10}
 
 
 def _progress(daemon: Daemon, stack: SandboxStack, elapsed: float, duration: float, pending: int) -> Table:
@@ -54,6 +56,8 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         )
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+        storms = (await conn.execute(select(func.count(), func.coalesce(func.sum(alert_storms.c.members), 0))
+                                     .select_from(alert_storms))).one()
         actions = dict((await conn.execute(
             select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
     health = await daemon.health()
@@ -82,6 +86,7 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "threads": sum(1 for m in slack_msgs if m.get("reply_count")),
             "updates": stack.slack.updates,
             "actions": {a: int(n) for a, n in sorted(actions.items())},
+            "storms": {"storms": int(storms[0]), "collapsed": int(storms[1])},
         },
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
@@ -138,6 +143,7 @@ async def run_demo(
     stack.slack.add_channel("care-incidents")
     raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True, overrides=outage.overrides(duration))
     demo_digest.configure(raw, stack.slack, smtp)
+    raw["slack"]["storm"] = DEMO_STORM
     cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
@@ -242,7 +248,8 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
     s = r["slack"]
     console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second; "
-                  f"{s['threads']} threads, {s['updates']} alerts updated in place")
+                  f"{s['threads']} threads, {s['updates']} messages updated in place, "
+                  f"{s['storms']['collapsed']} mentions collapsed into {s['storms']['storms']} storm(s)")
     if s["actions"]:
         console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     o = r["outbox"]

@@ -32,6 +32,8 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     # the scripted teammates' clicks went over Socket Mode and changed the alerts in place
     assert {"claim", "relabel", "resolve"} <= set(r["slack"]["actions"])
     assert r["slack"]["updates"] >= sum(r["slack"]["actions"].values()) > 0
+    # the scenario's burst collapsed into a storm (a counter and summaries in its thread)
+    assert r["slack"]["storms"]["collapsed"] > 0 and r["slack"]["threads"] >= 1
     assert r["outbox"]["pending"] == r["outbox"]["dead"] == 0
     assert r["incidents"]["opened"] >= 1 and r["incidents"]["resolved"] == r["incidents"]["opened"]
     # the outage: first notice and all-clear to two e-mail subscribers and a webhook, never twice

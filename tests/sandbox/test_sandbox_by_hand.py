@@ -34,7 +34,8 @@ async def test_write_config_then_check_accepts_it(tmp_path) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(check.communicate(), 60)
         assert check.returncode == 0, out.decode()
-        assert out.decode().count("✓") == 5  # file, storage, x, reddit, slack
+        # file, storage, x, reddit, slack; the cockpit's app token and its two user groups
+        assert out.decode().count("✓") == 8
     finally:
         if sandbox.returncode is None:
             sandbox.terminate()
