@@ -33,6 +33,7 @@ from monitor.budget import planner_for
 from monitor.care import REPLY_KIND, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
+from monitor.digest.service import Digests, add_digest_handlers
 from monitor.dispatcher import Dispatcher
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
@@ -77,6 +78,7 @@ class Daemon:
         self.sources: dict[str, Source] = {}
         self.pollers: dict[str, Poller] = {}
         self.coverage: dict[str, coverage.CoverageRecorder] = {}
+        self.digests: Digests | None = None
         self.dispatcher: Dispatcher | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
@@ -125,6 +127,7 @@ class Daemon:
         policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
 
         add_health_handlers(cfg, handlers)
+        add_digest_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
             self.engine,
             handlers,
@@ -192,6 +195,9 @@ class Daemon:
                 )
         self.scheduler.add_job(self._care_job, "interval", seconds=cfg.tickets.sweep_every_s, id="tickets:sweep",
                                replace_existing=True, max_instances=1, coalesce=True)
+        self.digests = Digests(cfg, self.engine, holder=self.instance, clock=self.clock,
+                               wake=lambda: self.dispatcher.wake() if self.dispatcher else None)
+        self.digests.register(self.scheduler, self._job_failed)
         for job_id, seconds in self.cockpit.jobs() if self.cockpit is not None else []:
             # the cockpit's timers (escalation, storm summaries); each runs under a lease inside
             self.scheduler.add_job(self._cockpit_job, "interval", seconds=seconds, args=[job_id], id=job_id,
@@ -206,6 +212,7 @@ class Daemon:
         )
         if self._serve_http:
             await self._start_web()
+            await self.digests.start_pages()  # marketing's own listener, without /metrics
         log.info("daemon.started", instance=self.instance, http_port=self.http_port)
 
     async def _start_web(self) -> None:
@@ -468,6 +475,8 @@ class Daemon:
             await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
+        if self.health_runner is not None:
+            await self.health_runner.drain(deadline - time.monotonic())
         if self.dispatcher is not None and self._dispatch_task is not None:
             self._stopping_dispatch.set()
             self.dispatcher.stop()
@@ -488,6 +497,8 @@ class Daemon:
             await s.close()
         if self._web is not None:
             await self._web.cleanup()
+        if self.digests is not None:
+            await self.digests.stop()
         await self.engine.dispose()
         log.info("daemon.stopped", instance=self.instance)
 

@@ -21,12 +21,14 @@ from sqlalchemy import func, select
 from monitor import demo_alerts
 from monitor.config import parse_config
 from monitor.daemon import Daemon
+from monitor.digest import demo as demo_digest
 from monitor.models import URGENCIES
 from monitor.sandbox.approver import Approver
+from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
-from monitor.storage.schema import mentions, replies, ticket_actions, ticket_events, tickets
+from monitor.storage.schema import alert_storms, mentions, replies, ticket_actions, ticket_events, tickets
 
 BRAND = "acme"
 # The demo's public voice: replies to delivery, billing, security and outage complaints wait for an
@@ -40,6 +42,8 @@ DEMO_TICKETS = {"replies": {"categories": {c: "approve" for c in ("delivery", "b
                 "solve_after_hours": 3 / 3600, "sweep_every_s": 1.0,
                 "sla": {"first_response_minutes": {"critical": 0.1, "default": 60}}}
 DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
+# the demo's burst is a dozen complaints in a few seconds: small numbers, so the storm shows
+DEMO_STORM = {"burst": 5, "window_s": 20, "summary_every_s": 4, "quiet_after_s": 10}
 
 
 def _progress(daemon: Daemon, stack: SandboxStack, elapsed: float, duration: float, pending: int) -> Table:
@@ -64,6 +68,8 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         )
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+        storms = (await conn.execute(select(func.count(), func.coalesce(func.sum(alert_storms.c.members), 0))
+                                     .select_from(alert_storms))).one()
         actions = dict((await conn.execute(
             select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
         care = await _tickets_report(conn)
@@ -94,6 +100,7 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "threads": sum(1 for m in slack_msgs if m.get("reply_count")),
             "updates": stack.slack.updates,
             "actions": {a: int(n) for a, n in sorted(actions.items())},
+            "storms": {"storms": int(storms[0]), "collapsed": int(storms[1])},
         },
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
@@ -164,17 +171,25 @@ async def run_demo(
 ) -> dict[str, Any]:
     stack = SandboxStack()
     await stack.start()
+    smtp = await demo_digest.start_smtp()
     if db_path is None:
         # Kept after the demo (the team's view is in it: tickets, triage, the outbox); we say where.
         db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True, overrides={"tickets": DEMO_TICKETS})
+    outage = OutageDemo(smtp)
+    await outage.start()
+    stack.slack.add_channel("care-incidents")
+    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True,
+                       overrides={**outage.overrides(duration), "tickets": DEMO_TICKETS})
     raw["sources"][0]["user_token"] = scenario.brand_token  # the brand account answers in public
+    demo_digest.configure(raw, stack.slack, smtp)
+    raw["slack"]["storm"] = DEMO_STORM
     cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    outage.play(duration)
     teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
     teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
     approver_task = asyncio.create_task(Approver(stack.slack).run(teammate_stop), name="approver")
@@ -184,12 +199,16 @@ async def run_demo(
         highlight=False,
     )
     try:
+        digest_sent = False
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while True:
                 elapsed = time.monotonic() - started
+                if elapsed >= duration and not digest_sent:  # the week's digest, through the outbox
+                    digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
-                if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
+                done = pending == 0 and await outage.settled(daemon.engine)
+                if elapsed >= duration and (done or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
         teammate_stop.set()
@@ -197,9 +216,12 @@ async def run_demo(
         await approver_task
         await _drain(daemon)
         await daemon.stop()
-        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
+        report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
+        await outage.stop()
         await stack.stop()
+        await smtp.stop()
     _print_summary(console, report)
     _print_alerts(console, stack)
     console.print(f"\nThe demo's database is kept at {db_path} — e.g. `sqlite3 {db_path} "
@@ -217,24 +239,38 @@ async def _drain(daemon: Daemon) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
+async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any,
+                             outage: OutageDemo) -> dict[str, Any]:
     # the daemon disposed its engine on stop; a fresh one reads the final state
     from monitor.storage.engine import create_engine
 
     daemon.engine = create_engine(cfg.storage.url)
     try:
-        return await _report(daemon, stack, duration_s)
+        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine)}
     finally:
         await daemon.engine.dispose()
+
+
+async def _digests_report(cfg: Any, stack: SandboxStack, smtp: Any) -> dict[str, Any]:
+    from monitor.storage.engine import create_engine
+
+    engine = create_engine(cfg.storage.url)
+    try:
+        return await demo_digest.report(engine, smtp, stack.slack)
+    finally:
+        await engine.dispose()
 
 
 def _print_alerts(console: Console, stack: SandboxStack) -> None:
     """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
     names = stack.slack.channels()
-    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    # as each alert arrived (the scripted teammates claim, relabel and resolve them afterwards)
+    posted = [stack.slack.as_posted.get((m["channel"], m["ts"]), m) | {"channel": m["channel"]}
+              for m in stack.slack.all_messages()]
+    shown = demo_alerts.pick(posted, names)
     if not shown:
         return
-    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts, as they arrived):[/bold]")
     for m in shown:
         console.print()
         for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
@@ -255,7 +291,8 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
     s = r["slack"]
     console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second; "
-                  f"{s['threads']} threads, {s['updates']} alerts updated in place")
+                  f"{s['threads']} threads, {s['updates']} messages updated in place, "
+                  f"{s['storms']['collapsed']} mentions collapsed into {s['storms']['storms']} storm(s)")
     if s["actions"]:
         console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     t, rp = r["tickets"], r["replies"]
@@ -266,3 +303,10 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
                   f"{rp['duplicates']} duplicates")
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    i, n = r["incidents"], r["notifications"]
+    console.print(f"  incidents: {i['opened']} opened, {i['resolved']} resolved, {i['complaints_attached']} complaints "
+                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['duplicates']} duplicates")
+    if "digests" in r:
+        g = r["digests"]
+        console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "
+                      f"{g['email']} e-mails")

@@ -30,10 +30,10 @@ class ScheduleConfig(_Strict):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from apscheduler.triggers.cron import CronTrigger
+        from monitor.digest.schedule import cron_trigger
 
         try:
-            CronTrigger.from_crontab(v)
+            cron_trigger(v)
         except ValueError as e:
             raise ValueError(f"not a cron expression ({e}); expected five fields like '0 9 * * 1'") from None
         return v
@@ -62,8 +62,8 @@ class DigestPagesConfig(_Strict):
 
 
 class DigestEmailConfig(_Strict):
-    to: list[str] = Field(default_factory=list)  # empty: no e-mail
-    sender: str = "outreach-monitor@localhost"
+    to: list[str] = Field(default_factory=list)  # empty: no e-mail (the relay is the top-level `email:`)
+    sender: str | None = None  # From:; default the relay's `email.sender`
 
 
 class DigestsConfig(_Strict):
@@ -74,6 +74,8 @@ class DigestsConfig(_Strict):
     email: DigestEmailConfig = Field(default_factory=DigestEmailConfig)
     competitors: list[CompetitorConfig] = Field(default_factory=list)
     pages: DigestPagesConfig = Field(default_factory=DigestPagesConfig)
+    # the first-response target the care figures measure attainment against ("answered within 60 min")
+    response_target_minutes: float | None = Field(60.0, gt=0)
     keep_raw_days: float | None = Field(None, gt=0)  # prune raw mentions older than this (roll-ups stay)
 
     @field_validator("timezone")

@@ -125,7 +125,7 @@ class Tally:
         self.top_reach: list[tuple[int, int, Row]] = []
         self.top_engagement: list[tuple[int, int, Row]] = []
         self.terms: Counter[str] = Counter()
-        self.examples: dict[str, list[tuple[int, int, Row]]] = {}
+        self.examples: dict[str, list[Any]] = {}  # term -> [best key, row, second key, row]
         self.authors: dict[tuple[str, str], _Author] = {}
         self.raw_posts = 0  # posts whose text was read (themes, top posts, authors need them)
         self.rolled_up = 0  # mentions known only from roll-ups (raw rows pruned)
@@ -166,14 +166,25 @@ class Tally:
         a.followers = max(a.followers, r.followers)
         if a.best is None or (eng, -r.id) > a.best[:2]:
             a.best = (eng, -r.id, r)
+        # the hot loop of a large week: two best examples per term kept inline, no heap per term
+        key = (r.followers, -r.id)
+        counts, examples = self.terms, self.examples
         for t in terms(r.text, self.ignore):
-            self.terms[t] += 1
-            _keep(self.examples.setdefault(t, []), (r.followers, -r.id, r), 2)
+            counts[t] += 1
+            e = examples.get(t)
+            if e is None:
+                examples[t] = [key, r, None, None]  # best key, best row, second key, second row
+            elif key > e[0]:
+                e[2], e[3], e[0], e[1] = e[0], e[1], key, r
+            elif e[2] is None or key > e[2]:
+                e[2], e[3] = key, r
 
     def add_rollup(self, r: Rollup) -> None:
         if not (self.period.start <= r.hour_at < self.period.end):
             return
         self.own += r.own
+        if not r.mentions:
+            return
         rival = self.competitors.of(r.stream)
         if rival is not None:
             self.competitor_counts[rival] += r.mentions
@@ -329,17 +340,18 @@ def themes(cur: Tally, prev: Tally) -> dict[str, Any]:
     rose, fell = rose_and_fell(cur.terms, cur.raw_posts, prev.terms, prev.raw_posts)
     tz, v = cur.period.tz, cur.period.versus
 
-    def out(t: Any, examples: Sequence[tuple[int, int, Row]]) -> dict[str, Any]:
+    def out(t: Any, e: Sequence[Any] | None) -> dict[str, Any]:
+        examples = [] if e is None else [r for r in (e[1], e[3]) if r is not None]
         return {"term": t.term, "count": t.count, "previous": t.previous,
                 "share": _r(t.share * 100), "previous_share": _r(t.previous_share * 100),
                 "text": f"“{t.term}”: {H.count(t.count)} posts ({H.change(t.count, t.previous, v)})",
-                "examples": [post(r, tz) for r in _largest(list(examples))]}
+                "examples": [post(r, tz) for r in examples]}
 
     return {
         "status": "ok",
         "baseline": "the previous period" if prev.raw_posts else "none (no posts stored before this period)",
-        "rose": [out(t, cur.examples.get(t.term, [])) for t in rose],
-        "fell": [out(t, prev.examples.get(t.term, [])) for t in fell],
+        "rose": [out(t, cur.examples.get(t.term)) for t in rose],
+        "fell": [out(t, prev.examples.get(t.term)) for t in fell],
     }
 
 
@@ -401,10 +413,27 @@ def spikes(cur: Tally, prev: Tally, *, factor: float = 2.0, min_count: int = 5) 
             for ts, c in zip(cur.day.starts, cur.complaints_by_day) if c >= min_count and c >= factor * max(usual, 1)]
 
 
-def incidents(cur: Tally, prev: Tally, available: bool) -> dict[str, Any]:
+def incidents(cur: Tally, prev: Tally, found: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
     out: dict[str, Any] = {"complaint_spikes": spikes(cur, prev)}
-    if not available:
+    if found is None:
         out.update(status="not available yet", why="incidents are not recorded by this version yet")
+        return out
+    tz, p = cur.period.tz, cur.period
+    items = []
+    for i in found:
+        end = i["resolved_at"]
+        lasted = (min(end, p.end) if end is not None else p.end) - max(i["opened_at"], p.start)
+        items.append({
+            "id": i["id"], "service": i["service"], "title": i["title"], "status": i["status"], "impact": i["impact"],
+            "public": bool(i["public"]), "opened_at": i["opened_at"], "resolved_at": end, "mentions": i["mentions"],
+            "text": f"{i['title']} ({i['service']}, {i['impact']}{'' if i['public'] else ', internal'}): "
+                    f"opened {H.when(i['opened_at'], tz)}, "
+                    + (f"resolved after {H.duration(end - i['opened_at'])}" if end is not None else "still open")
+                    + f"; {H.plural(i['mentions'], 'mention')} about it",
+            "seconds_in_period": max(0.0, lasted),
+        })
+    out.update(status="ok", count=len(items), items=items,
+               text="no incident in the period" if not items else f"{H.plural(len(items), 'incident')}")
     return out
 
 
@@ -415,7 +444,8 @@ class Care:
     opened: int | None = None
     solved: int | None = None
     first_response: Sequence[float] | None = None  # seconds, one per ticket answered
-    sla_seconds: float | None = None
+    sla_seconds: float | None = None  # the first-response target
+    overdue: int = 0  # tickets still unanswered past the target when the period ended
 
 
 def care(c: Care, prev: Care, versus: str) -> dict[str, Any]:
@@ -426,9 +456,9 @@ def care(c: Care, prev: Care, versus: str) -> dict[str, Any]:
     if c.opened is None:
         return {"status": "not available yet", "why": "tickets are not recorded"}
     out["tickets_opened"] = {"status": "ok", "count": c.opened, "previous": prev.opened,
-                             "text": f"{H.count(c.opened)} tickets opened ({H.change(c.opened, prev.opened or 0, versus)})"}
+                             "text": f"{H.plural(c.opened, 'ticket')} opened ({H.change(c.opened, prev.opened or 0, versus)})"}
     out["tickets_solved"] = missing("when a ticket is solved") if c.solved is None else \
-        {"status": "ok", "count": c.solved, "text": f"{H.count(c.solved)} tickets solved"}
+        {"status": "ok", "count": c.solved, "text": f"{H.plural(c.solved, 'ticket')} solved"}
     if c.first_response is None:
         out["first_response"] = missing("the brand's first response to a ticket")
         out["sla"] = missing("the response-time SLA")
@@ -439,11 +469,20 @@ def care(c: Care, prev: Care, versus: str) -> dict[str, Any]:
         med = statistics.median(fr)
         p90 = fr[math.ceil(0.9 * len(fr)) - 1]  # nearest rank
         out["first_response"] = {"status": "ok", "median_s": med, "p90_s": p90, "answered": len(fr),
-                                 "text": f"first response: median {H.duration(med)}, 90% within {H.duration(p90)}"}
-        if c.sla_seconds is not None:
-            met = sum(1 for x in fr if x <= c.sla_seconds)
-            out["sla"] = {"status": "ok", "met": met, "of": len(fr), "share": _r(met / len(fr) * 100),
-                          "text": f"{H.share(met, len(fr))} answered within {H.duration(c.sla_seconds)}"}
+                                 "text": f"first response: median {H.duration(med)}, 90% within {H.duration(p90)}"
+                                         f" ({len(fr)} of {c.opened} tickets answered)"}
+    if c.first_response is not None and c.sla_seconds is None:
+        out["sla"] = {"status": "not configured", "why": "set digests.response_target_minutes"}
+    elif c.first_response is not None:
+        # attainment over the tickets of the period that are answered or already past the target
+        # (one opened minutes before the period ended has not missed anything yet)
+        answered = list(c.first_response)
+        met = sum(1 for x in answered if x <= c.sla_seconds)
+        of = len(answered) + c.overdue
+        out["sla"] = {"status": "ok" if of else "no data", "met": met, "of": of,
+                      "share": _r(met / of * 100) if of else None,
+                      "text": f"{H.share(met, of)} of tickets answered within {H.duration(c.sla_seconds)}"
+                              f" ({met} of {of})"}
     out["status"] = "ok"
     return out
 
@@ -476,7 +515,8 @@ def coverage(events: Sequence[Mapping[str, Any]], period: Period) -> dict[str, A
 
 
 def build_digest(cur: Tally, prev: Tally, *, brand: str, coverage_events: Sequence[Mapping[str, Any]] = (),
-                 care_now: Care = Care(), care_before: Care = Care(), incidents_available: bool = False,
+                 care_now: Care = Care(), care_before: Care = Care(),
+                 incident_list: Sequence[Mapping[str, Any]] | None = None,
                  generated_at: float, schedule: str = "") -> dict[str, Any]:
     p = cur.period
     tz = p.tz
@@ -497,7 +537,7 @@ def build_digest(cur: Tally, prev: Tally, *, brand: str, coverage_events: Sequen
         "themes": themes(cur, prev),
         "share_of_voice": share_of_voice(cur, prev),
         "authors": authors(cur),
-        "incidents": incidents(cur, prev, incidents_available),
+        "incidents": incidents(cur, prev, incident_list),
         "care": care(care_now, care_before, p.versus),
         "coverage": coverage(coverage_events, p),
     }

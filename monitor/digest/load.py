@@ -18,7 +18,7 @@ from monitor.digest.config import DigestsConfig
 from monitor.digest.figures import Care, Competitors, Row, Rollup, Tally, build_digest
 from monitor.digest.period import Period
 from monitor.storage.engine import READ_ONLY
-from monitor.storage.schema import digest_runs, mention_rollups, mentions, tickets
+from monitor.storage.schema import digest_runs, incidents, mention_rollups, mentions, tickets
 
 m = mentions.c
 MENTION_COLUMNS = (m.id, m.source, m.stream, m.author_id, m.author_username, m.author_name, m.author_followers,
@@ -49,13 +49,37 @@ async def fold(conn: AsyncConnection, tally: Tally, horizon: float) -> None:
             tally.add_rollup(Rollup(*row))
 
 
-async def care_figures(conn: AsyncConnection, period: Period) -> Care:
-    """Tickets opened in the period. Solving and first responses are not recorded by this schema
-    yet: those stay None ("not available yet"), never zero."""
+async def care_figures(conn: AsyncConnection, period: Period, sla_seconds: float | None) -> Care:
+    """Tickets opened and solved in the period, and how long the customers of the tickets opened
+    in it waited for the brand's first response (platform times: their wait, not our polling)."""
     t = tickets.c
-    opened = (await conn.execute(select(func.count()).where(t.opened_at >= period.start,
-                                                            t.opened_at < period.end))).scalar_one()
-    return Care(opened=int(opened))
+    in_period = (t.opened_at >= period.start) & (t.opened_at < period.end)
+    opened = (await conn.execute(select(func.count()).where(in_period))).scalar_one()
+    solved = (await conn.execute(select(func.count()).where(t.solved_at >= period.start,
+                                                            t.solved_at < period.end))).scalar_one()
+    waits = await conn.execute(select(t.first_response_at - t.opened_at).where(in_period,
+                                                                               t.first_response_at.is_not(None)))
+    overdue = 0
+    if sla_seconds is not None:  # unanswered and past the target by the period's end: missed it
+        overdue = (await conn.execute(select(func.count()).where(
+            in_period, t.first_response_at.is_(None), t.opened_at + sla_seconds <= period.end))).scalar_one()
+    return Care(opened=int(opened), solved=int(solved), first_response=[max(0.0, float(w)) for (w,) in waits],
+                sla_seconds=sla_seconds, overdue=int(overdue))
+
+
+async def incident_rows(conn: AsyncConnection, period: Period) -> list[dict[str, Any]]:
+    """Incidents open at any time in the period, with how many mentions were attached to each."""
+    i = incidents.c
+    rows = (await conn.execute(
+        select(i.id, i.service, i.title, i.status, i.impact, i.public, i.opened_at, i.resolved_at)
+        .where(i.opened_at < period.end, (i.resolved_at.is_(None)) | (i.resolved_at >= period.start))
+        .order_by(i.opened_at, i.id))).mappings().all()
+    ids = [r["id"] for r in rows]
+    counts: dict[int, int] = {}
+    if ids:
+        counts = {k: n for k, n in await conn.execute(
+            select(m.incident_id, func.count()).where(m.incident_id.in_(ids)).group_by(m.incident_id))}
+    return [{**r, "mentions": counts.get(r["id"], 0)} for r in rows]
 
 
 def competitors_of(cfg: DigestsConfig) -> Competitors:
@@ -80,9 +104,11 @@ async def compute(engine: AsyncEngine, period: Period, *, brand: str, cfg: Diges
         await fold(conn, cur, horizon)
         await fold(conn, prev, horizon)
         events = [e.as_dict() for e in await events_between(conn, period.start, period.end)]
-        care_now, care_before = await care_figures(conn, period), await care_figures(conn, period.previous)
+        sla = None if cfg.response_target_minutes is None else cfg.response_target_minutes * 60
+        care_now, care_before = await care_figures(conn, period, sla), await care_figures(conn, period.previous, sla)
+        found = await incident_rows(conn, period)
     return build_digest(cur, prev, brand=brand, coverage_events=events, care_now=care_now, care_before=care_before,
-                        generated_at=time.time() if now is None else now, schedule=schedule)
+                        incident_list=found, generated_at=time.time() if now is None else now, schedule=schedule)
 
 
 def zone(name: str) -> ZoneInfo:

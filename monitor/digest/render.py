@@ -93,7 +93,9 @@ def to_markdown(d: Mapping[str, Any]) -> str:
             for x in a["by_reach"]] if a["status"] == "ok" else [_na(a)]
     i = d["incidents"]
     out += ["", "## Incidents and complaint spikes", ""]
-    if i.get("status"):
+    if i["status"] == "ok":
+        out += [f"- {x['text']}" for x in i["items"]] or ["- no incident in the period"]
+    else:
         out.append(_na(i))
     out += [f"- {x['text']}" for x in i["complaint_spikes"]] or ["- no day with a spike of complaints"]
     c = d["care"]
@@ -113,24 +115,30 @@ CSV_HEADER = ("created", "source", "author", "followers", "category", "complaint
               "text")
 
 
-def csv_lines(rows: Iterable[Row], tz: ZoneInfo) -> Iterable[str]:
-    """The CSV export, a line at a time (a week can be large: the server streams it)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
+class CsvLines:
+    """The CSV export a line at a time (a week can be large: the server streams it)."""
 
-    def take() -> str:
-        s = buf.getvalue()
-        buf.seek(0)
-        buf.truncate()
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._buf = io.StringIO()
+        self._w = csv.writer(self._buf)
+
+    def _take(self) -> str:
+        s = self._buf.getvalue()
+        self._buf.seek(0)
+        self._buf.truncate()
         return s
 
-    w.writerow(CSV_HEADER)
-    yield take()
-    for r in rows:
-        w.writerow((datetime.fromtimestamp(r.created_at, tz).isoformat(timespec="seconds"), r.source,
-                    r.author_username, r.followers, r.category or "", "" if r.complaint is None else int(r.complaint),
-                    "" if r.sentiment is None else round(r.sentiment, 3), r.engagement, r.url, r.text))
-        yield take()
+    def header(self) -> str:
+        self._w.writerow(CSV_HEADER)
+        return self._take()
+
+    def row(self, r: Row) -> str:
+        self._w.writerow((datetime.fromtimestamp(r.created_at, self.tz).isoformat(timespec="seconds"), r.source,
+                          r.author_username, r.followers, r.category or "",
+                          "" if r.complaint is None else int(r.complaint),
+                          "" if r.sentiment is None else round(r.sentiment, 3), r.engagement, r.url, r.text))
+        return self._take()
 
 
 def headline(d: Mapping[str, Any]) -> str:
@@ -141,4 +149,4 @@ def headline(d: Mapping[str, Any]) -> str:
     return " · ".join(parts)
 
 
-__all__ = ["to_json", "to_html", "to_markdown", "csv_lines", "data_uris", "index_html", "headline", "H"]
+__all__ = ["to_json", "to_html", "to_markdown", "CsvLines", "data_uris", "index_html", "headline", "H"]

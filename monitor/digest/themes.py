@@ -60,10 +60,11 @@ def rose_and_fell(current: Counter[str], current_posts: int, previous: Counter[s
         return t.share - t.previous_share
 
     candidates = [theme(t) for t, c in current.items() if c >= min_count]
-    rose = _drop_covered(sorted((t for t in candidates if delta(t) > 0), key=lambda t: (-delta(t), -t.count, t.term)))
+    rose = sorted((t for t in candidates if delta(t) > 0), key=lambda t: (-delta(t), -t.count, t.term))
     falling = [theme(t) for t, p in previous.items() if p >= min_count]
-    fell = _drop_covered(sorted((t for t in falling if delta(t) < 0), key=lambda t: (delta(t), -t.previous, t.term)))
-    return rose[:limit], fell[:limit]
+    fell = sorted((t for t in falling if delta(t) < 0), key=lambda t: (delta(t), -t.previous, t.term))
+    # a word is hidden only by a phrase ranked near it, so looking at the head of the ranking is enough
+    return _drop_covered(rose[:limit * 4])[:limit], _drop_covered(fell[:limit * 4])[:limit]
 
 
 def _drop_covered(ranked: Iterable[Theme]) -> list[Theme]:

@@ -79,7 +79,7 @@ class SlackWorkspace:
     team: str = "Sandbox"
     scopes: frozenset[str] = frozenset(
         {"chat:write", "channels:read", "groups:read", "channels:history", "groups:history", "users:read",
-         "usergroups:read", "commands"})
+         "usergroups:read", "commands", "files:write"})
     recorder: Recorder = field(default_factory=Recorder)
     faults: Faults = field(default_factory=Faults)
     rate_limited: int = 0  # 429s answered by the rate limiter (not injected faults)
@@ -91,6 +91,8 @@ class SlackWorkspace:
         self._posted_at: dict[str, list[float]] = {}  # id -> clock() of each accepted post
         self._buckets: dict[str, _Bucket] = {}
         self._last_us = 0
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> upload (files.getUploadURLExternal flow)
+        self.base_url = ""  # this server's origin, for the upload URLs it hands out
         self.revoked = False
         self.team_id = TEAM_ID
         self.users: dict[str, dict[str, Any]] = {}
@@ -100,6 +102,9 @@ class SlackWorkspace:
         self.triggers: set[str] = set()  # trigger_ids handed out with interactions (views.open wants one)
         self.ephemeral: list[dict[str, Any]] = []  # chat.postEphemeral messages (only their user sees them)
         self.updates = 0  # chat.update calls that changed a message
+        # (channel id, ts) -> the message as first posted, kept when chat.update changes it (Slack
+        # itself keeps no history; the demo shows the team what they read when an alert arrived)
+        self.as_posted: dict[tuple[str, str], dict[str, Any]] = {}
         self.socket = SocketMode(self)
         for name in self.channel_names:
             self.add_channel(name)
@@ -438,6 +443,7 @@ async def _update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
     if message is None:
         raise _ApiError("message_not_found")
     fields = _message_fields(p, require_content=False)
+    ws.as_posted.setdefault((cid, message["ts"]), dict(message))
     message.update(fields)
     ws.updates += 1
     message["edited"] = {"user": BOT_USER_ID, "ts": ws._next_ts()}
@@ -609,7 +615,58 @@ async def _views_update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
 
 
 # the bot scope each method needs (for public channels, which is all the sandbox has)
+# -- files: the external upload flow (files_upload_v2) -----------------------------------------
+
+
+async def _get_upload_url(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    filename, length = str(p.get("filename") or ""), str(p.get("length") or "")
+    if not filename or not length.isdigit():
+        raise _ApiError("invalid_arguments")
+    file_id = f"F{len(ws.files) + 1:08d}"
+    ws.files[file_id] = {"id": file_id, "name": filename, "length": int(length), "data": None, "shared": []}
+    return json_response({"ok": True, "upload_url": f"{ws.base_url}/upload/{file_id}", "file_id": file_id})
+
+
+async def _upload(ws: SlackWorkspace, request: web.Request) -> web.Response:
+    f = ws.files.get(request.match_info["file_id"])
+    data = await request.read()
+    if f is None or f["data"] is not None:
+        return web.Response(status=404, text="not found")
+    if len(data) != f["length"]:
+        return web.Response(status=400, text=f"length {len(data)} is not the announced {f['length']}")
+    f["data"] = data
+    return web.Response(text=f"OK - {len(data)}")
+
+
+async def _complete_upload(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
+    listed = _json_arg(p, "files", "invalid_arguments")
+    if not isinstance(listed, list) or not listed:
+        raise _ApiError("invalid_arguments")
+    found = [ws.files.get(str(x.get("id"))) for x in listed if isinstance(x, dict)]
+    if len(found) != len(listed) or any(f is None or f["data"] is None for f in found):
+        raise _ApiError("file_not_found")  # never announced, or its bytes never arrived
+    out = []
+    cid = _channel({"channel": p["channel_id"]}, ws) if p.get("channel_id") else None
+    thread_ts = str(p.get("thread_ts") or "") or None
+    if cid and thread_ts and ws._find(cid, thread_ts) is None:
+        raise _ApiError("thread_not_found")
+    for f, x in zip(found, listed):
+        f["title"] = x.get("title") or f["name"]
+        out.append({"id": f["id"], "name": f["name"], "title": f["title"], "size": f["length"]})
+    if cid:  # sharing a file posts a message with it, as Slack does
+        message: dict[str, Any] = {"type": "message", "subtype": "file_share", "user": BOT_USER_ID, "ts": ws._next_ts(),
+                                   "text": str(p.get("initial_comment") or ""), "files": out}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        ws._history[cid].append(message)
+        for f in found:
+            f["shared"].append((cid, thread_ts))  # type: ignore[index]
+    return json_response({"ok": True, "files": out})
+
+
 _SCOPES = {
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
     "chat.postMessage": "chat:write",
     "chat.update": "chat:write",
     "conversations.history": "channels:history",
@@ -629,6 +686,8 @@ _METHODS = {
     "conversations.replies": _replies,
     "conversations.list": _list,
     "conversations.info": _info,
+    "files.getUploadURLExternal": _get_upload_url,
+    "files.completeUploadExternal": _complete_upload,
     "chat.postEphemeral": _post_ephemeral,
     "users.info": _users_info,
     "usergroups.list": _usergroups_list,
@@ -646,6 +705,7 @@ def make_slack_app(workspace: SlackWorkspace) -> web.Application:
 
     async def handle(request: web.Request) -> web.Response:
         name = request.match_info["method"]
+        workspace.base_url = f"{request.scheme}://{request.host}"
         workspace.socket.base_url = workspace.socket.base_url or f"http://{request.host}"
         if name == "apps.connections.open":
             return await _connections_open(request, workspace)
@@ -669,6 +729,11 @@ def make_slack_app(workspace: SlackWorkspace) -> web.Application:
     app = web.Application(middlewares=[make_middleware(workspace.recorder, workspace.faults, style="slack")])
     app[WORKSPACE] = workspace
     app.router.add_route("*", "/api/{method}", handle)
+
+    async def upload(request: web.Request) -> web.Response:  # the URL files.getUploadURLExternal hands out
+        return await _upload(workspace, request)
+
+    app.router.add_post("/upload/{file_id}", upload)
     app.router.add_get("/socket-mode", workspace.socket.handle)
     app.router.add_post("/response/{id}", workspace.socket.handle_response_url)
     return app

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
 
-from monitor.storage.schema import coverage_events, mentions, tickets
+from monitor.storage.schema import coverage_events, incidents, mentions, tickets
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -48,12 +48,27 @@ async def store(engine) -> None:
                      "quoted_id": "", "lang": "en", "metrics": metrics, "is_own": own, "created_at": created,
                      "fetched_at": created, "urgency": None if own else "normal", "category": cat,
                      "complaint": compl, "actionable": None, "sentiment": sent, "score": None, "confidence": None,
-                     "reasons": None, "ticket_id": None})
+                     "reasons": None, "ticket_id": None, "incident_id": 1 if author == "carl" else None})
     async with engine.begin() as conn:
         await conn.execute(insert(mentions), rows)
         await conn.execute(insert(tickets), [
             {"root_key": k, "source": "x", "author_id": "a", "status": "open", "urgency": "high", "opened_at": t,
-             "updated_at": t} for k, t in (("x:1", at(24, 10)), ("x:2", at(24, 11)), ("x:9", at(17, 10)))])
+             "updated_at": t, "first_response_at": answered, "solved_at": solved}
+            for k, t, answered, solved in (
+                ("x:1", at(24, 10), at(24, 10, 30), at(25, 10)),  # answered after 30 min, solved next day
+                ("x:2", at(24, 11), at(24, 13), None),  # answered after 2 h
+                ("x:3", at(26, 9), None, None),  # not answered
+                ("x:9", at(17, 10), at(17, 10, 5), at(17, 12)))])  # the week before
+        await conn.execute(insert(incidents), [
+            {"id": 1, "service": "api", "title": "Login failures", "status": "resolved", "impact": "major",
+             "public": True, "opened_by": "check:api", "opened_at": at(25, 8), "updated_at": at(25, 11),
+             "resolved_at": at(25, 11)},
+            {"id": 2, "service": "app", "title": "Old outage", "status": "resolved", "impact": "minor",
+             "public": True, "opened_by": "check:app", "opened_at": at(19, 8), "updated_at": at(19, 9),
+             "resolved_at": at(19, 9)},
+            {"id": 3, "service": "checkout", "title": "Possible incident: complaints about checkout",
+             "status": "investigating", "impact": "minor", "public": False, "opened_by": "spike",
+             "opened_at": at(29, 20), "updated_at": at(29, 20), "resolved_at": None}])
         await conn.execute(insert(coverage_events), [
             {"source": "x", "stream": "", "kind": "failing", "start_at": at(29, 22), "end_at": at(29, 23),
              "detail": "TransientError: 503"},

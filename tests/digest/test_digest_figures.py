@@ -60,12 +60,19 @@ EXPECTED = [
     ("authors.by_reach.*.author", ["bob", "ann", "carl", "dan"]),
     ("authors.by_reach.*.mentions", [1, 2, 1, 1]),
     ("authors.most_active.*.author", ["ann"]),
-    ("incidents.status", "not available yet"),
     ("incidents.complaint_spikes", []),
-    ("care.tickets_opened.count", 2),
-    ("care.tickets_opened.text", "2 tickets opened (+100% vs last week)"),
-    ("care.first_response.status", "not available yet"),
-    ("care.sla.status", "not available yet"),
+    ("incidents.items.*.id", [1, 3]),  # the one resolved the week before is not listed
+    ("incidents.items.0.text", "Login failures (api, major): opened Wed 25 Nov 2026, 08:00, resolved after 3 h;"
+                               " 1 mention about it"),
+    ("incidents.items.1.text", "Possible incident: complaints about checkout (checkout, minor, internal): opened"
+                               " Sun 29 Nov 2026, 20:00, still open; 0 mentions about it"),
+    ("care.tickets_opened.count", 3),
+    ("care.tickets_opened.text", "3 tickets opened (+200% vs last week)"),
+    ("care.tickets_solved.count", 1),
+    ("care.first_response.median_s", 4500.0),  # 30 min and 2 h
+    ("care.first_response.p90_s", 7200.0),  # nearest rank of two
+    ("care.first_response.text", "first response: median 75 min, 90% within 2 h (2 of 3 tickets answered)"),
+    ("care.sla.text", "33% of tickets answered within 60 min (1 of 3)"),
     ("coverage.complete", False),
     ("coverage.events.*.kind", ["throttled", "failing"]),  # the pause of the week before is not listed
     ("coverage.events.1.text", "x: failing from Sun 29 Nov 2026, 22:00 to Sun 29 Nov 2026, 23:00 (60 min)"

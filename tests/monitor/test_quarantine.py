@@ -71,14 +71,14 @@ class Rig:
         return self.poller.metrics.registry.get_sample_value(name, {"source": "x"})
 
 
-async def make_rig(engine: Any, triage: Any, *, queries: list[str] = ()) -> tuple[Rig, XSource, Server]:
+async def make_rig(engine: Any, triage: Any, *, queries: list[str] = (), name: str = "x") -> tuple[Rig, XSource, Server]:
     clock = Clock(T0)
     world = XWorld(clock, bearer_token=BEARER)
     world.add_user("acme", "Acme", 250_000, True)
     world.add_user("carla", "Carla", 1200)
     server = Server(make_x_app(world))
     url = await server.start()
-    cfg = XConfig(type="x", bearer_token=BEARER, api_base=url, handles=["acme"], queries=list(queries),
+    cfg = XConfig(type="x", name=name, bearer_token=BEARER, api_base=url, handles=["acme"], queries=list(queries),
                   interval=10, max_results=10, max_pages=5)
     source = XSource(cfg, clock=clock)
 
@@ -86,7 +86,7 @@ async def make_rig(engine: Any, triage: Any, *, queries: list[str] = ()) -> tupl
         async with engine.begin() as conn:
             await outbox.enqueue(conn, [NewEffect(key, "slack.message", "#ops", payload)], now=clock())
 
-    poller = Poller(source, name="x", engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
+    poller = Poller(source, name=name, engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
                     lease_ttl=30, clock=clock, ops=ops)
     return Rig(world, clock, poller, engine), source, server
 
@@ -177,6 +177,29 @@ async def test_a_192_character_query_works_end_to_end(engine, triage) -> None:
     assert h.state == "ok" and h.streams[stream].state == "ok" and h.errors == 0
 
 
+async def test_operator_messages_about_a_long_stream_of_a_long_named_source_fit_their_key(engine, triage) -> None:
+    from monitor.sandbox.core import Fault
+
+    rig, source, server = await make_rig(engine, triage, queries=[long_query(192)], name="s" * 64)
+    try:
+        rig.world.faults.add("/2/tweets/search/recent", Fault("503", times=1000))
+        await rig.poll_for(10)
+    finally:
+        await source.close()
+        await server.stop()
+    (told,) = await rig.rows(outbox_table, outbox_table.c.key.startswith("ops.stream_failing:"))
+    assert len(told["key"]) <= 200 and told["key"].startswith("ops.stream_failing:" + "s" * 64 + ":search:acme")
+
+
+def test_a_source_name_longer_than_its_column_is_a_config_error() -> None:
+    from monitor.config import ConfigFileError, parse_config
+
+    with pytest.raises(ConfigFileError) as e:
+        parse_config({"sources": [{"type": "x", "name": "n" * 65, "bearer_token": "t"}]})
+    assert [p for p, _ in e.value.problems] == ["sources[0].name"]
+    assert parse_config({"sources": [{"type": "x", "name": "n" * 64, "bearer_token": "t"}]})
+
+
 # ── an item the database still refuses ─────────────────────────────────────────────────────────
 
 async def refuse_poison(engine: Any) -> None:
@@ -249,6 +272,11 @@ async def test_store_splits_until_only_the_bad_items_are_left(engine, triage) ->
     assert json.loads(payloads["6"])["raw"] == {"odd": "\x00 and \udc80"}  # kept exactly, stored as ASCII
     again = await quarantine.store(engine, batch, source="x", triage=triage, policy=None, clock=lambda: T0)
     assert again.newly_quarantined == 0 and again.result.stored == 0  # fetched again: kept once
+    kept = await quarantine.list_kept(engine, source="x")
+    assert sorted(k.external_id for k in kept) == ["2", "6"] and all("author_id" in k.error for k in kept)
+    one = await quarantine.get_kept(engine, kept[0].id)
+    assert one is not None and json.loads(one.payload)["mention"]["external_id"] == kept[0].external_id
+    assert await quarantine.list_kept(engine, source="reddit") == []
 
 
 async def test_a_database_that_is_down_quarantines_nothing_and_raises(triage) -> None:
@@ -309,3 +337,34 @@ def test_the_config_check_refuses_queries_x_would_refuse_naming_the_yaml_path(qu
         parse_config(data)
     ((path, msg),) = e.value.problems
     assert path == "sources[0].queries[1]" and problem in msg
+
+
+def test_operators_list_and_read_the_quarantine(tmp_path, triage) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from monitor.cli import _register_all, app
+
+    db = tmp_path / "om.db"
+    (tmp_path / "c.yaml").write_text(f"storage:\n  url: sqlite:///{db}\n")
+
+    async def poison() -> None:
+        engine = create_engine(f"sqlite:///{db}")
+        await upgrade(engine)
+        bad = mention("7", author=Author(None, "x"), raw={"tweet": {"text": "bad \udc80 one"}})  # type: ignore[arg-type]
+        await quarantine.store(engine, Batch([mention("6"), bad], []), source="x", triage=triage, policy=None)
+        await engine.dispose()
+
+    from monitor.storage.migrate import upgrade
+
+    asyncio.run(poison())
+    _register_all()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["quarantine", "list", "--config", str(tmp_path / "c.yaml")])
+    assert listed.exit_code == 0, listed.output
+    assert "IntegrityError" in listed.output and " 7 " in listed.output
+    shown = runner.invoke(app, ["quarantine", "show", "1", "--config", str(tmp_path / "c.yaml")])
+    assert shown.exit_code == 0 and "bad \\udc80 one" in shown.output, shown.output
+    missing = runner.invoke(app, ["quarantine", "show", "99", "--config", str(tmp_path / "c.yaml")])
+    assert missing.exit_code == 1
