@@ -459,6 +459,8 @@ class Daemon:
             await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
+        if self.health_runner is not None:
+            await self.health_runner.drain(deadline - time.monotonic())
         if self.dispatcher is not None and self._dispatch_task is not None:
             self._stopping_dispatch.set()
             self.dispatcher.stop()

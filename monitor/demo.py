@@ -22,13 +22,16 @@ from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.digest import demo as demo_digest
 from monitor.models import URGENCIES
+from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
-from monitor.storage.schema import mentions, ticket_actions, tickets
+from monitor.storage.schema import alert_storms, mentions, ticket_actions, tickets
 
 BRAND = "acme"
 DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
+# the demo's burst is a dozen complaints in a few seconds: small numbers, so the storm shows
+DEMO_STORM = {"burst": 5, "window_s": 20, "summary_every_s": 4, "quiet_after_s": 10}
 
 
 def _progress(daemon: Daemon, stack: SandboxStack, elapsed: float, duration: float, pending: int) -> Table:
@@ -53,6 +56,8 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         )
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+        storms = (await conn.execute(select(func.count(), func.coalesce(func.sum(alert_storms.c.members), 0))
+                                     .select_from(alert_storms))).one()
         actions = dict((await conn.execute(
             select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
     health = await daemon.health()
@@ -81,6 +86,7 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "threads": sum(1 for m in slack_msgs if m.get("reply_count")),
             "updates": stack.slack.updates,
             "actions": {a: int(n) for a, n in sorted(actions.items())},
+            "storms": {"storms": int(storms[0]), "collapsed": int(storms[1])},
         },
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
@@ -132,12 +138,17 @@ async def run_demo(
         db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True)
+    outage = OutageDemo(smtp)
+    await outage.start()
+    stack.slack.add_channel("care-incidents")
+    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True, overrides=outage.overrides(duration))
     demo_digest.configure(raw, stack.slack, smtp)
+    raw["slack"]["storm"] = DEMO_STORM
     cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    outage.play(duration)
     teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
     teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
     console.print(
@@ -154,16 +165,18 @@ async def run_demo(
                     digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
-                if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
+                done = pending == 0 and await outage.settled(daemon.engine)
+                if elapsed >= duration and (done or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
         teammate_stop.set()
         await teammate_task
         await _drain(daemon)
         await daemon.stop()
-        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
         report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
+        await outage.stop()
         await stack.stop()
         await smtp.stop()
     _print_summary(console, report)
@@ -183,13 +196,14 @@ async def _drain(daemon: Daemon) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
+async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any,
+                             outage: OutageDemo) -> dict[str, Any]:
     # the daemon disposed its engine on stop; a fresh one reads the final state
     from monitor.storage.engine import create_engine
 
     daemon.engine = create_engine(cfg.storage.url)
     try:
-        return await _report(daemon, stack, duration_s)
+        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine)}
     finally:
         await daemon.engine.dispose()
 
@@ -207,10 +221,13 @@ async def _digests_report(cfg: Any, stack: SandboxStack, smtp: Any) -> dict[str,
 def _print_alerts(console: Console, stack: SandboxStack) -> None:
     """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
     names = stack.slack.channels()
-    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    # as each alert arrived (the scripted teammates claim, relabel and resolve them afterwards)
+    posted = [stack.slack.as_posted.get((m["channel"], m["ts"]), m) | {"channel": m["channel"]}
+              for m in stack.slack.all_messages()]
+    shown = demo_alerts.pick(posted, names)
     if not shown:
         return
-    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts, as they arrived):[/bold]")
     for m in shown:
         console.print()
         for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
@@ -231,11 +248,15 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
     s = r["slack"]
     console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second; "
-                  f"{s['threads']} threads, {s['updates']} alerts updated in place")
+                  f"{s['threads']} threads, {s['updates']} messages updated in place, "
+                  f"{s['storms']['collapsed']} mentions collapsed into {s['storms']['storms']} storm(s)")
     if s["actions"]:
         console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    i, n = r["incidents"], r["notifications"]
+    console.print(f"  incidents: {i['opened']} opened, {i['resolved']} resolved, {i['complaints_attached']} complaints "
+                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['duplicates']} duplicates")
     if "digests" in r:
         g = r["digests"]
         console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "
