@@ -225,6 +225,8 @@ def _who(m: MentionView) -> str:
 
 
 def _count(n: int) -> str:
+    if n >= 1_000_000_000:  # counts are BIGINT: the biggest accounts pass 2^31
+        return f"{n / 1_000_000_000:.1f}B"
     if n >= 1_000_000:
         return f"{n / 1_000_000:.1f}M"
     if n >= 10_000:
