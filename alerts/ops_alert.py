@@ -123,5 +123,6 @@ def build_quarantined(source: str, count: int, example_id: str, error: str) -> d
     text = (f":biohazard_sign: Source *{escape_mrkdwn(source)}* returned {count} item(s) that could not be stored; "
             f"they are kept in the `quarantine` table with their raw payload, and every other item was stored. "
             f"First: `{escape_truncated(example_id, 80)}`: {escape_truncated(error, 400)}\n"
-            "You hear of this once a day per source; `/healthz` counts them.")
+            "`outreach-monitor quarantine list` shows them. You hear of this once a day per source; "
+            "`/healthz` counts them.")
     return _section(text, f"Source {source}: {count} item(s) quarantined")

@@ -94,7 +94,7 @@ class RedditConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["reddit"]
-    name: str = "reddit"
+    name: str = Field("reddit", min_length=1, max_length=64)  # stored with every mention (64)
     client_id: str
     client_secret: SecretStr
     username: str | None = None  # a script app's account: enables the inbox stream and replies

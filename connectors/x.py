@@ -106,7 +106,7 @@ class XConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["x"]
-    name: str = "x"
+    name: str = Field("x", min_length=1, max_length=64)  # stored with every mention (64)
     bearer_token: SecretStr
     api_base: str = "https://api.twitter.com"
     handles: list[str] = Field(default_factory=list)  # mentions of these accounts (without @)

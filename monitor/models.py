@@ -56,9 +56,23 @@ def _count(value: object) -> object:
     return max(0, min(value, MAX_COUNT)) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-def _set(obj: object, name: str, value: object) -> None:
-    if value is not getattr(obj, name):
-        object.__setattr__(obj, name, value)  # frozen: only the edge may fix a value, once, when built
+# (field, column width, a key that is hashed when cut rather than a name that is just cut); the column
+# widths of monitor/storage/schema.py (mentions.*)
+_AUTHOR_FIELDS = (("id", 64, True), ("username", 128, True), ("name", 256, False))
+_MENTION_FIELDS = (("external_id", 64, True), ("stream", 128, True), ("url", 512, True),
+                   ("conversation_id", 64, True), ("in_reply_to", 64, True), ("quoted_id", 64, True),
+                   ("text", 1 << 62, False), ("lang", 16, False))
+
+
+def _fit(obj: object, spec: tuple[tuple[str, int, bool], ...]) -> None:
+    for name, limit, key in spec:
+        value = getattr(obj, name)
+        # the common case first, cheaply: short ASCII without NUL is stored as it is (on the ingest hot path)
+        if value.__class__ is str and len(value) <= limit and value.isascii() and "\x00" not in value:
+            continue
+        fixed = _clean(value, limit, key=key)
+        if fixed is not value:
+            object.__setattr__(obj, name, fixed)  # frozen: only the edge may fix a value, once, when built
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +85,9 @@ class Author:
     is_bot: bool = False
 
     def __post_init__(self) -> None:
-        # the column widths of monitor/storage/schema.py (mentions.author_*)
-        _set(self, "id", _clean(self.id, 64))
-        _set(self, "username", _clean(self.username, 128))
-        _set(self, "name", _clean(self.name, 256, key=False))
-        _set(self, "followers", _count(self.followers))
+        _fit(self, _AUTHOR_FIELDS)
+        if self.followers.__class__ is int and not 0 <= self.followers <= MAX_COUNT:
+            object.__setattr__(self, "followers", _count(self.followers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +114,9 @@ class Mention:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # the column widths of monitor/storage/schema.py (mentions.*); `raw` is kept as it came
-        for name, limit in (("external_id", 64), ("stream", 128), ("url", 512), ("conversation_id", 64),
-                            ("in_reply_to", 64), ("quoted_id", 64)):
-            _set(self, name, _clean(getattr(self, name), limit))
-        _set(self, "text", _clean(self.text))
-        _set(self, "lang", _clean(self.lang, 16, key=False))
+        _fit(self, _MENTION_FIELDS)  # `raw` is kept as it came
         if self.metrics and not all(k.isascii() for k in self.metrics if isinstance(k, str)):
-            _set(self, "metrics", {_clean(k): v for k, v in self.metrics.items()})
+            object.__setattr__(self, "metrics", {_clean(k): v for k, v in self.metrics.items()})
 
 
 def withheld_in(m: Mention) -> str | None:

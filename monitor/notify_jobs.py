@@ -67,8 +67,12 @@ class Notifier:
         now = self.clock()
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(incidents).where(incidents.c.id == iid).with_for_update())).mappings().one()
-            latest = (await conn.execute(select(incident_updates).where(incident_updates.c.incident_id == iid)
-                                         .order_by(incident_updates.c.id.desc()).limit(1))).mappings().one()
+            # the latest update customers may read (notes for the team have no message)
+            latest = (await conn.execute(select(incident_updates).where(incident_updates.c.incident_id == iid,
+                                                                        incident_updates.c.message != "")
+                                         .order_by(incident_updates.c.id.desc()).limit(1))).mappings().first()
+            if latest is None:
+                return 0
             kind = notices.due(public=bool(row["public"]), resolved=row["status"] == "resolved",
                                opened_at=row["opened_at"], latest_update=latest["id"],
                                told_update=row["noticed_update_id"], told_at=row["noticed_at"], now=now,

@@ -47,13 +47,14 @@ from monitor.budget import Planner, month_of
 from monitor import quarantine
 from monitor.ingest import AlertPolicy, IngestResult, load_cursors
 from monitor.metrics import Metrics
-from monitor.models import Batch, Cursor
+from monitor.models import Batch, Cursor, bounded
 from monitor.source_health import SourceHealth, StreamHealth
 from monitor.triage import Triage
 
 log = structlog.get_logger("poller")
 
 READS_CURSOR = "budget:reads:"  # + "YYYY-MM": X's month-to-date post reads, stored with the cursors
+OPS_KEY_MAX = 200  # outbox.key
 OpsNotify = Callable[[str, dict[str, Any]], Awaitable[None]]  # (idempotency key, Slack payload)
 
 
@@ -436,7 +437,8 @@ class Poller:
 
     async def _tell(self, key: str, payload: dict[str, Any]) -> None:
         if self._ops is not None:
-            await self._ops(key, payload)
+            # keys name a stream (up to 120 characters) and are stored in 200: bounded, still the same each time
+            await self._ops(bounded(key, OPS_KEY_MAX), payload)
 
     def update_gauges(self) -> None:
         """Lag and budget gauges, refreshed when /metrics is read."""

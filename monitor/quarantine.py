@@ -181,3 +181,36 @@ def _add(total: IngestResult, r: IngestResult) -> None:
     total.alerts += r.alerts
     total.tickets_opened += r.tickets_opened
     total.by_urgency.update(r.by_urgency)
+
+
+@dataclass(frozen=True)
+class Kept:
+    id: int
+    source: str
+    stream: str
+    external_id: str
+    error: str
+    created_at: float
+    payload: str = ""
+
+
+async def list_kept(engine: AsyncEngine, *, source: str | None = None, limit: int = 50) -> list[Kept]:
+    """The quarantined items, newest first (without their payloads)."""
+    from sqlalchemy import select
+
+    q = quarantine.c
+    stmt = select(q.id, q.source, q.stream, q.external_id, q.error, q.created_at).order_by(q.id.desc()).limit(limit)
+    if source is not None:
+        stmt = stmt.where(q.source == source)
+    async with engine.connect() as conn:
+        return [Kept(*row) for row in await conn.execute(stmt)]
+
+
+async def get_kept(engine: AsyncEngine, item_id: int) -> Kept | None:
+    from sqlalchemy import select
+
+    q = quarantine.c
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(q.id, q.source, q.stream, q.external_id, q.error, q.created_at, q.payload)
+                                  .where(q.id == item_id))).first()
+    return Kept(*row) if row is not None else None

@@ -97,6 +97,19 @@ class Faults:
     def clear(self) -> None:
         self._queue.clear()
 
+    def hold(self, path_prefix: str, fault: Fault) -> Callable[[], None]:
+        """Answer every matching request with `fault` until the returned function is called (an
+        outage, a 429 storm); lifting it leaves the other queued faults alone."""
+        fault.times = 1 << 62
+        item = (path_prefix, fault)
+        self._queue.append(item)
+
+        def lift() -> None:
+            if item in self._queue:
+                self._queue.remove(item)
+
+        return lift
+
     def take(self, path: str) -> Fault | None:
         for item in self._queue:
             prefix, fault = item

@@ -150,3 +150,26 @@ async def test_ingest_attaches_complaints_to_the_open_incident_and_triage_names_
         rows = {r.external_id: r for r in (await conn.execute(select(mentions))).all()}
     assert rows["1"].incident_id == opened.id and rows["2"].incident_id is None
     assert any("about open incident 'basket'" in reason for reason in rows["1"].reasons)
+
+
+async def test_leased_steady_checks_skip_the_database_until_they_fail(engine) -> None:
+    from monitor.storage.schema import alert_states as states
+
+    clock = ManualClock()
+    t = _tracker(engine, clock)
+    for _ in range(4):
+        clock.advance(30)
+        await t.apply([_r("api", True, clock, "HTTP 200")], leased=True)
+    assert t._steady == {"api"}
+    async with engine.begin() as conn:  # proof the cache answered: the row is not read
+        await conn.execute(states.delete())
+    clock.advance(30)
+    assert [o.action for o in await t.apply([_r("api", True, clock)], leased=True)] == ["none"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(states))).all() == []
+    actions = []
+    for _ in range(3):  # a failure goes to the database at once, and opens after the threshold
+        clock.advance(30)
+        actions += [o.action for o in await t.apply([_r("api", False, clock)], leased=True)]
+    assert actions == ["none", "none", "open"] and t._steady == set()
+    t.forget()

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from connectors.x import XConfig, XSource
 from monitor import outbox, quarantine
@@ -21,6 +21,7 @@ from monitor.outbox import NewEffect
 from monitor.poller import Poller
 from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Server
+from monitor.sandbox.db_faults import refuse_mentions_saying
 from monitor.sandbox.x_api import XWorld, make_x_app
 from monitor.storage.engine import create_engine
 from monitor.storage.schema import cursors, mentions
@@ -71,14 +72,14 @@ class Rig:
         return self.poller.metrics.registry.get_sample_value(name, {"source": "x"})
 
 
-async def make_rig(engine: Any, triage: Any, *, queries: list[str] = ()) -> tuple[Rig, XSource, Server]:
+async def make_rig(engine: Any, triage: Any, *, queries: list[str] = (), name: str = "x") -> tuple[Rig, XSource, Server]:
     clock = Clock(T0)
     world = XWorld(clock, bearer_token=BEARER)
     world.add_user("acme", "Acme", 250_000, True)
     world.add_user("carla", "Carla", 1200)
     server = Server(make_x_app(world))
     url = await server.start()
-    cfg = XConfig(type="x", bearer_token=BEARER, api_base=url, handles=["acme"], queries=list(queries),
+    cfg = XConfig(type="x", name=name, bearer_token=BEARER, api_base=url, handles=["acme"], queries=list(queries),
                   interval=10, max_results=10, max_pages=5)
     source = XSource(cfg, clock=clock)
 
@@ -86,7 +87,7 @@ async def make_rig(engine: Any, triage: Any, *, queries: list[str] = ()) -> tupl
         async with engine.begin() as conn:
             await outbox.enqueue(conn, [NewEffect(key, "slack.message", "#ops", payload)], now=clock())
 
-    poller = Poller(source, name="x", engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
+    poller = Poller(source, name=name, engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
                     lease_ttl=30, clock=clock, ops=ops)
     return Rig(world, clock, poller, engine), source, server
 
@@ -177,25 +178,33 @@ async def test_a_192_character_query_works_end_to_end(engine, triage) -> None:
     assert h.state == "ok" and h.streams[stream].state == "ok" and h.errors == 0
 
 
+async def test_operator_messages_about_a_long_stream_of_a_long_named_source_fit_their_key(engine, triage) -> None:
+    from monitor.sandbox.core import Fault
+
+    rig, source, server = await make_rig(engine, triage, queries=[long_query(192)], name="s" * 64)
+    try:
+        rig.world.faults.add("/2/tweets/search/recent", Fault("503", times=1000))
+        await rig.poll_for(10)
+    finally:
+        await source.close()
+        await server.stop()
+    (told,) = await rig.rows(outbox_table, outbox_table.c.key.startswith("ops.stream_failing:"))
+    assert len(told["key"]) <= 200 and told["key"].startswith("ops.stream_failing:" + "s" * 64 + ":search:acme")
+
+
+def test_a_source_name_longer_than_its_column_is_a_config_error() -> None:
+    from monitor.config import ConfigFileError, parse_config
+
+    with pytest.raises(ConfigFileError) as e:
+        parse_config({"sources": [{"type": "x", "name": "n" * 65, "bearer_token": "t"}]})
+    assert [p for p, _ in e.value.problems] == ["sources[0].name"]
+    assert parse_config({"sources": [{"type": "x", "name": "n" * 64, "bearer_token": "t"}]})
+
+
 # ── an item the database still refuses ─────────────────────────────────────────────────────────
 
-async def refuse_poison(engine: Any) -> None:
-    """A constraint that refuses any mention whose text says POISON (a real database error, both backends)."""
-    async with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            await conn.execute(text("CREATE TRIGGER poison_guard BEFORE INSERT ON mentions "
-                                    "WHEN NEW.text LIKE '%POISON%' BEGIN SELECT RAISE(ABORT, 'poisoned item'); END"))
-        else:
-            await conn.execute(text(
-                "CREATE FUNCTION poison_guard() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE '%POISON%' THEN "
-                "RAISE EXCEPTION 'poisoned item' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$ "
-                "LANGUAGE plpgsql"))
-            await conn.execute(text("CREATE TRIGGER poison_guard BEFORE INSERT ON mentions FOR EACH ROW "
-                                    "EXECUTE FUNCTION poison_guard()"))
-
-
 async def test_a_poisoned_item_is_quarantined_and_everything_else_and_the_cursor_are_stored(rig: Rig) -> None:
-    await refuse_poison(rig.engine)
+    await refuse_mentions_saying(rig.engine, "POISON")
     for i in range(9):
         rig.world.post("carla", f"@acme order {i} is late" if i != 4 else "@acme POISON \ud83d here", at=T0 + i)
     rig.clock.now += 10
@@ -206,7 +215,7 @@ async def test_a_poisoned_item_is_quarantined_and_everything_else_and_the_cursor
     (bad,) = await rig.rows(quarantine_table)
     payload = json.loads(bad["payload"])
     assert payload["raw"]["tweet"]["text"] == "@acme POISON \ud83d here"  # exactly as X sent it
-    assert bad["payload"].isascii() and bad["stream"] == "mentions:acme" and "poisoned item" in bad["error"]
+    assert bad["payload"].isascii() and bad["stream"] == "mentions:acme" and "the text says POISON" in bad["error"]
     assert len(await rig.rows(outbox_table, outbox_table.c.kind == "slack.mention")) == 8  # the others alerted
     assert h.state == "ok" and h.quarantined == 1 and rig.poller.report(rig.clock.now)["quarantined"] == 1
     assert rig.metric("om_quarantined_total") == 1
@@ -249,6 +258,11 @@ async def test_store_splits_until_only_the_bad_items_are_left(engine, triage) ->
     assert json.loads(payloads["6"])["raw"] == {"odd": "\x00 and \udc80"}  # kept exactly, stored as ASCII
     again = await quarantine.store(engine, batch, source="x", triage=triage, policy=None, clock=lambda: T0)
     assert again.newly_quarantined == 0 and again.result.stored == 0  # fetched again: kept once
+    kept = await quarantine.list_kept(engine, source="x")
+    assert sorted(k.external_id for k in kept) == ["2", "6"] and all("author_id" in k.error for k in kept)
+    one = await quarantine.get_kept(engine, kept[0].id)
+    assert one is not None and json.loads(one.payload)["mention"]["external_id"] == kept[0].external_id
+    assert await quarantine.list_kept(engine, source="reddit") == []
 
 
 async def test_a_database_that_is_down_quarantines_nothing_and_raises(triage) -> None:
@@ -309,3 +323,34 @@ def test_the_config_check_refuses_queries_x_would_refuse_naming_the_yaml_path(qu
         parse_config(data)
     ((path, msg),) = e.value.problems
     assert path == "sources[0].queries[1]" and problem in msg
+
+
+def test_operators_list_and_read_the_quarantine(tmp_path, triage) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from monitor.cli import _register_all, app
+
+    db = tmp_path / "om.db"
+    (tmp_path / "c.yaml").write_text(f"storage:\n  url: sqlite:///{db}\n")
+
+    async def poison() -> None:
+        engine = create_engine(f"sqlite:///{db}")
+        await upgrade(engine)
+        bad = mention("7", author=Author(None, "x"), raw={"tweet": {"text": "bad \udc80 one"}})  # type: ignore[arg-type]
+        await quarantine.store(engine, Batch([mention("6"), bad], []), source="x", triage=triage, policy=None)
+        await engine.dispose()
+
+    from monitor.storage.migrate import upgrade
+
+    asyncio.run(poison())
+    _register_all()
+    runner = CliRunner()
+    listed = runner.invoke(app, ["quarantine", "list", "--config", str(tmp_path / "c.yaml")])
+    assert listed.exit_code == 0, listed.output
+    assert "IntegrityError" in listed.output and " 7 " in listed.output
+    shown = runner.invoke(app, ["quarantine", "show", "1", "--config", str(tmp_path / "c.yaml")])
+    assert shown.exit_code == 0 and "bad \\udc80 one" in shown.output, shown.output
+    missing = runner.invoke(app, ["quarantine", "show", "99", "--config", str(tmp_path / "c.yaml")])
+    assert missing.exit_code == 1

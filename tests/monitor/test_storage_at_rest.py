@@ -45,14 +45,19 @@ async def test_a_new_database_and_its_directory_are_owner_only(tmp_path: Path, o
     assert mode(tmp_path) == before  # a directory we did not create is not ours to change
 
 
-async def test_an_existing_readable_database_is_left_alone_and_warned_about(tmp_path: Path, open_umask: None,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+async def test_an_existing_readable_database_is_left_alone_and_warned_about(tmp_path: Path, open_umask: None) -> None:
+    import io
+
     from monitor.logs import setup_logging
 
     db = tmp_path / "om.db"
     db.touch(mode=0o644)
-    setup_logging(level="info", json=True)
-    engine = create_engine(f"sqlite:///{db}")
-    await engine.dispose()
+    logs = io.StringIO()
+    setup_logging(level="info", json=True, stream=logs)
+    try:
+        engine = create_engine(f"sqlite:///{db}")
+        await engine.dispose()
+    finally:
+        setup_logging(level="info", json=True)
     assert mode(db) == 0o644
-    assert "storage.readable_by_others" in capsys.readouterr().err
+    assert "storage.readable_by_others" in logs.getvalue()

@@ -253,3 +253,24 @@ async def test_methods_need_their_scope(slack: Slack) -> None:
     with pytest.raises(SlackApiError) as exc:
         await slack.client.conversations_list()
     assert _error(exc) == "missing_scope" and exc.value.response["needed"] == "channels:read"
+
+
+async def test_a_held_fault_answers_every_call_until_lifted_and_leaves_queued_faults(slack: Slack) -> None:
+    slack.ws.faults.add("/api/auth.test", Fault("500"))
+    lift = slack.ws.faults.hold("/api/chat.postMessage", Fault("503"))
+    for _ in range(3):
+        with pytest.raises(SlackApiError) as exc:
+            await slack.client.chat_postMessage(channel="#care", text="hi")
+        assert exc.value.response.status_code == 503
+    lift()
+    assert (await slack.client.chat_postMessage(channel="#care", text="hi"))["ok"]
+    with pytest.raises(SlackApiError):  # the other fault is still queued
+        await slack.client.auth_test()
+
+
+async def test_listeners_hear_a_request_before_it_is_answered(slack: Slack) -> None:
+    heard: list[tuple[str, int]] = []
+    slack.ws.recorder.listen_received(lambda rec: heard.append((rec.path, rec.status)))
+    await slack.client.chat_postMessage(channel="#care", text="hi")
+    assert heard == [("/api/chat.postMessage", 0)]  # status 0: not answered yet when heard
+    assert slack.ws.recorder.matching("/api/chat.postMessage")[0].status == 200
