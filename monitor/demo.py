@@ -207,8 +207,6 @@ async def run_demo(
                     digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
-                if elapsed >= duration:  # the team stops clicking when the scenario ends; the outage may
-                    teammate_stop.set()  # still be settling (its all-clear), which needs no clicks
                 done = pending == 0 and await outage.settled(daemon.engine)
                 if elapsed >= duration and (done or elapsed >= duration + DRAIN_LIMIT):
                     break
