@@ -122,8 +122,9 @@ def status_text(status: dict[str, Any]) -> str:
     t = status.get("tickets", {})
     lines.append(f"• Tickets: {t.get('open', 0)} open, {t.get('unclaimed', 0)} unclaimed, "
                  f"{t.get('critical_unacknowledged', 0)} critical unacknowledged")
-    incidents = status.get("incidents")
-    lines.append(f"• Open incidents: {incidents if incidents is not None else 'n/a'}")
+    incidents = status.get("incidents") or []
+    names = ", ".join(escape_mrkdwn(str(n)) for n in incidents[:5]) + (" …" if len(incidents) > 5 else "")
+    lines.append(f"• Open incidents: {len(incidents)}" + (f" ({names})" if incidents else ""))
     o = status.get("outbox", {})
     age = o.get("oldest_pending_age_s")
     lines.append(f"• Slack queue: {o.get('pending', 0)} waiting"
@@ -132,3 +133,34 @@ def status_text(status: dict[str, Any]) -> str:
         lines.append(f"• Source {escape_mrkdwn(name)}: {s.get('state')}"
                      f"{', lag ' + str(s.get('lag_s')) + 's' if s.get('lag_s') is not None else ''}")
     return "\n".join(lines)
+
+
+def reply_message(reply_id: int, ticket_id: int, text: str, status: str, decided_by: str | None,
+                  ref: str | None = None) -> dict[str, Any]:
+    """A public reply's message in Slack after someone acted on it; buttons only while it still waits.
+
+    `text` is the brand's words (a template or a teammate's edit), shown quoted and escaped.
+    """
+    from alerts.actions import REPLY_APPROVE, REPLY_EDIT, REPLY_SKIP
+
+    who = user_mention(decided_by) if decided_by else "someone"
+    head = {
+        "held": f"Reply for ticket #{ticket_id} waits for approval",
+        "approved": f":white_check_mark: Reply for ticket #{ticket_id} approved by {who}; it is posted once",
+        "sent": f":white_check_mark: Reply for ticket #{ticket_id} posted" + (f" ({escape_mrkdwn(ref)})" if ref else ""),
+        "skipped": f":no_entry_sign: Reply for ticket #{ticket_id} skipped by {who}; nothing is posted",
+        "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
+    }.get(status, f"Reply for ticket #{ticket_id}: {escape_mrkdwn(status)}")
+    quoted = "\n".join("> " + escape_mrkdwn(line) for line in text.splitlines()) or "> _(empty)_"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": _mrkdwn(f"*{head}*\n{quoted}"[:3000])},
+        {"type": "context", "elements": [_mrkdwn(f"reply {reply_id}")]},
+    ]
+    if status == "held":
+        blocks.append({"type": "actions", "block_id": f"reply_actions:{reply_id}", "elements": [
+            {"type": "button", "action_id": REPLY_APPROVE, "value": str(reply_id), "style": "primary",
+             "text": _plain("Approve")},
+            {"type": "button", "action_id": REPLY_EDIT, "value": str(reply_id), "text": _plain("Edit")},
+            {"type": "button", "action_id": REPLY_SKIP, "value": str(reply_id), "text": _plain("Skip")},
+        ]})
+    return {"text": truncate_plain(re.sub(r"[*:]", "", head), 300), "blocks": blocks}

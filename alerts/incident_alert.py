@@ -39,6 +39,10 @@ def build_opened(incident_id: int, *, service: str, title: str, public: bool, op
 
 
 def build_update(incident_id: int, *, status: str, message: str, by: str, note: str, at: float) -> dict[str, Any]:
-    text = f"{_ICON.get(status, ':information_source:')} *{escape_mrkdwn(status)}* — {escape_mrkdwn(message)}"
-    context = f"{_when(at)} · {escape_mrkdwn(by)}" + (f" · {escape_mrkdwn(note)}" if note else "")
-    return _payload(text, f"Incident #{incident_id} {status}: {message}", context)
+    if message:
+        text = f"{_ICON.get(status, ':information_source:')} *{escape_mrkdwn(status)}* — {escape_mrkdwn(message)}"
+        context = f"{_when(at)} · {escape_mrkdwn(by)}" + (f" · {escape_mrkdwn(note)}" if note else "")
+        return _payload(text, f"Incident #{incident_id} {status}: {message}", context)
+    # a note for the team only (another signal about the same incident): customers are not told
+    text = f":memo: {escape_mrkdwn(note)}"
+    return _payload(text, f"Incident #{incident_id}: {note}", f"{_when(at)} · {escape_mrkdwn(by)} · team only")

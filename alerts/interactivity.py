@@ -219,34 +219,25 @@ def build_app(client: AsyncWebClient, deps: CockpitDeps, *, request_verification
             await tell(respond, f"No public reply is waiting for ticket #{ticket_id}.")
             return
         note = await deps.replies.approve(reply_id, user)
-        await deps.cockpit.record(mention_id, "reply_approved", user, detail=f"reply {reply_id}",
-                                  dedupe=f"reply:{reply_id}:approved", clicked=_clicked(body, mention_id))
+        await deps.cockpit.record(mention_id, "reply_approve", user, detail=note, clicked=_clicked(body, mention_id))
         await ack()
         deps.on_change()
         await tell(respond, note)
 
-    @app.action(REPLY_APPROVE)
-    async def on_reply_approve(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+    @app.action(re.compile(f"^({REPLY_APPROVE}|{REPLY_SKIP})$"))
+    async def on_reply_decision(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         user, reply_id = body["user"]["id"], _int(action.get("value"))
         if reply_id is None or not await approver(user, respond) or deps.replies is None:
             await ack()
             if deps.replies is None:
                 await no_desk(respond)
             return
-        note = await deps.replies.approve(reply_id, user)
-        await ack()
-        deps.on_change()
-        await tell(respond, note)
-
-    @app.action(REPLY_SKIP)
-    async def on_reply_skip(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        user, reply_id = body["user"]["id"], _int(action.get("value"))
-        if reply_id is None or not await approver(user, respond) or deps.replies is None:
-            await ack()
-            if deps.replies is None:
-                await no_desk(respond)
-            return
-        note = await deps.replies.skip(reply_id, user)
+        if action["action_id"] == REPLY_APPROVE:
+            note = await deps.replies.approve(reply_id, user)  # approving twice posts once (outreach.replies)
+        else:
+            note = await deps.replies.skip(reply_id, user)
+        await deps.cockpit.reply_clicked(reply_id, action["action_id"], user, note,
+                                         clicked=_clicked(body, 0))
         await ack()
         deps.on_change()
         await tell(respond, note)
@@ -279,7 +270,11 @@ def build_app(client: AsyncWebClient, deps: CockpitDeps, *, request_verification
         if not text.strip():
             await ack(response_action="errors", errors={"reply": "The reply cannot be empty."})
             return
-        await deps.replies.approve(reply_id, user, text=text)
+        note = await deps.replies.approve(reply_id, user, text=text)
+        from monitor.cockpit import Where
+
+        clicked = Where(meta["channel"], meta["ts"], 0) if meta.get("channel") and meta.get("ts") else None
+        await deps.cockpit.reply_clicked(reply_id, "reply_edit", user, note, clicked=clicked)
         await ack()
         deps.on_change()
 

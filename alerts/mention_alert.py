@@ -111,7 +111,7 @@ class TicketCard:
     claimed_by: str | None = None
     acknowledged_by: str | None = None
     escalation_level: int = 0
-    replied: bool = False
+    replied: bool = False  # the brand has answered in public (our reply or a person on the platform)
     spam: bool = False
 
     @property
@@ -178,7 +178,7 @@ def _card_line(m: MentionView, c: TicketCard) -> str:
     if c.relabelled_by:
         bits.append(f"Relabelled by {_user(c.relabelled_by)}")
     if c.replied:
-        bits.append("Replied")
+        bits.append("Answered")
     return " · ".join(bits)
 
 
@@ -225,6 +225,8 @@ def _who(m: MentionView) -> str:
 
 
 def _count(n: int) -> str:
+    if n >= 1_000_000_000:  # counts are BIGINT: the biggest accounts pass 2^31
+        return f"{n / 1_000_000_000:.1f}B"
     if n >= 1_000_000:
         return f"{n / 1_000_000:.1f}M"
     if n >= 10_000:

@@ -20,13 +20,13 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from monitor import quarantine
 from monitor.ingest import AlertPolicy
 from monitor.models import Author, Batch, Cursor, Mention
+from monitor.sandbox.db_faults import refuse_mentions_saying
 from monitor.sandbox.texts import load_texts, render
 from monitor.storage.engine import create_engine, normalise_url
 from monitor.storage.migrate import upgrade
@@ -70,24 +70,10 @@ def edge_cost(texts: list, n: int) -> None:
           f"(+{with_edge - bare:.2f} µs), {hostile:.2f} µs when every text needs fixing")
 
 
-async def refuse_poison(engine) -> None:  # type: ignore[no-untyped-def]
-    async with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            await conn.execute(text("CREATE TRIGGER poison_guard BEFORE INSERT ON mentions "
-                                    "WHEN NEW.text LIKE '%POISON%' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"))
-        else:
-            await conn.execute(text(
-                "CREATE FUNCTION poison_guard() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE '%POISON%' THEN "
-                "RAISE EXCEPTION 'poisoned' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$ "
-                "LANGUAGE plpgsql"))
-            await conn.execute(text("CREATE TRIGGER poison_guard BEFORE INSERT ON mentions FOR EACH ROW "
-                                    "EXECUTE FUNCTION poison_guard()"))
-
-
 async def pages(url: str, texts: list, batch: int, label: str) -> None:
     engine = create_engine(url)
     await upgrade(engine)
-    await refuse_poison(engine)
+    await refuse_mentions_saying(engine, "POISON")
     triage = load_triage()
     offset = 0
     try:

@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor.models import HealthReading
 
+CERT_RECHECK = 3600.0  # seconds between certificate look-ups per check
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -130,7 +132,7 @@ class HttpCheck:
         self.session = session
         self.clock = clock
         self._ssl = ssl_context  # None: the system's trust store (a test CA in tests)
-        self._path = parse_path(cfg.json_path) if cfg.json_path else []
+        self._cert: tuple[float, float | None] | None = None  # (looked up at, days left then)
 
     async def probe(self) -> list[HealthReading]:
         cfg = self.cfg
@@ -140,8 +142,6 @@ class HttpCheck:
             async with self.session.request(cfg.method, cfg.url, headers=cfg.headers, allow_redirects=True,
                                             timeout=aiohttp.ClientTimeout(total=cfg.timeout),
                                             ssl=self._ssl if self._ssl is not None else True) as resp:
-                transport = resp.connection.transport if resp.connection else None
-                ssl_object = transport.get_extra_info("ssl_object") if transport else None
                 text = await resp.text(errors="replace") if cfg.body_contains or cfg.json_path else ""
                 if not text:
                     await resp.read()
@@ -165,10 +165,35 @@ class HttpCheck:
         if cfg.max_latency_ms is not None and latency > cfg.max_latency_ms:
             return [self._reading(False, at, f"slow: {latency:.0f} ms > {cfg.max_latency_ms:g} ms", latency)]
         if cfg.cert_min_days is not None and cfg.url.startswith("https://"):
-            days = cert_days_left(ssl_object, self.clock())
+            days = await self._cert_days()
             if days is not None and days < cfg.cert_min_days:
                 return [self._reading(False, at, f"certificate expires in {days:.1f} days", latency)]
         return [self._reading(True, at, f"HTTP {status}", latency)]
+
+    async def _cert_days(self) -> float | None:
+        """Days until the server's certificate expires, looked up at most once an hour.
+
+        aiohttp releases the connection (and its TLS object) as soon as a small body is read, so
+        the certificate is read from a handshake of our own, which an hourly cache makes cheap.
+        """
+        now = self.clock()
+        if self._cert is not None and now - self._cert[0] < CERT_RECHECK:
+            return None if self._cert[1] is None else self._cert[1] - (now - self._cert[0]) / 86400.0
+        u = urlsplit(self.cfg.url)
+        ctx = self._ssl or ssl.create_default_context()
+        days: float | None = None
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(u.hostname, u.port or 443, ssl=ctx, server_hostname=u.hostname),
+                self.cfg.timeout)
+            try:
+                days = cert_days_left(writer.get_extra_info("ssl_object"), now)
+            finally:
+                writer.close()
+        except (OSError, TimeoutError, ssl.SSLError):
+            return None  # the request itself already said whether TLS works
+        self._cert = (now, days)
+        return days
 
     def _reading(self, ok: bool, at: datetime, detail: str, latency: float | None) -> HealthReading:
         return HealthReading(check=self.cfg.name, ok=ok, at=at, detail=detail, latency_ms=latency)

@@ -64,9 +64,14 @@ async def _check_sources_and_slack(cfg: Config) -> list[CheckResult]:
 
         channels = {f"slack.channels.{u}": c for u, c in cfg.slack.channels.items() if c}
         channels["slack.operators_channel"] = cfg.slack.operators_channel
+        if cfg.slack.escalation.channel:
+            channels["slack.escalation.channel"] = cfg.slack.escalation.channel
         try:
             who = await check_slack(cfg.slack.token, cfg.slack.api_base, channels=channels)
             results.append(CheckResult("slack", True, who))
         except Exception as e:  # SlackCheckFailed carries a readable reason; anything else, say what it was
             results.append(CheckResult("slack", False, str(e) or type(e).__name__))
+        from monitor.slack_cockpit import check_cockpit
+
+        results += [CheckResult(what, ok, detail) for what, ok, detail in await check_cockpit(cfg.slack)]
     return results

@@ -16,12 +16,13 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from monitor import incidents_cli, ops_cli, outbox_cli, quarantine_cli
+    from monitor import care_cli, incidents_cli, ops_cli, outbox_cli, quarantine_cli
     from monitor.digest import cli as digest_cli
     from monitor.sandbox import cli as sandbox_cli
     from monitor.triage import cli as triage_cli
 
     ops_cli.register(app)
+    care_cli.register(app)
     outbox_cli.register(app)
     quarantine_cli.register(app)
     incidents_cli.register(app)

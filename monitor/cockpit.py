@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
@@ -26,6 +26,7 @@ from monitor.storage.schema import (
     feedback,
     mentions,
     outbox,
+    replies,
     suppressed_authors,
     ticket_actions,
     ticket_handling,
@@ -58,12 +59,6 @@ class Where:
     channel: str
     ts: str
     mention_id: int  # whose alert the message is
-
-
-def effect(key: str, kind: str, target: str, payload: dict[str, Any], **extra: Any) -> NewEffect:
-    """A NewEffect with the routing fields (priority, lane, about, thread_of) the outbox knows of."""
-    known = {f.name for f in fields(NewEffect)}
-    return NewEffect(key, kind, target, payload, **{k: v for k, v in extra.items() if k in known and v is not None})
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -123,7 +118,7 @@ async def card(conn: AsyncConnection, ticket_id: int) -> TicketCard:
         relabelled_by=label.by if label is not None and "relabel" in done else None,
         claimed_by=h.claimed_by if h else None, acknowledged_by=h.acknowledged_by if h else None,
         escalation_level=h.escalation_level if h else 0,
-        replied="reply_approved" in done, spam="spam" in done,
+        replied=t.first_response_at is not None, spam="spam" in done,
     )
 
 
@@ -234,6 +229,21 @@ class Cockpit:
             await enqueue(conn, await self._updates(conn, tid, row_id, clicked), now=now)
             return True
 
+    async def reply_clicked(self, reply_id: int, action: str, user: str, note: str, *,
+                            clicked: Where | None) -> int | None:
+        """Log a click on a public reply's button and refresh its message. The reply's ticket, if known."""
+        now = self.clock()
+        async with self.engine.begin() as conn:
+            tid = (await conn.execute(select(replies.c.ticket_id).where(replies.c.id == reply_id))).scalar()
+            if tid is None:
+                return None
+            row_id = await _log(conn, int(tid), action, user, now, detail=note)
+            if clicked is not None:
+                await enqueue(conn, [NewEffect(f"{UPDATE_KIND}:{clicked.channel}:{clicked.ts}:{row_id}", UPDATE_KIND,
+                                            clicked.channel, {"channel": clicked.channel, "ts": clicked.ts,
+                                                              "reply_id": reply_id}, priority=1)], now=now)
+            return int(tid)
+
     async def escalate_by_time(self, ticket_id: int, level: int, *, expected_level: int) -> bool:
         """The escalation timer's step: raise the level if nobody acted meanwhile. True if it did."""
         now = self.clock()
@@ -264,7 +274,7 @@ class Cockpit:
             for w in await self._messages_about(conn, ticket_id):
                 targets.setdefault((w.channel, w.ts), w)
         return [
-            effect(f"{UPDATE_KIND}:{w.channel}:{w.ts}:{row_id}", UPDATE_KIND, w.channel,
+            NewEffect(f"{UPDATE_KIND}:{w.channel}:{w.ts}:{row_id}", UPDATE_KIND, w.channel,
                    {"channel": w.channel, "ts": w.ts, "mention_id": w.mention_id, "ticket_id": ticket_id},
                    priority=1, about=f"ticket:{ticket_id}")
             for w in targets.values()
@@ -278,12 +288,12 @@ class Cockpit:
         out = []
         lane_channel = await _alert_channel(conn, ticket_id)
         if lane_channel is not None:
-            out.append(effect(f"escalation:ticket:{ticket_id}:{level}:thread", "slack.message", lane_channel,
+            out.append(NewEffect(f"escalation:ticket:{ticket_id}:{level}:thread", "slack.message", lane_channel,
                               escalation_message(view, level=level, by=by, group=self.oncall_group,
                                                  in_thread=True),
                               priority=0, about=f"ticket:{ticket_id}", thread_of=f"ticket:{ticket_id}"))
         if level >= 2 and self.escalation_channel:
-            out.append(effect(f"escalation:ticket:{ticket_id}:{level}:channel", "slack.message",
+            out.append(NewEffect(f"escalation:ticket:{ticket_id}:{level}:channel", "slack.message",
                               self.escalation_channel,
                               escalation_message(view, level=level, by=by, group=self.oncall_group,
                                                  in_thread=False),
@@ -319,9 +329,11 @@ async def _apply(conn: AsyncConnection, before: Handling, d: Decision, *, now: f
     if res.rowcount != 1:
         raise _Raced()
     if "status" in d.changes:
+        values: dict[str, Any] = {"status": d.changes["status"], "updated_at": now}
+        if d.changes["status"] == "solved":
+            values["solved_at"] = now  # the tickets lifecycle closes it after its quiet period
         res = await conn.execute(update(tickets).where(tickets.c.id == before.ticket_id,
-                                                       tickets.c.status == before.status)
-                                 .values(status=d.changes["status"], updated_at=now))
+                                                       tickets.c.status == before.status).values(**values))
         if res.rowcount != 1:
             raise _Raced()
 

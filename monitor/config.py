@@ -20,6 +20,7 @@ from connectors.x import XConfig
 from monitor import health_config as hc
 from monitor.digest.config import DigestsConfig
 from monitor.models import URGENCIES
+from monitor.ticket_lifecycle import TicketsConfig
 from outreach.email import EmailSettings
 
 SourceConfig = Annotated[Union[XConfig, RedditConfig], Field(discriminator="type")]
@@ -126,6 +127,7 @@ class TriageConfig(_Strict):
     # Relative paths are read from the directory of the config file.
     rules: Path | None = None  # operator rules; the shipped defaults (config/rules.yaml) when empty
     model: Path | None = None  # a model from `outreach-monitor triage train`; rules alone when empty
+    complaint_model: bool = True  # blend the shipped complaint model with the rules (monitor/triage/shipped_model.py)
     alert_min_urgency: str = "normal"
 
     @field_validator("alert_min_urgency")
@@ -190,6 +192,7 @@ class Config(_Strict):
     # faster failover and more lease writes.
     failover_seconds: float = Field(30.0, ge=3)
     digests: DigestsConfig = Field(default_factory=DigestsConfig)
+    tickets: TicketsConfig = Field(default_factory=TicketsConfig)  # lifecycle, SLAs, public replies
 
     @field_validator("sources")
     @classmethod

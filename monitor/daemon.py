@@ -15,7 +15,9 @@ import signal
 import socket
 import time
 import uuid
+from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -29,8 +31,10 @@ from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
 from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
+from monitor.care import REPLY_KIND, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
+from monitor.digest.competitors import listen_only_streams, with_competitor_queries
 from monitor.digest.service import Digests, add_digest_handlers
 from monitor.dispatcher import Dispatcher
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
@@ -64,7 +68,7 @@ class Daemon:
         serve_http: bool = True,
         config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
-        self.cfg = cfg
+        self.cfg = cfg = with_competitor_queries(cfg)  # competitors are searched as extra streams
         self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
@@ -101,7 +105,7 @@ class Daemon:
         if freed := await leases.release_dead_local(self.engine, socket.gethostname()):
             log.info("daemon.took_over", note="freed leases and claims of dead daemons on this host", count=freed)
         log.info("daemon.starting", instance=self.instance, schema=rev, sources=[s.name for s in cfg.sources])
-        triage = load_triage(cfg.triage.rules, cfg.triage.model)
+        triage = load_triage(cfg.triage.rules, cfg.triage.model, learned=None if cfg.triage.complaint_model else False)
         self.sources = dict(self._given_sources) if self._given_sources is not None else build_sources(cfg)
 
         handlers: dict[str, DeliveryHandler] = dict(self._given_handlers or {})
@@ -119,7 +123,14 @@ class Daemon:
                                         wake=lambda: self.dispatcher.wake() if self.dispatcher else None,
                                         health=self.health)
             self.cockpit.register(handlers)
+        # tickets and public replies (monitor/care.py): decided at ingest, sent by the outbox, swept on a timer
+        self.care = build_care(cfg, self.engine, self.sources, clock=self.clock)
+        handlers.setdefault(REPLY_KIND, self.care.delivery)
+        policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
 
+        if listen_only := listen_only_streams(cfg):  # competitors' posts: stored, never ticketed or alerted
+            policy = replace(policy, listen_only=listen_only) if policy is not None else \
+                AlertPolicy({}, listen_only=listen_only)
         add_health_handlers(cfg, handlers)
         add_digest_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
@@ -187,6 +198,8 @@ class Daemon:
                     max_instances=1,
                     coalesce=True,
                 )
+        self.scheduler.add_job(self._care_job, "interval", seconds=cfg.tickets.sweep_every_s, id="tickets:sweep",
+                               replace_existing=True, max_instances=1, coalesce=True)
         self.digests = Digests(cfg, self.engine, holder=self.instance, clock=self.clock,
                                wake=lambda: self.dispatcher.wake() if self.dispatcher else None)
         self.digests.register(self.scheduler, self._job_failed)
@@ -247,6 +260,14 @@ class Daemon:
                 await leases.renew(self.engine, name, self.instance, ttl=self.hold, now=self.clock())
             except Exception as e:
                 self._job_failed("lease", name, e)
+
+    async def _care_job(self) -> None:
+        try:
+            swept = await self.care.sweep(self.clock())
+            if swept.breaches and self.dispatcher is not None:
+                self.dispatcher.wake()
+        except Exception as e:  # the next tick tries again; storage errors show in /healthz
+            self._job_failed("tickets", "sweep", e)
 
     async def _watch_job(self, name: str) -> None:
         try:
@@ -390,9 +411,11 @@ class Daemon:
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
         ]
+        services = await self.health_runner.report(problems) if self.health_runner is not None else None
         return {
             "status": "down" if down else ("degraded" if problems else "ok"),
             "problems": problems,
+            "services": services,  # checks, open incidents (monitor/health_jobs.py)
             "instance": self.instance,
             "uptime_s": round(now - self._started_at, 1),
             "storage": self.storage.as_dict(now),
@@ -459,6 +482,8 @@ class Daemon:
             await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
+        if self.health_runner is not None:
+            await self.health_runner.drain(deadline - time.monotonic())
         if self.dispatcher is not None and self._dispatch_task is not None:
             self._stopping_dispatch.set()
             self.dispatcher.stop()

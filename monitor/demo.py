@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,13 +23,27 @@ from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.digest import demo as demo_digest
 from monitor.models import URGENCIES
+from monitor.sandbox.approver import Approver
+from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
-from monitor.storage.schema import mentions, ticket_actions, tickets
+from monitor.storage.schema import alert_storms, mentions, replies, ticket_actions, ticket_events, tickets
 
 BRAND = "acme"
+# The demo's public voice: replies to delivery, billing, security and outage complaints wait for an
+# approver (the scripted one clicks Approve in Slack), the rest are dry-run drafts; account matters
+# move private with a link. Dry-run for everything stays the default of real configs.
+DEMO_TICKETS = {"replies": {"categories": {c: "approve" for c in ("delivery", "billing", "security", "outage")},
+                            "private_link": "https://acme.example/help/secure", "hourly_cap": 60,
+                            "min_interval": 0.2, "status_link": "https://status.acme.example"},
+                # a demo lasts seconds, not days: answered tickets whose customer stays silent 3 s are
+                # solved, and critical tickets must be answered within 6 s: the report shows both at work
+                "solve_after_hours": 3 / 3600, "sweep_every_s": 1.0,
+                "sla": {"first_response_minutes": {"critical": 0.1, "default": 60}}}
 DRAIN_LIMIT = 30.0  # after the scenario, how long the outbox may take to empty
+# the demo's burst is a dozen complaints in a few seconds: small numbers, so the storm shows
+DEMO_STORM = {"burst": 5, "window_s": 20, "summary_every_s": 4, "quiet_after_s": 10}
 
 
 def _progress(daemon: Daemon, stack: SandboxStack, elapsed: float, duration: float, pending: int) -> Table:
@@ -53,8 +68,11 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         )
         own = (await conn.execute(select(func.count()).where(mentions.c.is_own.is_(True)))).scalar_one()
         n_tickets = (await conn.execute(select(func.count()).select_from(tickets))).scalar_one()
+        storms = (await conn.execute(select(func.count(), func.coalesce(func.sum(alert_storms.c.members), 0))
+                                     .select_from(alert_storms))).one()
         actions = dict((await conn.execute(
             select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
+        care = await _tickets_report(conn)
     health = await daemon.health()
     sources = {name: _source_report(health["sources"][name]) for name in daemon.pollers}
     slack_msgs = stack.slack.all_messages()
@@ -71,7 +89,8 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "own": own,
         },
         "triage": {u: by_urgency.get(u, 0) for u in URGENCIES},
-        "tickets": {"opened": n_tickets},
+        "tickets": {"opened": n_tickets, **care},
+        "replies": await _replies_report(daemon, stack),
         "slack": {
             "messages": len(slack_msgs),
             "per_channel": {f"#{names.get(c, c)}": n for c, n in per_channel.items()},
@@ -81,10 +100,36 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "threads": sum(1 for m in slack_msgs if m.get("reply_count")),
             "updates": stack.slack.updates,
             "actions": {a: int(n) for a, n in sorted(actions.items())},
+            "storms": {"storms": int(storms[0]), "collapsed": int(storms[1])},
         },
         "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
         "healthz": health["status"],
     }
+
+
+async def _tickets_report(conn: Any) -> dict[str, Any]:
+    """Tickets joined, solved, SLA breaches and the median first response (issue 10)."""
+    events = dict((await conn.execute(select(ticket_events.c.kind, func.count()).group_by(ticket_events.c.kind))).all())
+    waits = sorted(fr - op for fr, op in await conn.execute(
+        select(tickets.c.first_response_at, tickets.c.opened_at).where(tickets.c.first_response_at.is_not(None))))
+    handoffs = (await conn.execute(select(func.count()).where(tickets.c.handoff.is_not(None)))).scalar_one()
+    return {"joined": int(events.get("joined", 0)), "reopened": int(events.get("reopened", 0)),
+            "solved": int(events.get("solved", 0)), "sla_breaches": int(events.get("sla_breach", 0)),
+            "first_response_p50_s": round(statistics.median(waits), 1) if waits else None,
+            "moved_private": handoffs}
+
+
+async def _replies_report(daemon: Daemon, stack: SandboxStack) -> dict[str, Any]:
+    """Public replies: sent, held for approval, skipped — and duplicates as the sandbox X saw them
+    (posts it accepted beyond one per reply we recorded as sent: must be 0)."""
+    async with daemon.engine.connect() as conn:
+        by = dict((await conn.execute(select(replies.c.status, func.count()).group_by(replies.c.status))).all())
+        held = (await conn.execute(select(func.count()).where(ticket_events.c.kind == "reply_held"))).scalar_one()
+    accepted = sum(1 for r in stack.x.recorder.requests if r.method == "POST" and r.path == "/2/tweets"
+                   and r.status == 201)
+    sent = int(by.get("sent", 0))
+    return {"sent": sent, "held": int(held), "skipped": int(by.get("skipped", 0)),
+            "dry_run": int(by.get("dry_run", 0)), "duplicates": max(0, accepted - sent)}
 
 
 def _source_report(h: dict[str, Any]) -> dict[str, Any]:
@@ -132,14 +177,22 @@ async def run_demo(
         db_path = Path(tempfile.mkdtemp(prefix="outreach-demo-")) / "demo.db"
     scenario = demo_scenario(BRAND, duration_s=duration * 0.7, seed=seed)
     stack.load(scenario, start_at=time.time() + 1.0)
-    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True)
+    outage = OutageDemo(smtp)
+    await outage.start()
+    stack.slack.add_channel("care-incidents")
+    raw = stack.config(brand=BRAND, db_url=f"sqlite:///{db_path}", reddit=True,
+                       overrides={**outage.overrides(duration), "tickets": DEMO_TICKETS})
+    raw["sources"][0]["user_token"] = scenario.brand_token  # the brand account answers in public
     demo_digest.configure(raw, stack.slack, smtp)
+    raw["slack"]["storm"] = DEMO_STORM
     cfg = parse_config(raw, source="<demo>", env={})
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
+    outage.play(duration)
     teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
     teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
+    approver_task = asyncio.create_task(Approver(stack.slack).run(teammate_stop), name="approver")
     console.print(
         f"sandbox X at {stack.urls['x']}, Reddit at {stack.urls['reddit']}, Slack at {stack.urls['slack']}; "
         f"daemon /healthz on http://127.0.0.1:{daemon.http_port}/healthz; database {db_path}",
@@ -154,16 +207,19 @@ async def run_demo(
                     digest_sent = bool(await demo_digest.send(daemon))
                 pending = (await daemon.health())["outbox"]["pending"]
                 live.update(_progress(daemon, stack, elapsed, duration, pending))
-                if elapsed >= duration and (pending == 0 or elapsed >= duration + DRAIN_LIMIT):
+                done = pending == 0 and await outage.settled(daemon.engine)
+                if elapsed >= duration and (done or elapsed >= duration + DRAIN_LIMIT):
                     break
                 await asyncio.sleep(0.5)
         teammate_stop.set()
         await teammate_task
+        await approver_task
         await _drain(daemon)
         await daemon.stop()
-        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg)
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
         report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
+        await outage.stop()
         await stack.stop()
         await smtp.stop()
     _print_summary(console, report)
@@ -183,13 +239,14 @@ async def _drain(daemon: Daemon) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any) -> dict[str, Any]:
+async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any,
+                             outage: OutageDemo) -> dict[str, Any]:
     # the daemon disposed its engine on stop; a fresh one reads the final state
     from monitor.storage.engine import create_engine
 
     daemon.engine = create_engine(cfg.storage.url)
     try:
-        return await _report(daemon, stack, duration_s)
+        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine)}
     finally:
         await daemon.engine.dispose()
 
@@ -207,10 +264,13 @@ async def _digests_report(cfg: Any, stack: SandboxStack, smtp: Any) -> dict[str,
 def _print_alerts(console: Console, stack: SandboxStack) -> None:
     """Two or three of the alerts, as the care team read them in Slack (the most urgent first)."""
     names = stack.slack.channels()
-    shown = demo_alerts.pick(stack.slack.all_messages(), names)
+    # as each alert arrived (the scripted teammates claim, relabel and resolve them afterwards)
+    posted = [stack.slack.as_posted.get((m["channel"], m["ts"]), m) | {"channel": m["channel"]}
+              for m in stack.slack.all_messages()]
+    shown = demo_alerts.pick(posted, names)
     if not shown:
         return
-    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts):[/bold]")
+    console.print("\n[bold]What the care team saw in Slack (the most urgent alerts, as they arrived):[/bold]")
     for m in shown:
         console.print()
         for line in demo_alerts.render(m, names.get(m["channel"], m["channel"])):
@@ -231,11 +291,21 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print("  triage: " + ", ".join(f"{u} {n}" for u, n in r["triage"].items()))
     s = r["slack"]
     console.print(f"  Slack: {s['messages']} messages, at most {s['max_per_channel_per_s']} per channel per second; "
-                  f"{s['threads']} threads, {s['updates']} alerts updated in place")
+                  f"{s['threads']} threads, {s['updates']} messages updated in place, "
+                  f"{s['storms']['collapsed']} mentions collapsed into {s['storms']['storms']} storm(s)")
     if s["actions"]:
         console.print("  teammates' clicks: " + ", ".join(f"{a} {n}" for a, n in s["actions"].items()))
+    t, rp = r["tickets"], r["replies"]
+    console.print(f"  tickets: {t['opened']} opened, {t['joined']} follow-ups joined, {t['solved']} solved, "
+                  f"{t['sla_breaches']} SLA breaches, median first response {t['first_response_p50_s']}s, "
+                  f"{t['moved_private']} moved private")
+    console.print(f"  public replies: {rp['held']} held for approval, {rp['sent']} sent, {rp['skipped']} skipped, "
+                  f"{rp['duplicates']} duplicates")
     o = r["outbox"]
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
+    i, n = r["incidents"], r["notifications"]
+    console.print(f"  incidents: {i['opened']} opened, {i['resolved']} resolved, {i['complaints_attached']} complaints "
+                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['duplicates']} duplicates")
     if "digests" in r:
         g = r["digests"]
         console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "

@@ -39,6 +39,7 @@ class Watched:
     flap_changes: int = 6
     flap_window: float = 600.0
     label: str = ""  # how the team calls it in Slack ("HTTP check api-health")
+    internal: bool = False  # its incidents are for the team only until another signal confirms (spikes)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Tracker:
     clock: Callable[[], float] = time.time
     checks: dict[str, Watched] = field(default_factory=dict)
     on_change: Callable[[], None] | None = None  # wake the dispatcher
+    _steady: set[str] = field(default_factory=set)  # leased checks known steadily up (see apply)
 
     def watch(self, check: str, watched: Watched) -> None:
         self.checks[check] = watched
@@ -73,19 +75,34 @@ class Tracker:
         svc = self.services.get(service)
         return svc.display if svc else service
 
-    async def apply(self, readings: Iterable[HealthReading]) -> list[Outcome]:
+    def forget(self) -> None:
+        """Drop the steady-state cache (the lease changed hands: another daemon may have written)."""
+        self._steady.clear()
+
+    async def apply(self, readings: Iterable[HealthReading], *, leased: bool = False) -> list[Outcome]:
+        """`leased`: the readings come from probes this daemon alone runs (under the health lease), so a
+        check known to be steadily up, read up again, needs no database round trip: its state would be
+        written back unchanged. Pushed readings (the intake, any daemon) always go to the database."""
         out: list[Outcome] = []
         for r in readings:
             w = self.checks.get(r.check)
             if w is None:
                 log.warning("health.unknown_check", check=r.check)
                 continue
-            out.append(await self._apply_one(r, w))
+            if leased and r.ok and r.check in self._steady:
+                out.append(Outcome(r.check, "none"))
+                continue
+            outcome, steady = await self._apply_one(r, w)
+            if leased and steady:
+                self._steady.add(r.check)
+            else:
+                self._steady.discard(r.check)
+            out.append(outcome)
         if any(o.action != "none" for o in out) and self.on_change:
             self.on_change()
         return out
 
-    async def _apply_one(self, r: HealthReading, w: Watched) -> Outcome:
+    async def _apply_one(self, r: HealthReading, w: Watched) -> tuple[Outcome, bool]:
         now = self.clock()
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(alert_states).where(alert_states.c.check == r.check)
@@ -106,7 +123,11 @@ class Tracker:
                          detail=r.detail)
             if row is None or new != state or incident_id != row["incident_id"]:
                 await self._save(conn, r, w, new, incident_id, now, row is None)
-        return Outcome(r.check, action, incident_id)
+        # steady: an ok reading that changed nothing (up, counts at their cap, no flap history): the
+        # next ok reading would change nothing either
+        steady = (new == state and new.status == "up" and new.last_ok is True and not new.triggered
+                  and not new.changes)
+        return Outcome(r.check, action, incident_id), steady
 
     async def _upstream_down(self, conn: AsyncConnection, service: str) -> str | None:
         svc = self.services.get(service)
@@ -119,13 +140,20 @@ class Tracker:
     async def _open(self, conn: AsyncConnection, r: HealthReading, w: Watched, action: Action, now: float) -> int:
         name = self.display(w.service)
         flapping = action == "flapping"
-        title = f"{name} is unstable" if flapping else f"{name} is not working"
-        message = (f"Some customers may see intermittent problems with {name}. We are looking into it."
-                   if flapping else f"We are investigating problems with {name}.")
+        if w.internal:
+            title = f"Possible incident: complaints about {name}"
+            message = f"Customers report problems with {name}; not confirmed by any check yet."
+        elif flapping:
+            title = f"{name} is unstable"
+            message = f"Some customers may see intermittent problems with {name}. We are looking into it."
+        else:
+            title = f"{name} is not working"
+            message = f"We are investigating problems with {name}."
         note = f"{w.label or r.check}: {'flapping — ' if flapping else ''}{r.detail}"
         incident, _ = await inc.open_incident(conn, service=w.service, title=title, message=message, note=note,
                                               by=f"check:{r.check}", now=now, slack_channel=self.slack_channel,
-                                              impact="minor" if flapping else "major", terms=self.terms(w.service))
+                                              impact="minor" if flapping else "major", terms=self.terms(w.service),
+                                              public=not w.internal)
         return incident.id
 
     async def _resolve(self, conn: AsyncConnection, check: str, w: Watched, incident_id: int | None,

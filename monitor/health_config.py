@@ -70,10 +70,23 @@ class CadenceConfig(_Strict):
     public_post: bool = False  # a status post on X, held for approval in Slack
 
 
+class SpikesConfig(_Strict):
+    """Complaint spikes per service (monitor/spikes.py); on when there are services."""
+
+    enabled: bool = True
+    window: float = Field(900.0, ge=5)
+    lag: float = Field(60.0, ge=0)  # judge a window this long after it ends: posts arrive late
+    sustained: int = Field(2, ge=1)  # windows in a row before the internal incident opens
+    min_count: int = Field(5, ge=1)
+    p_possible: float = Field(1e-3, gt=0, lt=1)
+    p_likely: float = Field(1e-6, gt=0, lt=1)
+
+
 class IncidentsConfig(_Strict):
     channel: str = "#care-incidents"  # the team's Slack channel: one thread per incident
     status_url: str = ""  # the public status page customers are pointed to
     cadence: CadenceConfig = Field(default_factory=CadenceConfig)
+    spikes: SpikesConfig = Field(default_factory=SpikesConfig)
     templates: str | None = None  # a directory of the operator's notification templates (the shipped ones otherwise)
 
 

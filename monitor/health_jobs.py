@@ -17,11 +17,12 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import structlog
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,10 +48,15 @@ class HealthRunner:
     session: aiohttp.ClientSession | None = None
     holding: bool = False
     notifier: Any = None  # monitor.notify_jobs.Notifier, when there are subscribers
+    delays: Any = None  # monitor.delays.DelayNotifier, when there are delay feeds
+    intake: Any = None  # monitor.intake.Intake, when `intake:` is configured
+    intake_port: int | None = None
+    spikes: Any = None  # monitor.spikes.SpikeDetector, when there are services
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
     _closers: list[Callable[[], Any]] = field(default_factory=list)
+    _running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
     def from_config(cls, cfg: Any, engine: AsyncEngine, *, holder: str, clock: Callable[[], float] = time.time,
@@ -95,10 +101,13 @@ class HealthRunner:
         now_dt = datetime.now(UTC)
         scheduler.add_job(self.keep_lease, "interval", seconds=max(1.0, self.lease_ttl / 3), id="health:lease",
                           replace_existing=True, max_instances=1, coalesce=True, next_run_time=now_dt)
-        for name, (probe, interval) in self.probes.items():
+        n = len(self.probes)
+        for i, (name, (probe, interval)) in enumerate(self.probes.items()):
+            # spread over the interval: a thousand checks are 33 requests a second, not a burst of 1000
+            first = now_dt + timedelta(seconds=interval * i / n)
             scheduler.add_job(self.run_probe, "interval", seconds=interval, args=[name], id=f"health:{name}",
                               replace_existing=True, max_instances=1, coalesce=True,
-                              misfire_grace_time=max(1, int(interval)), next_run_time=now_dt)
+                              misfire_grace_time=max(1, int(interval)), next_run_time=first)
         for name, fn, interval in self.extra_jobs:
             scheduler.add_job(self._guarded, "interval", seconds=interval, args=[name, fn], id=f"health:{name}",
                               replace_existing=True, max_instances=1, coalesce=True,
@@ -116,12 +125,25 @@ class HealthRunner:
             held = False
         if held != self.holding:
             log.info("health.lease", holder=self.holder, holding=held)
+            self.tracker.forget()  # while we did not hold it, another daemon wrote the states
         self.holding = held
         return held
+
+    async def drain(self, timeout: float) -> None:
+        """Let running probes and jobs finish (the scheduler is paused): a stop does not cut a write short."""
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=max(0.1, timeout))
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
     async def run_probe(self, name: str) -> None:
         if not self.holding:
             return
+        self._track()
         probe, _ = self.probes[name]
         try:
             readings = await probe.probe()
@@ -136,7 +158,7 @@ class HealthRunner:
         if self.failing.pop(name, None) is not None:
             log.info("health.probe_recovered", probe=name)
         try:
-            outcomes = await self.tracker.apply(readings)
+            outcomes = await self.tracker.apply(readings, leased=True)
             if self.notifier is not None and any(o.action in ("open", "flapping", "resolve") for o in outcomes):
                 await self.notifier.run()  # customers hear now, not at the cadence job's next tick
         except Exception:
@@ -145,10 +167,33 @@ class HealthRunner:
     async def _guarded(self, name: str, fn: Callable[[], Any]) -> None:
         if not self.holding:
             return
+        self._track()
         try:
             await fn()
         except Exception:
             log.exception("health.job_crashed", job=name)
+
+    async def report(self, problems: list[str]) -> dict[str, Any]:
+        """For /healthz: the checks' states, the open incidents, and (into `problems`) the probes that
+        cannot look at all — a status page we cannot read is the operator's problem, an outage is not."""
+        from sqlalchemy import func, select
+
+        from monitor.incidents import list_incidents
+        from monitor.storage.schema import alert_states
+
+        for name, error in sorted(self.failing.items()):
+            problems.append(f"health probe {name} cannot look: {error}")
+        async with self.engine.connect() as conn:
+            states = dict((await conn.execute(select(alert_states.c.status, func.count())
+                                              .group_by(alert_states.c.status))).all())
+            open_ = await list_incidents(conn, open_only=True)
+        return {
+            "lease": "held" if self.holding else "standby",
+            "checks": {"configured": len(self.tracker.checks), **{k: states.get(k, 0) for k in ("up", "down",
+                                                                                               "degraded")}},
+            "open_incidents": [{"id": i.id, "service": i.service, "status": i.status, "public": i.public,
+                                "title": i.title} for i in open_],
+        }
 
     async def close(self) -> None:
         for fn in self._closers:
@@ -166,7 +211,7 @@ class HealthRunner:
 
 def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
     """The outbox handlers for customers' notices (e-mail, signed webhooks), when subscribers are configured."""
-    if not cfg.subscribers:
+    if not cfg.subscribers and not cfg.delay_feeds:
         return
     from outreach.notify_delivery import EmailDelivery, WebhookDelivery
 
@@ -184,9 +229,106 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
     from monitor.notify_jobs import attach_notices
 
     attach_notices(runner, cfg)
+    _attach_delays(runner, cfg)
+    _attach_intake(runner, cfg)
+    _attach_spikes(runner, cfg)
     if not runner.active:
         await runner.close()
         return None
     runner.register(daemon.scheduler)
     await runner.start()
     return runner
+
+
+def _attach_delays(runner: HealthRunner, cfg: Any) -> None:
+    """The delay notifier, and a polling job per polled feed (posted feeds arrive through the intake)."""
+    if not cfg.delay_feeds:
+        return
+    from connectors import delay_feed
+    from monitor.delays import DelayNotifier
+    from monitor.notify_jobs import forbidden_words, subscribers_from
+    from outreach.templates import Templates
+
+    notifier = DelayNotifier(runner.engine, subscribers_from(cfg),
+                             Templates(cfg.incidents.templates, forbidden=forbidden_words(cfg)),
+                             {s.name: s.display for s in cfg.services}, cfg.brand.name, cfg.incidents.status_url,
+                             clock=runner.clock, on_change=runner.tracker.on_change)
+    runner.delays = notifier
+    for f in cfg.delay_feeds:
+        if f.url is None:
+            continue
+        if runner.session is None:
+            runner.session = make_session()
+
+        async def poll_feed(f: Any = f) -> None:
+            assert runner.session is not None
+            try:
+                items, problems = delay_feed.parse(f.name, await delay_feed.poll(runner.session, f.url,
+                                                                                 timeout=f.timeout))
+            except SourceError as e:
+                if runner.failing.get(f"delays:{f.name}") is None:
+                    log.warning("delays.feed_failed", feed=f.name, error=str(e))
+                runner.failing[f"delays:{f.name}"] = str(e)
+                return
+            if runner.failing.pop(f"delays:{f.name}", None) is not None:
+                log.info("delays.feed_recovered", feed=f.name)
+            for p in problems:
+                log.warning("delays.item_skipped", feed=f.name, problem=p)
+            await notifier.apply(items)
+
+        runner.add_job(f"delays:{f.name}", poll_feed, f.interval)
+
+
+def _attach_intake(runner: HealthRunner, cfg: Any) -> None:
+    """The intake listener on its own port: Alertmanager and posted delay feeds."""
+    if cfg.intake is None:
+        return
+    from monitor.intake import Intake
+
+    ic = cfg.intake
+
+    async def after_apply() -> None:
+        if runner.notifier is not None:
+            await runner.notifier.run()
+
+    intake = Intake(ic.secret.get_secret_value(), runner.tracker, runner.delays,
+                    {f.name for f in cfg.delay_feeds if f.url is None}, ic.service_label, ic.default_service,
+                    ic.max_body_bytes, clock=runner.clock, after_apply=after_apply,
+                    statuspages={p.name: dict(p.components) for p in cfg.statuspages})
+    runner.intake = intake
+    holder: dict[str, web.AppRunner] = {}
+
+    async def start() -> None:
+        app_runner = web.AppRunner(intake.app(), access_log=None, handle_signals=False)
+        await app_runner.setup()
+        site = web.TCPSite(app_runner, ic.host, ic.port)
+        await site.start()
+        runner.intake_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        holder["runner"] = app_runner
+        log.info("intake.listening", host=ic.host, port=runner.intake_port)
+
+    async def close() -> None:
+        if "runner" in holder:
+            await holder.pop("runner").cleanup()
+
+    runner.on_start(start, close)
+
+
+def _attach_spikes(runner: HealthRunner, cfg: Any) -> None:
+    sc = cfg.incidents.spikes
+    if not sc.enabled or not cfg.services:
+        return
+    from monitor.spikes import SpikeDetector, SpikeRule
+
+    terms = {s.name: list(dict.fromkeys([s.name, s.display, *s.aliases])) for s in cfg.services}
+    det = SpikeDetector(runner.engine, runner.tracker, terms,
+                        SpikeRule(sc.window, sc.sustained, sc.min_count, sc.p_possible, sc.p_likely, lag=sc.lag),
+                        clock=runner.clock)
+    runner.spikes = det
+
+    async def judge() -> None:
+        actions = await det.run()
+        if runner.notifier is not None and any(a != "none" for a in actions):
+            await runner.notifier.run()
+
+    runner.add_job("spikes", judge, max(1.0, min(60.0, sc.window / 3)))

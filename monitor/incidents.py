@@ -142,8 +142,9 @@ async def open_incident(
             await _add_update(conn, existing, status=existing.status, message=message,
                               note=f"confirmed by {by}" + (f": {note}" if note else ""), by=by, now=now,
                               slack_channel=slack_channel)
-        elif note:  # another signal about the same root cause: on the timeline and in the thread, not a new page
-            await _add_update(conn, existing, status=existing.status, message=message, note=note, by=by, now=now,
+        elif note:  # another signal about the same root cause: on the timeline and in the team's thread only
+            # (an empty message: customers are not told again about what they already know)
+            await _add_update(conn, existing, status=existing.status, message="", note=note, by=by, now=now,
                               slack_channel=slack_channel)
         return existing, False
     iid = (await conn.execute(incidents.insert().values(

@@ -31,6 +31,8 @@ from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import cursors, mentions
 from monitor.triage import Triage
 from monitor.triage.batch import triage_off_loop
+from outreach import replies
+from outreach.replies import Voice
 
 DAY = 86_400.0
 
@@ -40,6 +42,13 @@ class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
     storm: StormRule | None = None  # storm control (alerts.storm); None: every alert on its own
+    # streams stored for share of voice only (competitors, monitor/digest/competitors.py): no ticket,
+    # no incident, no alert, no reply
+    listen_only: frozenset[str] = frozenset()
+    # decided in the same transaction as the alerts: which ticket a post joins (the window for a
+    # returning customer) and whether the brand answers in public (outreach/replies.py; None: never)
+    ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S
+    voice: Voice | None = None
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -55,11 +64,18 @@ class IngestResult:
     tickets_opened: int = 0
     tickets_joined: int = 0
     responses: int = 0  # the brand's own posts recorded as answers on a ticket
+    replies: dict[str, int] = field(default_factory=dict)  # replies drafted / held / queued / refused
     by_urgency: Counter[str] = field(default_factory=Counter)
 
 
 def alert_key(m: Mention) -> str:
     return f"slack.mention:{m.source}:{m.external_id}"
+
+
+def _posting_order(m: Mention) -> tuple[object, int, str]:
+    """Time, then id: two posts in one millisecond keep the platform's order (ids grow), so a reply
+    never counts as before the message it answered."""
+    return (m.created_at, len(m.external_id), m.external_id)
 
 
 async def _known_ids(conn: AsyncConnection, source: str, ids: Sequence[str]) -> set[str]:
@@ -88,7 +104,6 @@ async def ingest(
     triage: Triage,
     policy: AlertPolicy | None,
     clock: Callable[[], float] = time.time,
-    ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S,
 ) -> IngestResult:
     now = clock()
     result = IngestResult()
@@ -101,7 +116,7 @@ async def ingest(
     async with engine.connect() as conn:
         await conn.execution_options(**READ_ONLY)
         known = await _known_ids(conn, source, list(unique)) if unique else set()
-        fresh = sorted((m for eid, m in unique.items() if eid not in known), key=lambda m: m.created_at)
+        fresh = sorted((m for eid, m in unique.items() if eid not in known), key=_posting_order)
         customers = {m.author.id for m in fresh if not (m.is_own or m.removed)}
         contacts = await _recent_contacts(conn, source, customers, now - DAY)
         # authors the team marked as spam from Slack: stored as usual, never alerted on again
@@ -140,7 +155,8 @@ async def ingest(
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": None,  # set below, once we know which mentions are ours to store
-                "incident_id": _incident_of(m, v, open_incidents),
+                "incident_id": None if policy is not None and m.stream in policy.listen_only
+                else _incident_of(m, v, open_incidents),
                 "urgency": None,
                 "category": None,
                 "complaint": None,
@@ -176,10 +192,12 @@ async def ingest(
         result.duplicates += len(rows) - len(ids)  # another daemon stored them between our read and write
 
         # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
+        listen_only = policy.listen_only if policy is not None else frozenset()
         applied = await ticket_resolver.apply(
             conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts)
-                               if m.external_id in ids and not m.removed],  # nobody left to follow
-            now=now, window=ticket_window)
+                               if m.external_id in ids and not m.removed  # nobody left to follow
+                               and m.stream not in listen_only],
+            now=now, window=policy.ticket_window if policy is not None else ticket_resolver.DEFAULT_WINDOW_S)
         ticket_ids = applied.assign
         result.tickets_opened = applied.opened
         result.tickets_joined = applied.joined
@@ -188,7 +206,7 @@ async def ingest(
         effects = []
         if policy is not None:
             for m, v in zip(fresh, verdicts):
-                if v is None or m.external_id not in ids or m.author.id in muted:
+                if v is None or m.external_id not in ids or m.author.id in muted or m.stream in listen_only:
                     continue
                 channel = policy.channel(v)
                 if channel is None:
@@ -202,6 +220,13 @@ async def ingest(
             effects = await route_alerts(conn, effects, now=now, storm=policy.storm)
         result.alerts = await enqueue(conn, [e for e in effects if e.kind == MENTION_ALERT], now=now)
         await enqueue(conn, [e for e in effects if e.kind != MENTION_ALERT], now=now)  # parent updates, storms
+        if policy is not None and policy.voice is not None and applied.customer_posts:
+            # after the alerts: a reply's Slack draft goes into the thread its ticket's alert starts
+            customers = set(applied.customer_posts)
+            posts = [(ids[m.external_id], m, v, ticket_ids[m.external_id]) for m, v in zip(fresh, verdicts)
+                     if v is not None and v.actionable and m.external_id in customers
+                     and m.author.id not in muted]  # the team said spam: never answered either
+            result.replies = await replies.plan(conn, policy.voice, posts, now=now)
 
         if batch.cursors:
             cur_rows = [

@@ -103,36 +103,6 @@ def db_upgrade(config: Path = ConfigOpt) -> None:
     out.print(f"database is at revision {revision}")
 
 
-def tickets(
-    config: Path = ConfigOpt,
-    all_: bool = typer.Option(False, "--all", help="Closed tickets too."),
-    limit: int = typer.Option(50, help="At most this many."),
-) -> None:
-    """List tickets: one per conversation, most urgent and most recently active first."""
-    from datetime import UTC, datetime
-
-    from rich.table import Table
-
-    from monitor.storage.engine import create_engine
-    from monitor.tickets import list_tickets
-
-    cfg = _load(config)
-
-    async def main():  # type: ignore[no-untyped-def]
-        engine = create_engine(cfg.storage.url)
-        try:
-            return await list_tickets(engine, status=None if all_ else "open", limit=limit)
-        finally:
-            await engine.dispose()
-
-    table = Table("#", "urgency", "source", "msgs", "author", "latest message", "active (UTC)")
-    for t in asyncio.run(main()):
-        when = datetime.fromtimestamp(t.updated_at, UTC).strftime("%Y-%m-%d %H:%M")
-        text = t.latest_text if len(t.latest_text) <= 80 else t.latest_text[:79] + "…"
-        table.add_row(str(t.id), t.urgency, t.source, str(t.messages), f"@{t.author}", text, when)
-    out.print(table)
-
-
 def _secrets(cfg: Config) -> list[str]:
     """Every secret value in the config, so the log redactor can hide it wherever it appears."""
     from pydantic import BaseModel, SecretStr
@@ -159,7 +129,6 @@ def _secrets(cfg: Config) -> list[str]:
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("check")(check)
-    app.command("tickets")(tickets)
     db = typer.Typer(help="Database schema.", no_args_is_help=True)
     db.command("upgrade")(db_upgrade)
     app.add_typer(db, name="db")

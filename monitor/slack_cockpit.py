@@ -17,19 +17,21 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alerts.actions import EscalationRule, Handling, escalation_due
+from alerts.cockpit_messages import reply_message
 from alerts.interactivity import CockpitDeps, GroupMembers, build_app, http_handler
 from alerts.mention_alert import MentionView, TicketCard, build_mention_alert
 from alerts.message_update import KIND as UPDATE_KIND
 from alerts.message_update import MessageUpdateDelivery, RenderedPostDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from alerts.storm import StormRule, storm_parent
-from monitor import leases, outbox, slack_registry, switches
+from monitor import incidents, leases, outbox, slack_registry, switches
 from monitor.alert_flow import STORM_KIND, newest_members, storm_step
 from monitor.cockpit import Cockpit, UnknownMention, Where, card, view_of
 from monitor.config import SlackConfig
 from monitor.delivery import DeliveryHandler, OutboxItem
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import alert_storms, outbox as outbox_table, slack_messages, ticket_handling, tickets
+from monitor.storage.schema import alert_storms, replies, slack_messages, ticket_handling, tickets
+from monitor.storage.schema import outbox as outbox_table
 
 log = structlog.get_logger("cockpit")
 
@@ -69,10 +71,10 @@ class DbSwitches:
 def reply_desk(engine: AsyncEngine) -> Any:
     """The public-reply desk of outreach/ when this build has one (the tickets issue), else None."""
     try:
-        from outreach.replies import SlackReplyDesk  # type: ignore[import-not-found]
+        from outreach.replies import ReplyDesk  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
-    return SlackReplyDesk(engine)
+    return ReplyDesk(engine)
 
 
 class SlackCockpit:
@@ -110,6 +112,12 @@ class SlackCockpit:
                 if item.parent is None:
                     return None
                 return item.parent.channel_id, item.parent.ts, await self._storm_message(conn, int(p["storm_id"]))
+            if "reply_id" in p:
+                r = (await conn.execute(select(replies).where(replies.c.id == int(p["reply_id"])))).first()
+                if r is None:
+                    return None
+                return str(p["channel"]), str(p["ts"]), reply_message(r.id, r.ticket_id, r.text, r.status,
+                                                                      r.decided_by, r.ref)
             if p.get("channel") and p.get("ts"):
                 channel, ts, mention_id = str(p["channel"]), str(p["ts"]), p.get("mention_id")
             elif item.parent is not None:
@@ -183,10 +191,11 @@ class SlackCockpit:
                 ticket_handling, h.ticket_id == tickets.c.id)).where(
                 tickets.c.status == "open", tickets.c.urgency == "critical", h.acknowledged_by.is_(None),
                 h.claimed_by.is_(None)))).scalar_one()
+            open_incidents = [i.service for i in await incidents.open_incidents(conn)]
         desk = reply_desk(self.engine)
         return {
             "health": health.get("status", "unknown"), "outbox": health.get("outbox", {}),
-            "sources": health.get("sources", {}), "incidents": health.get("incidents"),
+            "sources": health.get("sources", {}), "incidents": open_incidents,
             "replies_paused": await switches.replies_paused(self.engine),
             "replies_waiting": await desk.waiting() if desk is not None else 0,
             "tickets": {"open": open_t, "unclaimed": open_t - claimed, "critical_unacknowledged": crit},
@@ -261,3 +270,38 @@ async def _mention_of(conn: Any, channel_id: str, ts: str) -> int | None:
         return None
     payload = (await conn.execute(select(outbox_table.c.payload).where(outbox_table.c.key == msg.outbox_key))).scalar()
     return int(payload["mention_id"]) if isinstance(payload, dict) and "mention_id" in payload else None
+
+
+async def check_cockpit(cfg: SlackConfig) -> list[tuple[str, bool, str]]:
+    """`outreach-monitor check`: the app-level token opens Socket Mode, and the user groups exist."""
+    from slack_sdk.errors import SlackApiError
+
+    out: list[tuple[str, bool, str]] = []
+    client = make_slack_client(cfg.token, cfg.api_base)
+    if cfg.app_token is not None and cfg.interactivity == "socket":
+        try:
+            await client.apps_connections_open(app_token=cfg.app_token.get_secret_value())
+            out.append(("slack.app_token", True, "Socket Mode connects: buttons, modals and /outreach will work"))
+        except SlackApiError as e:
+            error = e.response.get("error")
+            hint = {"not_allowed_token_type": "this is not an app-level token (xapp-…)",
+                    "invalid_auth": "Slack does not accept it (revoked or mistyped)"}.get(str(error), str(error))
+            out.append(("slack.app_token", False, f"{hint}; create one under Basic Information → App-Level "
+                                                  "Tokens with connections:write, and enable Socket Mode"))
+        except Exception as e:
+            out.append(("slack.app_token", False, f"{type(e).__name__}: {e}"))
+    for name in ("approvers_group", "oncall_group"):
+        group = getattr(cfg, name)
+        if not group:
+            continue
+        try:
+            members = await client.usergroups_users_list(usergroup=group)
+            out.append((f"slack.{name}", True, f"user group {group} has {len(members.get('users') or [])} members"))
+        except SlackApiError as e:
+            error = e.response.get("error")
+            hint = {"no_such_subteam": f"there is no user group {group}",
+                    "missing_scope": "the bot token needs usergroups:read"}.get(str(error), str(error))
+            out.append((f"slack.{name}", False, hint))
+        except Exception as e:
+            out.append((f"slack.{name}", False, f"{type(e).__name__}: {e}"))
+    return out

@@ -135,7 +135,7 @@ def resolve(items: Sequence[Item], known: Known, *, window: float = DEFAULT_WIND
             if t.first_response_at is None:
                 changes.update(first_response_at=it.at, first_response_ref=it.external_id)
                 plan.events.append(Event(t.id, "first_response", it.at, it.external_id))
-            if t.status == "open":
+            if t.status == "open" and it.at >= t.last_customer_at:  # an older answer, read late, answers nothing new
                 changes["status"] = "pending"
             plan.events.append(Event(t.id, "responded", it.at, it.external_id))
             put(replace(t, **changes))  # type: ignore[arg-type]
@@ -235,6 +235,7 @@ class Applied:
     joined: int
     reopened: int
     responses: int
+    customer_posts: list[str]  # external ids that opened or joined their author's own ticket
 
 
 async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, now: float,
@@ -287,4 +288,5 @@ async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, no
         if untouched:  # context and responses to tickets whose state did not change still make them active
             await conn.execute(update(tickets).where(tickets.c.id.in_(sorted(untouched))).values(updated_at=now))
     return Applied(assign=assign, opened=plan.count("opened"), joined=plan.count("joined"),
-                   reopened=plan.count("reopened"), responses=plan.count("responded"))
+                   reopened=plan.count("reopened"), responses=plan.count("responded"),
+                   customer_posts=[e.ref for e in plan.events if e.kind in ("opened", "joined")])

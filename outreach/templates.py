@@ -31,6 +31,17 @@ DEFAULTS: dict[str, str] = {
         "{% if status_url %}Follow the latest at {{ status_url }}\n{% endif %}"
         "\n— {{ brand }}\n"
     ),
+    "delay_subject": (
+        "{% if resolved %}{{ service }} is back on track{% else %}{{ service }} is running late"
+        "{% if region %} in {{ region }}{% endif %}{% endif %}"
+    ),
+    "delay_body": (
+        "Hello,\n\n{% if order %}About your order {{ order }}: {% endif %}{{ message }}\n\n"
+        "{% if not resolved %}{% if eta %}We now expect it by {{ eta }}.{% elif delay_minutes %}"
+        "Expect a delay of about {{ delay_minutes }} minutes.{% endif %}\n{% endif %}"
+        "{% if status_url %}Follow the latest at {{ status_url }}\n{% endif %}"
+        "We are sorry for the wait. You do not need to do anything.\n\n— {{ brand }}\n"
+    ),
     "public_post": (
         "{% if status == 'resolved' %}Resolved: {{ message }}{% else %}{{ service }}: {{ message }}{% endif %}"
         "{% if status_url %} Updates: {{ status_url }}{% endif %}"
@@ -75,8 +86,8 @@ class Templates:
         # internal words: check names, hosts of checked URLs (given by the caller from the config)
         self.forbidden = sorted({w.lower() for w in forbidden if w and len(w) >= 3}, key=len, reverse=True)
 
-    def render(self, name: str, facts: PublicFacts) -> str:
-        text = self._templates[name].render(facts.context())
+    def render(self, name: str, facts: PublicFacts | dict[str, Any]) -> str:
+        text = self._templates[name].render(facts.context() if isinstance(facts, PublicFacts) else facts)
         check_public(text, self.forbidden)
         return text
 

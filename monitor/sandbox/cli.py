@@ -18,6 +18,8 @@ def sandbox(
         None, "--write-config", help="Write a ready daemon config pointing at this sandbox to this file."),
     db: Path | None = typer.Option(None, help="The database that config uses (default: beside the config file)."),
     http_port: int = typer.Option(8080, help="The /healthz port that config uses (0: any free port)."),
+    health_port: int = typer.Option(8704, help="Port for the flaky services, Statuspage, delay feed and webhook sink."),
+    smtp_port: int = typer.Option(8725, help="Port for the SMTP server (plain, no auth)."),
 ) -> None:
     """Run the sandbox until Ctrl-C and print its base URLs; with --write-config, a config for
     `outreach-monitor check` and `run` (handles, subreddit, channels, www_base, the sandbox's tokens)."""
@@ -41,6 +43,17 @@ def sandbox(
         print(f"Reddit API:    {urls['reddit']}   (client {REDDIT_CLIENT[0]} / {REDDIT_CLIENT[1]}, "
               f"user {REDDIT_BOT[0]} / {REDDIT_BOT[1]})")
         print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})")
+        from monitor.sandbox.core import Server
+        from monitor.sandbox.health_world import HealthWorld, make_health_app
+        from monitor.sandbox.smtp import SandboxSMTP
+
+        health = Server(make_health_app(HealthWorld()), port=health_port)
+        h = await health.start()
+        smtp = SandboxSMTP(port=smtp_port)
+        await smtp.start()
+        print(f"Health:        {h}/svc/<service>/health (POST {h}/control/<service>/up|down|slow|flapping), "
+              f"{h}/statuspage (a Statuspage), {h}/delays (a delay feed), POST {h}/hooks/<name> (webhook sink)")
+        print(f"SMTP:          127.0.0.1:{smtp.port}   (security: none)")
         if write_config is not None:
             _write_config(stack, write_config, db, http_port)
             print(f"Config written to {write_config}: outreach-monitor check --config {write_config} && "
@@ -51,6 +64,8 @@ def sandbox(
         finally:
             if traffic is not None:
                 traffic.cancel()
+            await smtp.stop()
+            await health.stop()
             await stack.stop()
 
     try:

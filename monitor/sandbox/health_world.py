@@ -7,6 +7,7 @@ a delay feed and a webhook sink (and `post_alertmanager`, which plays Alertmanag
     GET  /statuspage/api/v2/summary.json          # world.statuspage (set_component("API", "major_outage"))
     GET  /delays                                  # world.delays (the polled delay feed)
     POST /hooks/<name>                            # the webhook sink: recorded, signature checked when a secret is set
+    POST /control/<service>/<mode>                # script the flaky service from outside
 """
 from __future__ import annotations
 
@@ -140,6 +141,16 @@ def make_health_app(world: HealthWorld) -> web.Application:
     app.router.add_get("/statuspage/api/v2/summary.json", summary)
     app.router.add_get("/delays", delays)
     app.router.add_post("/hooks/{name}", world.handle_hook)
+
+    async def control(request: web.Request) -> web.Response:
+        """Script the flaky services from outside (the benchmark, a person at `outreach-monitor sandbox`)."""
+        mode = request.match_info["mode"]
+        if mode not in ("up", "down", "slow", "flapping"):
+            return json_response({"error": "mode: up | down | slow | flapping"}, 400)
+        world.set_mode(request.match_info["name"], mode)  # type: ignore[arg-type]
+        return json_response({"ok": True})
+
+    app.router.add_post("/control/{name}/{mode}", control)
     return app
 
 

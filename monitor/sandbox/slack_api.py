@@ -102,6 +102,9 @@ class SlackWorkspace:
         self.triggers: set[str] = set()  # trigger_ids handed out with interactions (views.open wants one)
         self.ephemeral: list[dict[str, Any]] = []  # chat.postEphemeral messages (only their user sees them)
         self.updates = 0  # chat.update calls that changed a message
+        # (channel id, ts) -> the message as first posted, kept when chat.update changes it (Slack
+        # itself keeps no history; the demo shows the team what they read when an alert arrived)
+        self.as_posted: dict[tuple[str, str], dict[str, Any]] = {}
         self.socket = SocketMode(self)
         for name in self.channel_names:
             self.add_channel(name)
@@ -440,6 +443,7 @@ async def _update(ws: SlackWorkspace, p: dict[str, Any]) -> web.Response:
     if message is None:
         raise _ApiError("message_not_found")
     fields = _message_fields(p, require_content=False)
+    ws.as_posted.setdefault((cid, message["ts"]), dict(message))
     message.update(fields)
     ws.updates += 1
     message["edited"] = {"user": BOT_USER_ID, "ts": ws._next_ts()}

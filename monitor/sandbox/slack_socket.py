@@ -41,6 +41,7 @@ class Envelope:
     ack: dict[str, Any] | None = None  # what the app sent back (its `payload`, if any)
     sent_at: float = field(default_factory=time.monotonic)
     acked_in_s: float | None = None
+    connection: int = 0  # which of the app's open connections Slack picked
 
 
 class SocketMode:
@@ -116,8 +117,9 @@ class SocketMode:
         self._pending[envelope.envelope_id] = fut
         body = {"envelope_id": envelope.envelope_id, "type": type_, "payload": payload,
                 "accepts_response_payload": accepts_response_payload, "retry_attempt": 0, "retry_reason": ""}
-        # Slack picks one of the app's open connections
-        await self._connections[len(self.envelopes) % len(self._connections)].send_str(json.dumps(body))
+        # Slack picks one of the app's open connections (several daemons: each gets some)
+        envelope.connection = len(self.envelopes) % len(self._connections)
+        await self._connections[envelope.connection].send_str(json.dumps(body))
         try:
             ack = await asyncio.wait_for(fut, timeout)
         finally:

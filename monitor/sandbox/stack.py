@@ -153,6 +153,9 @@ class SandboxStack:
                 "escalation": {"channel": "#care-escalations"},
             },
             "outbox": {"base_backoff": 0.5, "max_backoff": 10, "poll_interval": 0.2},
+            # public replies off unless a test or the demo turns them on (`overrides={"tickets": …}`):
+            # their drafts would be Slack messages every other test would have to count
+            "tickets": {"replies": {"default": "off"}},
             "server": {"host": "127.0.0.1", "port": http_port},
             "failover_seconds": 10,
         }

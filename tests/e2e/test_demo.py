@@ -22,15 +22,28 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
         assert s["fetched"] > 0 and s["requests"] > 0 and s["errors"] == 0
     assert r["mentions"]["stored"] > 0 and r["mentions"]["own"] >= 1
     assert sum(r["triage"].values()) == r["mentions"]["stored"] - r["mentions"]["own"]
-    # every outbox row sent is one Slack message posted (alerts, the digest and its chart) or one
-    # alert updated in place, but for the digest's e-mail
-    assert r["slack"]["messages"] + r["slack"]["updates"] + r["digests"]["email"] == r["outbox"]["sent"] > 0
+    # every outbox row sent is one Slack message posted (alerts, the digest and its chart), one
+    # alert updated in place, one public reply, or the digest's e-mail
+    n = r["notifications"]  # and one e-mail or webhook per customer notice of the outage
+    assert (r["slack"]["messages"] + r["slack"]["updates"] + r["digests"]["email"] + n["email"] + n["webhook"]
+            + r["replies"]["sent"] == r["outbox"]["sent"] > 0)
     assert r["digests"] == {"built": 1, "slack": 1, "slack_charts": 1, "email": 1}
+    # tickets follow customers; replies were held, approved in Slack and posted once; billing went private
+    t, rp = r["tickets"], r["replies"]
+    assert t["opened"] > 0 and t["joined"] >= 1 and t["moved_private"] >= 1 and t["first_response_p50_s"] > 0
+    assert {"solved", "sla_breaches"} <= set(t)
+    assert rp["held"] >= rp["sent"] >= 1 and rp["duplicates"] == 0
     assert r["slack"]["max_per_channel_per_s"] <= 1
     # the scripted teammates' clicks went over Socket Mode and changed the alerts in place
     assert {"claim", "relabel", "resolve"} <= set(r["slack"]["actions"])
     assert r["slack"]["updates"] >= sum(r["slack"]["actions"].values()) > 0
+    # the scenario's burst collapsed into a storm (a counter and summaries in its thread)
+    assert r["slack"]["storms"]["collapsed"] > 0 and r["slack"]["threads"] >= 1
     assert r["outbox"]["pending"] == r["outbox"]["dead"] == 0
+    assert r["incidents"]["opened"] >= 1 and r["incidents"]["resolved"] == r["incidents"]["opened"]
+    # the outage: first notice and all-clear to two e-mail subscribers and a webhook, never twice
+    assert n["email"] >= 4 and n["webhook"] >= 2 and n["webhook_signed_ok"] == n["webhook"]
+    assert n["duplicates"] == 0
     assert "Demo finished" in run.stdout
     # what the care team saw, the most urgent first: the scenario's critical safety report
     seen = run.stdout.split("What the care team saw in Slack", 1)[1]

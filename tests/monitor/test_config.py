@@ -63,7 +63,8 @@ def test_example_config_is_valid() -> None:
 
     example = Path(__file__).parents[2] / "config" / "outreach-monitor.example.yaml"
     cfg = load_config(example, env={"X_BEARER_TOKEN": "t", "SLACK_BOT_TOKEN": "xoxb-1", "REDDIT_CLIENT_SECRET": "s",
-                                    "REDDIT_PASSWORD": "p"})
+                                    "REDDIT_PASSWORD": "p", "INTAKE_SECRET": "i", "SMTP_PASSWORD": "m",
+                                    "STATUS_WEBHOOK_SECRET": "w"})
     assert cfg.sources, "the example should show at least one source"
 
 

@@ -150,3 +150,55 @@ async def test_ingest_attaches_complaints_to_the_open_incident_and_triage_names_
         rows = {r.external_id: r for r in (await conn.execute(select(mentions))).all()}
     assert rows["1"].incident_id == opened.id and rows["2"].incident_id is None
     assert any("about open incident 'basket'" in reason for reason in rows["1"].reasons)
+
+
+async def test_leased_steady_checks_skip_the_database_until_they_fail(engine) -> None:
+    from monitor.storage.schema import alert_states as states
+
+    clock = ManualClock()
+    t = _tracker(engine, clock)
+    for _ in range(4):
+        clock.advance(30)
+        await t.apply([_r("api", True, clock, "HTTP 200")], leased=True)
+    assert t._steady == {"api"}
+    async with engine.begin() as conn:  # proof the cache answered: the row is not read
+        await conn.execute(states.delete())
+    clock.advance(30)
+    assert [o.action for o in await t.apply([_r("api", True, clock)], leased=True)] == ["none"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(states))).all() == []
+    actions = []
+    for _ in range(3):  # a failure goes to the database at once, and opens after the threshold
+        clock.advance(30)
+        actions += [o.action for o in await t.apply([_r("api", False, clock)], leased=True)]
+    assert actions == ["none", "none", "open"] and t._steady == set()
+    t.forget()
+
+
+async def test_an_update_naming_a_host_is_held_and_the_team_told(engine) -> None:
+    from monitor.notify_jobs import Notifier
+    from outreach.notices import Subscriber
+    from outreach.templates import Templates
+
+    clock = ManualClock()
+    n = Notifier(engine, [Subscriber("ana@example.net", "email")], Templates(forbidden=["checkout-api"]),
+                 {"checkout": "Checkout"}, "Acme", "https://status.acme.test", 0, 1800, clock=clock,
+                 slack_channel="#incidents")
+    async with engine.begin() as conn:
+        opened, _ = await inc.open_incident(conn, service="checkout", title="Checkout errors", by="person:ana",
+                                            message="We are looking into checkout errors.", now=clock(),
+                                            slack_channel="#incidents")
+    assert await n.run() == 1
+    async with engine.begin() as conn:
+        await inc.update_incident(conn, opened.id, status="identified", message="Restarted lb-3.prod.internal",
+                                  by="person:ana", now=clock(), slack_channel="#incidents")
+    clock.advance(10)
+    assert await n.run() == 1 and await n.run() == 0
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.key, outbox.c.kind).order_by(outbox.c.id))).all()
+    assert [k for _, k in rows].count("email.notice") == 1  # the first notice only
+    assert rows[-1].key.startswith(f"incident:{opened.id}:held:")
+    async with engine.begin() as conn:
+        await inc.update_incident(conn, opened.id, status="monitoring", message="A fix is in place.",
+                                  by="person:ana", now=clock(), slack_channel="#incidents")
+    assert await n.run() == 1  # the corrected update goes out

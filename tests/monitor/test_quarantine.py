@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from connectors.x import XConfig, XSource
 from monitor import outbox, quarantine
@@ -21,6 +21,7 @@ from monitor.outbox import NewEffect
 from monitor.poller import Poller
 from monitor.sandbox.clock import ManualClock as Clock
 from monitor.sandbox.core import Server
+from monitor.sandbox.db_faults import refuse_mentions_saying
 from monitor.sandbox.x_api import XWorld, make_x_app
 from monitor.storage.engine import create_engine
 from monitor.storage.schema import cursors, mentions
@@ -202,23 +203,8 @@ def test_a_source_name_longer_than_its_column_is_a_config_error() -> None:
 
 # ── an item the database still refuses ─────────────────────────────────────────────────────────
 
-async def refuse_poison(engine: Any) -> None:
-    """A constraint that refuses any mention whose text says POISON (a real database error, both backends)."""
-    async with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
-            await conn.execute(text("CREATE TRIGGER poison_guard BEFORE INSERT ON mentions "
-                                    "WHEN NEW.text LIKE '%POISON%' BEGIN SELECT RAISE(ABORT, 'poisoned item'); END"))
-        else:
-            await conn.execute(text(
-                "CREATE FUNCTION poison_guard() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE '%POISON%' THEN "
-                "RAISE EXCEPTION 'poisoned item' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$ "
-                "LANGUAGE plpgsql"))
-            await conn.execute(text("CREATE TRIGGER poison_guard BEFORE INSERT ON mentions FOR EACH ROW "
-                                    "EXECUTE FUNCTION poison_guard()"))
-
-
 async def test_a_poisoned_item_is_quarantined_and_everything_else_and_the_cursor_are_stored(rig: Rig) -> None:
-    await refuse_poison(rig.engine)
+    await refuse_mentions_saying(rig.engine, "POISON")
     for i in range(9):
         rig.world.post("carla", f"@acme order {i} is late" if i != 4 else "@acme POISON \ud83d here", at=T0 + i)
     rig.clock.now += 10
@@ -229,7 +215,7 @@ async def test_a_poisoned_item_is_quarantined_and_everything_else_and_the_cursor
     (bad,) = await rig.rows(quarantine_table)
     payload = json.loads(bad["payload"])
     assert payload["raw"]["tweet"]["text"] == "@acme POISON \ud83d here"  # exactly as X sent it
-    assert bad["payload"].isascii() and bad["stream"] == "mentions:acme" and "poisoned item" in bad["error"]
+    assert bad["payload"].isascii() and bad["stream"] == "mentions:acme" and "the text says POISON" in bad["error"]
     assert len(await rig.rows(outbox_table, outbox_table.c.kind == "slack.mention")) == 8  # the others alerted
     assert h.state == "ok" and h.quarantined == 1 and rig.poller.report(rig.clock.now)["quarantined"] == 1
     assert rig.metric("om_quarantined_total") == 1

@@ -52,6 +52,9 @@ CASES = [
     ("one poll: the complaint, the brand's answer, the follow-up — one ticket",
      [], {}, [it("1", ANNA, "1", 0), it("2", US, "1", H, own=True, to="1"), it("3", ANNA, "1", 2 * H, act=False)],
      {"1": -1, "2": -1, "3": -1}, ["opened", "first_response", "responded", "joined"]),
+    ("an answer read after the customer's newer message leaves the ticket open",
+     [t(7, ANNA, "1", heard=3 * H)], {("1", ANNA): 7}, [it("4", US, "1", 2 * H, own=True, to="1")], {"4": 7},
+     ["first_response", "responded"]),
     ("our own post in a thread nobody complained in is no response",
      [], {}, [it("1", US, "1", 0, own=True)], {"1": None}, []),
 ]
@@ -62,6 +65,12 @@ def test_resolver_table(story, known, links, items, want, events) -> None:
     plan = resolve(items, Known(tickets={k.id: k for k in known}, threads=dict(links)), window=72 * H)
     assert {i.external_id: plan.assign.get(i.external_id) for i in items} == want
     assert [e.kind for e in plan.events] == events
+
+
+def test_a_late_read_answer_does_not_make_the_ticket_pending() -> None:
+    known = Known(tickets={7: t(7, ANNA, "1", heard=3 * H)}, threads={("1", ANNA): 7})
+    plan = resolve([it("4", US, "1", 2 * H, own=True, to="1")], known)
+    assert plan.tickets[7].status == "open" and plan.tickets[7].first_response_at == 2 * H
 
 
 def test_status_follows_the_conversation() -> None:

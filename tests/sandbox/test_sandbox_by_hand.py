@@ -16,8 +16,8 @@ async def test_write_config_then_check_accepts_it(tmp_path) -> None:
     path = tmp_path / "sandbox.yaml"
     sandbox = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor", "sandbox", "--x-port", "0", "--slack-port", "0", "--reddit-port", "0",
-        "--http-port", "0", "--write-config", str(path), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        "--health-port", "0", "--smtp-port", "0", "--http-port", "0", "--write-config", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         seen = []
         async with asyncio.timeout(60):  # a failure bound: the readiness line is what is waited for
@@ -34,7 +34,8 @@ async def test_write_config_then_check_accepts_it(tmp_path) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         out, _ = await asyncio.wait_for(check.communicate(), 60)
         assert check.returncode == 0, out.decode()
-        assert out.decode().count("✓") == 5  # file, storage, x, reddit, slack
+        # file, storage, x, reddit, slack; the cockpit's app token and its two user groups
+        assert out.decode().count("✓") == 8
     finally:
         if sandbox.returncode is None:
             sandbox.terminate()

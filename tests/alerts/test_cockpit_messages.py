@@ -1,0 +1,108 @@
+"""The cockpit's messages and modals: pure builders, escaped, within Block Kit's limits."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alerts.cockpit_messages import (
+    escalation_message,
+    group_mention,
+    relabel_choice,
+    relabel_modal,
+    reply_message,
+    status_text,
+)
+from alerts.mention_alert import MentionView
+from alerts.storm import StormMember, StormRule, route, storm_parent, storm_summary, window
+
+HOSTILE = "<!channel> refund me <@U123> <https://evil.example|click>"
+VIEW = MentionView(mention_id=5, source="x", external_id="1", text=HOSTILE, urgency="critical", category="safety",
+                   author_username="eve", ticket_id=9)
+
+
+@pytest.mark.parametrize("level, by, in_thread, expect", [
+    (1, None, True, "Still unacknowledged: critical ticket #9"),
+    (2, "U0ANN", False, "<@U0ANN> escalated ticket #9"),
+    (2, None, True, "Escalated: critical ticket #9 from @eve has had no acknowledgement."),
+])
+def test_escalation_messages(level, by, in_thread, expect) -> None:
+    msg = escalation_message(VIEW, level=level, by=by, group="S0ONCALL", in_thread=in_thread)
+    blob = json.dumps(msg)
+    assert expect in msg["blocks"][0]["text"]["text"]
+    assert "<!channel>" not in blob and "<@U123>" not in blob and "<https://evil" not in blob
+    assert ("<!subteam^S0ONCALL>" in blob) is (level == 1 or not in_thread or by is None)
+
+
+def test_group_mentions_only_for_real_group_ids() -> None:
+    assert group_mention("S0ONCALL") == "<!subteam^S0ONCALL>"
+    assert group_mention("here> <!channel") == "" and group_mention(None) == ""
+
+
+def test_relabel_modal_round_trip() -> None:
+    modal = relabel_modal(VIEW, channel="C1", ts="1.2")
+    assert len(modal["title"]["text"]) <= 24 and HOSTILE not in json.dumps(modal)
+    submitted = dict(modal, state={"values": {
+        "urgency": {"pick_urgency": {"selected_option": {"value": "low"}}},
+        "category": {"pick_category": {"selected_option": {"value": "spam"}}}}})
+    assert relabel_choice(submitted) == ({"mention_id": 5, "channel": "C1", "ts": "1.2"}, "low", "spam")
+    bogus = dict(modal, state={"values": {"urgency": {"pick_urgency": {"selected_option": {"value": "urgent!"}}}}})
+    assert relabel_choice(bogus)[1:] == (None, None)
+
+
+@pytest.mark.parametrize("status, buttons, words", [
+    ("held", 3, "waits for approval"),
+    ("approved", 0, "approved by <@U0CAT>"),
+    ("skipped", 0, "skipped by <@U0CAT>"),
+    ("sent", 0, "posted"),
+])
+def test_reply_message_has_buttons_only_while_it_waits(status, buttons, words) -> None:
+    msg = reply_message(3, 9, "Sorry <!here>!", status, "U0CAT")
+    actions = [b for b in msg["blocks"] if b["type"] == "actions"]
+    assert sum(len(b["elements"]) for b in actions) == buttons
+    assert words in msg["blocks"][0]["text"]["text"] and "<!here>" not in json.dumps(msg)
+
+
+def test_status_text() -> None:
+    text = status_text({"health": "ok", "replies_paused": True, "replies_waiting": 2,
+                        "tickets": {"open": 4, "unclaimed": 3, "critical_unacknowledged": 1},
+                        "incidents": ["bookings"], "outbox": {"pending": 7, "dead": 0, "oldest_pending_age_s": 12.4},
+                        "sources": {"x": {"state": "ok", "lag_s": 1.5}}})
+    assert text.splitlines() == [
+        "*outreach-monitor* — ok",
+        "• Public replies: paused :double_vertical_bar:; 2 waiting for approval",
+        "• Tickets: 4 open, 3 unclaimed, 1 critical unacknowledged",
+        "• Open incidents: 1 (bookings)",
+        "• Slack queue: 7 waiting (oldest 12s), 0 dead",
+        "• Source x: ok, lag 1.5s",
+    ]
+
+
+RULE = StormRule(burst=3, window_s=60)
+
+
+@pytest.mark.parametrize("urgency, in_window, in_thread, expected", [
+    ("critical", 99, False, "own"),
+    ("critical", 99, True, "own"),
+    ("high", 2, False, "own"),
+    ("high", 3, False, "storm"),
+    ("normal", 0, True, "thread"),
+    ("normal", 99, True, "thread"),  # route() alone; alert_flow sends a ticket's follow-up to the storm in a burst
+])
+def test_storm_route(urgency, in_window, in_thread, expected) -> None:
+    assert route(urgency, alerts_in_window=in_window, in_ticket_thread=in_thread, rule=RULE) == expected
+    assert route(urgency, alerts_in_window=in_window, in_ticket_thread=False, rule=None) == "own"
+
+
+def test_storm_window_and_messages() -> None:
+    assert window(None, 0, 100.0, RULE) == (100.0, 0)
+    assert window(100.0, 5, 159.0, RULE) == (100.0, 5)
+    assert window(100.0, 5, 160.0, RULE) == (160.0, 0)
+    newest = [StormMember("high", "delivery", "ann", HOSTILE)]
+    parent = storm_parent(channel_label="#care", members=57, started_at=1e9, last_at=1e9 + 60, newest=newest,
+                          closed=False)
+    assert "*57* mentions collapsed" in parent["blocks"][0]["text"]["text"]
+    summary = storm_summary(new_members=12, total=57, newest=newest)
+    assert summary["text"] == "12 more mentions (57 in this storm)"
+    for msg in (parent, summary):
+        assert "<!channel>" not in json.dumps(msg) and "<@U123>" not in json.dumps(msg)

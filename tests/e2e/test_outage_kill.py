@@ -1,0 +1,91 @@
+"""The outage again, with the daemon (a real subprocess) killed -9 at the worst moments and restarted:
+the instant Slack receives the incident's first message (Slack answers 150 ms later: the row is left
+in doubt) and the instant the first e-mail is accepted. Each subscriber must still get exactly one
+first notice and one all-clear, the team one thread, and the incident must end resolved."""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+from helpers import write_config
+from sqlalchemy import select
+
+from monitor.sandbox.core import Fault, Server
+from monitor.sandbox.daemon_process import DaemonProcess
+from monitor.sandbox.health_world import HealthWorld, make_health_app
+from monitor.sandbox.smtp import SandboxSMTP
+from monitor.storage.engine import create_engine
+from monitor.storage.schema import incidents
+
+pytestmark = pytest.mark.slow
+
+
+async def _until(cond, what: str, timeout: float = 60.0) -> None:
+    """Poll a condition that a local server flips (no sandbox traffic event covers SMTP and probes)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
+    from test_outage import outage_config
+
+    world = HealthWorld(hook_secrets={"ops": "hook-secret"})
+    server = Server(make_health_app(world))
+    await server.start()
+    world.url = server.url  # type: ignore[attr-defined]
+    smtp = SandboxSMTP()
+    await smtp.start()
+    stack.slack.add_channel("incidents")
+    stack.slack.faults.add("/api/chat.postMessage", Fault("timeout", times=10**9, delay=0.15))
+    db_url = f"sqlite:///{tmp_path / 'kill.db'}"
+    cfg = outage_config(stack, world, smtp, db_url)
+    cfg["logging"] = {"level": "info", "json": True}
+    path = write_config(tmp_path / "kill.yaml", cfg)
+    log = tmp_path / "daemon.log"
+    posted = lambda: len(stack.slack.recorder.matching("/api/chat.postMessage"))  # noqa: E731
+    try:
+        async with DaemonProcess(path, log_path=log, name="life-1") as d:
+            await d.start()
+            world.set_mode("checkout", "down")
+            await _until(lambda: posted() >= 1, "the incident's first Slack message")
+            await d.kill()
+        async with DaemonProcess(path, log_path=log, name="life-2") as d:
+            await d.start()
+            await _until(lambda: len(smtp.messages) >= 1, "the first e-mail")
+            await d.kill()
+        async with DaemonProcess(path, log_path=log, name="life-3") as d:
+            await d.start()
+            await _until(lambda: len({m.message["Message-ID"] for m in smtp.messages}) >= 2
+                         and len(world.hooks) >= 1, "the first notice to everyone")
+            world.set_mode("checkout", "up")
+            await _until(lambda: len({m.message["Message-ID"] for m in smtp.messages}) >= 4
+                         and len(world.hooks) >= 2 and len(stack.slack.messages("#incidents")) >= 2, "the all-clear")
+            assert await d.terminate() == 0
+    finally:
+        await smtp.stop()
+        await server.stop()
+
+    # E-mail is at-least-once by nature (SMTP cannot be asked afterwards): a copy re-sent after a kill
+    # carries the same Message-ID, which mail stores drop. Distinct notices: exactly one of each.
+    for who in ("ana@example.net", "bo@example.net"):
+        by_id = {m.message["Message-ID"]: m.message["Subject"] for m in smtp.to(who)}
+        assert sorted(by_id.values()) == ["Checkout: we are investigating a problem",
+                                          "Resolved: Checkout is working normally"], by_id
+    copies = Counter(m.message["Message-ID"] for m in smtp.messages)
+    assert all(n <= 2 for n in copies.values()), copies  # at most the one copy a kill can cause
+    hooks = Counter(h.headers["Idempotency-Key"] for h in world.hooks)
+    assert len(hooks) == 2
+    slack = stack.slack.messages("#incidents")
+    roots = [m for m in slack if m.get("thread_ts") in (None, m["ts"])]
+    assert len(roots) == 1 and len(slack) == 2, slack  # one thread, the opening message never twice
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(incidents.c.status))).scalars().all() == ["resolved"]
+    finally:
+        await engine.dispose()
