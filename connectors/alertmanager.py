@@ -16,7 +16,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from connectors.base import BadPayload
 from monitor.models import HealthReading

@@ -116,3 +116,25 @@ def _float(v: str | None) -> float | None:
         return float(v) if v else None
     except ValueError:
         return None
+
+
+def webhook_readings(page: str, components: dict[str, str], data: Any, at: datetime) -> list[HealthReading]:
+    """Statuspage's own webhook (a `component_update`, or an `incident` with its components), as readings
+    of the configured components — the push twin of polling the summary. Raises BadPayload."""
+    if not isinstance(data, dict):
+        raise BadPayload("expected a JSON object")
+    if isinstance(data.get("component"), dict):
+        comps = [data["component"]]
+    elif isinstance(data.get("incident"), dict) and isinstance(data["incident"].get("components"), list):
+        comps = [c for c in data["incident"]["components"] if isinstance(c, dict)]
+    else:
+        raise BadPayload("neither a component update nor an incident (Statuspage webhook)")
+    incidents = [data["incident"]] if isinstance(data.get("incident"), dict) else []
+    out = []
+    for comp in comps:
+        key = comp.get("name") if comp.get("name") in components else comp.get("id")
+        if key not in components:
+            continue
+        r = component_reading(page, comp, incidents, at)
+        out.append(HealthReading(check=f"statuspage:{page}:{key}", ok=r.ok, at=at, detail=r.detail))
+    return out

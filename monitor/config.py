@@ -127,6 +127,7 @@ class TriageConfig(_Strict):
     # Relative paths are read from the directory of the config file.
     rules: Path | None = None  # operator rules; the shipped defaults (config/rules.yaml) when empty
     model: Path | None = None  # a model from `outreach-monitor triage train`; rules alone when empty
+    complaint_model: bool = True  # blend the shipped complaint model with the rules (monitor/triage/shipped_model.py)
     alert_min_urgency: str = "normal"
 
     @field_validator("alert_min_urgency")

@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -33,6 +34,7 @@ from monitor.budget import planner_for
 from monitor.care import DM_KIND, REPLY_KIND, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
+from monitor.digest.competitors import listen_only_streams, with_competitor_queries
 from monitor.digest.service import Digests, add_digest_handlers
 from monitor.dispatcher import Dispatcher
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
@@ -66,7 +68,7 @@ class Daemon:
         serve_http: bool = True,
         config_path: str | os.PathLike[str] | None = None,  # re-read on SIGHUP
     ) -> None:
-        self.cfg = cfg
+        self.cfg = cfg = with_competitor_queries(cfg)  # competitors are searched as extra streams
         self.config_path = config_path
         self.clock = clock
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
@@ -103,7 +105,7 @@ class Daemon:
         if freed := await leases.release_dead_local(self.engine, socket.gethostname()):
             log.info("daemon.took_over", note="freed leases and claims of dead daemons on this host", count=freed)
         log.info("daemon.starting", instance=self.instance, schema=rev, sources=[s.name for s in cfg.sources])
-        triage = load_triage(cfg.triage.rules, cfg.triage.model)
+        triage = load_triage(cfg.triage.rules, cfg.triage.model, learned=None if cfg.triage.complaint_model else False)
         self.sources = dict(self._given_sources) if self._given_sources is not None else build_sources(cfg)
 
         handlers: dict[str, DeliveryHandler] = dict(self._given_handlers or {})
@@ -127,6 +129,9 @@ class Daemon:
         handlers.setdefault(DM_KIND, self.care.dm)
         policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
 
+        if listen_only := listen_only_streams(cfg):  # competitors' posts: stored, never ticketed or alerted
+            policy = replace(policy, listen_only=listen_only) if policy is not None else \
+                AlertPolicy({}, listen_only=listen_only)
         add_health_handlers(cfg, handlers)
         add_digest_handlers(cfg, handlers)
         self.dispatcher = Dispatcher(
@@ -407,9 +412,11 @@ class Daemon:
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
         ]
+        services = await self.health_runner.report(problems) if self.health_runner is not None else None
         return {
             "status": "down" if down else ("degraded" if problems else "ok"),
             "problems": problems,
+            "services": services,  # checks, open incidents (monitor/health_jobs.py)
             "instance": self.instance,
             "uptime_s": round(now - self._started_at, 1),
             "storage": self.storage.as_dict(now),

@@ -173,6 +173,28 @@ class HealthRunner:
         except Exception:
             log.exception("health.job_crashed", job=name)
 
+    async def report(self, problems: list[str]) -> dict[str, Any]:
+        """For /healthz: the checks' states, the open incidents, and (into `problems`) the probes that
+        cannot look at all — a status page we cannot read is the operator's problem, an outage is not."""
+        from sqlalchemy import func, select
+
+        from monitor.incidents import list_incidents
+        from monitor.storage.schema import alert_states
+
+        for name, error in sorted(self.failing.items()):
+            problems.append(f"health probe {name} cannot look: {error}")
+        async with self.engine.connect() as conn:
+            states = dict((await conn.execute(select(alert_states.c.status, func.count())
+                                              .group_by(alert_states.c.status))).all())
+            open_ = await list_incidents(conn, open_only=True)
+        return {
+            "lease": "held" if self.holding else "standby",
+            "checks": {"configured": len(self.tracker.checks), **{k: states.get(k, 0) for k in ("up", "down",
+                                                                                               "degraded")}},
+            "open_incidents": [{"id": i.id, "service": i.service, "status": i.status, "public": i.public,
+                                "title": i.title} for i in open_],
+        }
+
     async def close(self) -> None:
         for fn in self._closers:
             try:
@@ -271,7 +293,8 @@ def _attach_intake(runner: HealthRunner, cfg: Any) -> None:
 
     intake = Intake(ic.secret.get_secret_value(), runner.tracker, runner.delays,
                     {f.name for f in cfg.delay_feeds if f.url is None}, ic.service_label, ic.default_service,
-                    ic.max_body_bytes, clock=runner.clock, after_apply=after_apply)
+                    ic.max_body_bytes, clock=runner.clock, after_apply=after_apply,
+                    statuspages={p.name: dict(p.components) for p in cfg.statuspages})
     runner.intake = intake
     holder: dict[str, web.AppRunner] = {}
 

@@ -42,6 +42,9 @@ class AlertPolicy:
     channels: dict[str, str | None]  # urgency -> Slack channel (None: no alert)
     min_urgency: str = "normal"
     storm: StormRule | None = None  # storm control (alerts.storm); None: every alert on its own
+    # streams stored for share of voice only (competitors, monitor/digest/competitors.py): no ticket,
+    # no incident, no alert, no reply
+    listen_only: frozenset[str] = frozenset()
     # decided in the same transaction as the alerts: which ticket a post joins (the window for a
     # returning customer) and whether the brand answers in public (outreach/replies.py; None: never)
     ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S
@@ -152,7 +155,8 @@ async def ingest(
                 "created_at": m.created_at.timestamp(),
                 "fetched_at": now,
                 "ticket_id": None,  # set below, once we know which mentions are ours to store
-                "incident_id": _incident_of(m, v, open_incidents),
+                "incident_id": None if policy is not None and m.stream in policy.listen_only
+                else _incident_of(m, v, open_incidents),
                 "urgency": None,
                 "category": None,
                 "complaint": None,
@@ -188,9 +192,11 @@ async def ingest(
         result.duplicates += len(rows) - len(ids)  # another daemon stored them between our read and write
 
         # tickets follow the customer (monitor/ticket_resolver.py); only what this poll stored counts
+        listen_only = policy.listen_only if policy is not None else frozenset()
         applied = await ticket_resolver.apply(
             conn, source, [ticket_resolver.item_of(m, v) for m, v in zip(fresh, verdicts)
-                               if m.external_id in ids and not m.removed],  # nobody left to follow
+                               if m.external_id in ids and not m.removed  # nobody left to follow
+                               and m.stream not in listen_only],
             now=now, window=policy.ticket_window if policy is not None else ticket_resolver.DEFAULT_WINDOW_S)
         ticket_ids = applied.assign
         result.tickets_opened = applied.opened
@@ -200,7 +206,7 @@ async def ingest(
         effects = []
         if policy is not None:
             for m, v in zip(fresh, verdicts):
-                if v is None or m.external_id not in ids or m.author.id in muted:
+                if v is None or m.external_id not in ids or m.author.id in muted or m.stream in listen_only:
                     continue
                 channel = policy.channel(v)
                 if channel is None:

@@ -7,7 +7,11 @@ bodies are capped (`max_body_bytes`, 413 beyond); a payload we cannot use gets a
 line, never a crash and never a 5xx that would make the sender retry it for ever.
 
     POST /alertmanager          payload v4        → readings → the Tracker (incidents)
+    POST /statuspage/<page>     Statuspage's webhook (component update or incident) → readings
     POST /delays/<feed>         the delay format  → DelayNotifier (customers told)
+
+A sender that cannot set headers (Statuspage's webhooks) may put the secret in the URL instead
+(`?secret=…`); keep such URLs out of shared logs.
 """
 from __future__ import annotations
 
@@ -47,12 +51,14 @@ class Intake:
     max_body: int = 256 * 1024
     clock: Callable[[], float] = time.time
     after_apply: Callable[[], Any] | None = None  # e.g. the notifier's run: customers hear at once
+    statuspages: dict[str, dict[str, str]] = field(default_factory=dict)  # page -> component -> our service
     stats: IntakeStats = field(default_factory=IntakeStats)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_body, middlewares=[self._guard])
         app.router.add_post("/alertmanager", self.alertmanager)
         app.router.add_post("/delays/{feed}", self.delay)
+        app.router.add_post("/statuspage/{page}", self.statuspage)
         return app
 
     def _refuse(self, status: int, reason: str, request: web.Request) -> web.Response:
@@ -64,6 +70,8 @@ class Intake:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         given = request.headers.get("Authorization", "")
+        if not given and "secret" in request.query:
+            given = f"Bearer {request.query['secret']}"
         if not hmac.compare_digest(given.encode(), f"Bearer {self.secret}".encode()):
             return self._refuse(401, "missing or wrong shared secret", request)
         if request.content_length is not None and request.content_length > self.max_body:
@@ -96,6 +104,30 @@ class Intake:
         if self.after_apply is not None and any(o.action != "none" for o in outcomes):
             await self.after_apply()
         return web.json_response({"accepted": len(known), "ignored": len(alerts) - len(known),
+                                  "actions": [o.action for o in outcomes if o.action != "none"]})
+
+    async def statuspage(self, request: web.Request) -> web.Response:
+        from datetime import UTC, datetime
+
+        from connectors.statuspage import webhook_readings
+
+        page = request.match_info["page"]
+        components = self.statuspages.get(page)
+        if components is None:
+            return self._refuse(404, f"no status page named {page!r} under statuspages:", request)
+        try:
+            data = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            raise BadPayload("body is not JSON") from None
+        readings = webhook_readings(page, components, data, datetime.fromtimestamp(self.clock(), UTC))
+        for r in readings:  # the same checks the poller feeds (registered by the runner when configured)
+            if r.check not in self.tracker.checks:
+                self.tracker.watch(r.check, Watched(components[r.check.split(":", 2)[2]], 1, 1,
+                                                    label=f"{page} status page"))
+        outcomes = await self.tracker.apply(readings)
+        if self.after_apply is not None and any(o.action != "none" for o in outcomes):
+            await self.after_apply()
+        return web.json_response({"readings": len(readings),
                                   "actions": [o.action for o in outcomes if o.action != "none"]})
 
     async def delay(self, request: web.Request) -> web.Response:

@@ -45,6 +45,7 @@ class Notifier:
     every: float
     clock: Callable[[], float] = time.time
     on_change: Callable[[], None] | None = None
+    slack_channel: str | None = None  # the incidents' channel: told when a notice is held
     stats: NoticeStats = field(default_factory=NoticeStats)
 
     async def run(self) -> int:
@@ -91,29 +92,39 @@ class Notifier:
                                           latest["message"], latest["id"], row["opened_at"], latest["created_at"],
                                           row["resolved_at"])
             effects = []
-            for sub in self.subscribers:
-                if not sub.wants(row["service"]):
-                    continue
-                try:
+            try:
+                for sub in self.subscribers:
+                    if not sub.wants(row["service"]):
+                        continue
                     digest, payload = notices.build(facts, sub, self.templates, brand=self.brand,
                                                     status_url=self.status_url)
-                except UnsafePublicText as e:
-                    # An update a person wrote names something internal: hold it, tell the logs, move on.
-                    self.stats.held_unsafe += 1
-                    log.warning("notice.unsafe_text", incident=iid, update=latest["id"], problem=str(e))
-                    continue
-                effects.append(NewEffect(notices.notice_key(facts, sub, digest), f"{sub.kind}.notice", sub.address,
-                                         payload, priority=2, about=f"incident:{iid}"))
+                    effects.append(NewEffect(notices.notice_key(facts, sub, digest), f"{sub.kind}.notice",
+                                             sub.address, payload, priority=2, about=f"incident:{iid}"))
+            except UnsafePublicText as e:
+                # The update names something internal (a host, an IP, a check): nobody gets it, and the
+                # team hears why in the incident's thread; a corrected update goes out as usual.
+                self.stats.held_unsafe += 1
+                log.warning("notice.unsafe_text", incident=iid, update=latest["id"], problem=str(e))
+                effects = [] if not self.slack_channel else [NewEffect(
+                    f"incident:{iid}:held:{latest['id']}", "slack.message", self.slack_channel,
+                    held_note(iid, str(e)), priority=1, about=f"incident:{iid}", thread_of=f"incident:{iid}")]
             added = await enqueue(conn, effects, now=now)
             await conn.execute(update(incidents).where(incidents.c.id == iid)
                                .values(noticed_update_id=latest["id"], noticed_at=now))
         for e in effects:
             if e.kind == "email.notice":
                 self.stats.email += 1
-            else:
+            elif e.kind == "webhook.notice":
                 self.stats.webhook += 1
         log.info("notice.queued", incident=iid, kind=kind, rows=added)
         return added
+
+
+def held_note(incident_id: int, problem: str) -> dict[str, Any]:
+    text = (f":no_entry: The latest update of incident #{incident_id} was *not sent to customers*: it {problem}. "
+            "Post a corrected update (`outreach-monitor incidents update`) and it goes out on the cadence.")
+    return {"text": f"Incident #{incident_id}: update held, it {problem}",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
 def forbidden_words(cfg: Any) -> list[str]:
@@ -144,7 +155,7 @@ def attach_notices(runner: Any, cfg: Any) -> Notifier | None:
                                                                         forbidden=forbidden_words(cfg)),
                         {s.name: s.display for s in cfg.services}, cfg.brand.name, cfg.incidents.status_url,
                         cfg.incidents.cadence.first_after, cfg.incidents.cadence.every, clock=runner.clock,
-                        on_change=runner.tracker.on_change)
+                        on_change=runner.tracker.on_change, slack_channel=runner.tracker.slack_channel)
     runner.notifier = notifier
     runner.add_job("notices", notifier.run, min(30.0, max(1.0, cfg.incidents.cadence.every / 10)))
     return notifier

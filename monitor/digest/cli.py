@@ -31,6 +31,7 @@ def digest(
     from monitor.digest.period import PeriodError, period_from
     from monitor.digest.render import data_uris, to_html, to_json, to_markdown
     from monitor.storage.engine import create_engine
+    from monitor.storage.migrate import current_revision, head_revision
 
     if (config is None) == (db is None):
         err.print("give exactly one of --config F or --db FILE")
@@ -61,6 +62,11 @@ def digest(
     async def main():  # type: ignore[no-untyped-def]
         engine = create_engine(url)
         try:
+            have, need = await current_revision(engine), head_revision()
+            if have != need:  # reading must not change the file; an old schema would fail mid-query
+                err.print(f"the database is at schema revision {have or '(none)'}, this version reads {need}: "
+                          f"run `outreach-monitor db upgrade` (or a newer demo) first")
+                raise typer.Exit(2)
             return await build(engine, period, brand=brand or cfg.brand.name, cfg=dcfg, own=cfg.brand.own_handles)
         finally:
             await engine.dispose()

@@ -11,13 +11,13 @@ import heapq
 import math
 import statistics
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.digest import humanize as H
 from monitor.digest.period import DayIndex, Period
-from monitor.digest.themes import rose_and_fell, terms
+from monitor.digest.themes import Theme, rose_and_fell, skipped, terms
 
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's own thresholds for a positive / negative compound score
 # What counts as engagement: people acting on a post (views and duplicate counters left out).
@@ -102,7 +102,7 @@ class Tally:
         self.day = DayIndex(period.day_starts())
         n = len(self.day.starts)
         self.competitors = competitors
-        self.ignore = ignore_terms
+        self.ignore = skipped(ignore_terms)
         self.total = 0
         self.own = 0
         self.by_source: Counter[str] = Counter()
@@ -125,7 +125,6 @@ class Tally:
         self.top_reach: list[tuple[int, int, Row]] = []
         self.top_engagement: list[tuple[int, int, Row]] = []
         self.terms: Counter[str] = Counter()
-        self.examples: dict[str, list[Any]] = {}  # term -> [best key, row, second key, row]
         self.authors: dict[tuple[str, str], _Author] = {}
         self.raw_posts = 0  # posts whose text was read (themes, top posts, authors need them)
         self.rolled_up = 0  # mentions known only from roll-ups (raw rows pruned)
@@ -166,18 +165,8 @@ class Tally:
         a.followers = max(a.followers, r.followers)
         if a.best is None or (eng, -r.id) > a.best[:2]:
             a.best = (eng, -r.id, r)
-        # the hot loop of a large week: two best examples per term kept inline, no heap per term
-        key = (r.followers, -r.id)
-        counts, examples = self.terms, self.examples
-        for t in terms(r.text, self.ignore):
-            counts[t] += 1
-            e = examples.get(t)
-            if e is None:
-                examples[t] = [key, r, None, None]  # best key, best row, second key, second row
-            elif key > e[0]:
-                e[2], e[3], e[0], e[1] = e[0], e[1], key, r
-            elif e[2] is None or key > e[2]:
-                e[2], e[3] = key, r
+        # counted in C (Counter.update); example posts are looked up afterwards for the few themes shown
+        self.terms.update(terms(r.text, self.ignore))
 
     def add_rollup(self, r: Rollup) -> None:
         if not (self.period.start <= r.hour_at < self.period.end):
@@ -332,16 +321,34 @@ def top_posts(cur: Tally) -> dict[str, Any]:
     }
 
 
-def themes(cur: Tally, prev: Tally) -> dict[str, Any]:
+def ranked_themes(cur: Tally, prev: Tally) -> tuple[list[Theme], list[Theme]]:
+    return rose_and_fell(cur.terms, cur.raw_posts, prev.terms, prev.raw_posts)
+
+
+def pick_examples(rows: Iterable[Row], wanted: Iterable[str], ignore: frozenset[str] = frozenset(),
+                  k: int = 2) -> dict[str, list[Row]]:
+    """For each wanted term, the first `k` rows (given widest reach first) that use it."""
+    want, skip = set(wanted), skipped(ignore)
+    out: dict[str, list[Row]] = {t: [] for t in want}
+    for r in rows:
+        for t in terms(r.text, skip) & want:
+            if len(out[t]) < k:
+                out[t].append(r)
+    return out
+
+
+def themes(cur: Tally, prev: Tally, rose_examples: Mapping[str, Sequence[Row]] | None = None,
+           fell_examples: Mapping[str, Sequence[Row]] | None = None) -> dict[str, Any]:
+    """`*_examples`: posts that use each theme, widest reach first (load.py finds them)."""
     if (p := _pruned(cur)) is not None:
         return p
     if not cur.raw_posts:
         return {"status": "no data", "rose": [], "fell": []}
-    rose, fell = rose_and_fell(cur.terms, cur.raw_posts, prev.terms, prev.raw_posts)
+    rose, fell = ranked_themes(cur, prev)
     tz, v = cur.period.tz, cur.period.versus
 
-    def out(t: Any, e: Sequence[Any] | None) -> dict[str, Any]:
-        examples = [] if e is None else [r for r in (e[1], e[3]) if r is not None]
+    def out(t: Any, examples: Sequence[Row] | None) -> dict[str, Any]:
+        examples = examples or []
         return {"term": t.term, "count": t.count, "previous": t.previous,
                 "share": _r(t.share * 100), "previous_share": _r(t.previous_share * 100),
                 "text": f"“{t.term}”: {H.count(t.count)} posts ({H.change(t.count, t.previous, v)})",
@@ -350,8 +357,8 @@ def themes(cur: Tally, prev: Tally) -> dict[str, Any]:
     return {
         "status": "ok",
         "baseline": "the previous period" if prev.raw_posts else "none (no posts stored before this period)",
-        "rose": [out(t, cur.examples.get(t.term)) for t in rose],
-        "fell": [out(t, prev.examples.get(t.term)) for t in fell],
+        "rose": [out(t, (rose_examples or {}).get(t.term)) for t in rose],
+        "fell": [out(t, (fell_examples or {}).get(t.term)) for t in fell],
     }
 
 
@@ -517,6 +524,7 @@ def coverage(events: Sequence[Mapping[str, Any]], period: Period) -> dict[str, A
 def build_digest(cur: Tally, prev: Tally, *, brand: str, coverage_events: Sequence[Mapping[str, Any]] = (),
                  care_now: Care = Care(), care_before: Care = Care(),
                  incident_list: Sequence[Mapping[str, Any]] | None = None,
+                 theme_examples: tuple[Mapping[str, Sequence[Row]], Mapping[str, Sequence[Row]]] = ({}, {}),
                  generated_at: float, schedule: str = "") -> dict[str, Any]:
     p = cur.period
     tz = p.tz
@@ -534,7 +542,7 @@ def build_digest(cur: Tally, prev: Tally, *, brand: str, coverage_events: Sequen
         "volume": volume(cur, prev),
         "sentiment": sentiment(cur, prev),
         "top_posts": top_posts(cur),
-        "themes": themes(cur, prev),
+        "themes": themes(cur, prev, *theme_examples),
         "share_of_voice": share_of_voice(cur, prev),
         "authors": authors(cur),
         "incidents": incidents(cur, prev, incident_list),

@@ -10,12 +10,12 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.coverage import events_between
 from monitor.digest.config import DigestsConfig
-from monitor.digest.figures import Care, Competitors, Row, Rollup, Tally, build_digest
+from monitor.digest.figures import Care, Competitors, Row, Rollup, Tally, build_digest, pick_examples, ranked_themes
 from monitor.digest.period import Period
 from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import digest_runs, incidents, mention_rollups, mentions, tickets
@@ -107,8 +107,29 @@ async def compute(engine: AsyncEngine, period: Period, *, brand: str, cfg: Diges
         sla = None if cfg.response_target_minutes is None else cfg.response_target_minutes * 60
         care_now, care_before = await care_figures(conn, period, sla), await care_figures(conn, period.previous, sla)
         found = await incident_rows(conn, period)
+        rose, fell = ranked_themes(cur, prev)
+        examples = (await theme_examples(conn, period, [t.term for t in rose], rivals, ignore),
+                    await theme_examples(conn, period.previous, [t.term for t in fell], rivals, ignore))
     return build_digest(cur, prev, brand=brand, coverage_events=events, care_now=care_now, care_before=care_before,
-                        incident_list=found, generated_at=time.time() if now is None else now, schedule=schedule)
+                        incident_list=found, theme_examples=examples,
+                        generated_at=time.time() if now is None else now, schedule=schedule)
+
+
+async def theme_examples(conn: AsyncConnection, period: Period, wanted: list[str], rivals: Competitors,
+                         ignore: frozenset[str], scan: int = 500) -> dict[str, list[Row]]:
+    """Posts of the period that use each theme, widest reach first: the database narrows them down
+    (every word of the theme appears), `pick_examples` checks the theme itself."""
+    if not wanted:
+        return {}
+    text = func.lower(m.text)
+    each = [and_(*(text.like(f"%{w}%") for w in term.split(" "))) for term in wanted]
+    stmt = (select(*MENTION_COLUMNS)
+            .where(m.created_at >= period.start, m.created_at < period.end, m.is_own.is_(False), or_(*each))
+            .order_by(m.author_followers.desc(), m.id).limit(scan))
+    if rivals.streams:
+        stmt = stmt.where(m.stream.not_in(list(rivals.streams)))
+    rows = [Row(*r) for r in await conn.execute(stmt)]
+    return pick_examples(rows, wanted, ignore)
 
 
 def zone(name: str) -> ZoneInfo:

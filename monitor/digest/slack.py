@@ -20,6 +20,11 @@ def summary_message(d: dict[str, Any], page_url: str = "") -> dict[str, Any]:
         fields.append(f"*Reach*\n{v['reach_text']} followers")
     if s["status"] == "ok":
         fields.append(f"*Tone*\n{escape_mrkdwn(s['text'])}")
+    care, inc = d["care"], d["incidents"]
+    if care.get("status") == "ok" and care["first_response"]["status"] == "ok":
+        fields.append(f"*Care*\n{escape_mrkdwn(care['first_response']['text'])}")
+    if inc.get("status") == "ok":
+        fields.append(f"*Incidents*\n{escape_mrkdwn(inc['text'])}")
     sv = d["share_of_voice"]
     if sv["status"] == "ok":
         fields.append("*Share of voice*\n" + escape_mrkdwn(sv["voices"][0]["text"]))

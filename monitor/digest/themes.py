@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-_TOKEN = re.compile(r"[a-z][a-z0-9']{2,}")
+# a word of three or more characters, apostrophes inside only ("don't", not "'quoted'")
+_TOKEN = re.compile(r"[a-z][a-z0-9]*(?:'[a-z0-9]+)*")
 _NOISE = re.compile(r"https?://\S+|[@#]\w+|&\w+;")
 
 # Common English words that say nothing about a theme (short words are dropped by the tokeniser).
@@ -27,13 +28,18 @@ way today yesterday week day time back new via amp rt http https www com yes yet
 MIN_COUNT = 3  # a theme needs at least this many posts in a period to be called out
 
 
-def terms(text: str, ignore: frozenset[str] = frozenset()) -> set[str]:
-    """The distinct words and adjacent word pairs of a post, without stop words, links or handles."""
-    words = [w.strip("'") for w in _TOKEN.findall(_NOISE.sub(" ", text.lower()))]
-    words = [w for w in words if len(w) >= 3 and w not in STOPWORDS and w not in ignore]
+def terms(text: str, skip: frozenset[str] = STOPWORDS) -> set[str]:
+    """The distinct words and adjacent word pairs of a post, without links, handles or the words in
+    `skip` (the stop words and the caller's own: see `skipped`)."""
+    words = [w for w in _TOKEN.findall(_NOISE.sub(" ", text.lower())) if len(w) >= 3 and w not in skip]
     out = set(words)
-    out.update(f"{a} {b}" for a, b in zip(words, words[1:]) if a != b)
+    out.update([f"{a} {b}" for a, b in zip(words, words[1:]) if a != b])
     return out
+
+
+def skipped(ignore: frozenset[str]) -> frozenset[str]:
+    """Stop words and the caller's own words in one set: the hot loop makes one lookup per word."""
+    return STOPWORDS | ignore
 
 
 @dataclass(frozen=True, slots=True)

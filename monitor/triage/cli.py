@@ -90,21 +90,33 @@ def classify(config: Optional[Path] = _CONFIG, rules: Optional[Path] = _RULES, m
 # -- eval -------------------------------------------------------------------------------------
 
 def evaluate(
-    data: Path = typer.Option(..., "--data", help="A labelled file (see EVALUATION.md)."),
-    format: str = typer.Option(..., "--format", help="airline | asapp | kechtel | jsonl"),
+    data: Optional[Path] = typer.Option(None, "--data", help="A labelled file (see EVALUATION.md); with --cross-industry, the shared data folder."),
+    format: Optional[str] = typer.Option(None, "--format", help="airline | asapp | kechtel | jsonl | ibm-labelled | kechtel-labelled"),
     split: str = typer.Option("test", "--split", help="test (held out, default) | dev (the part rules were written against) | all"),
     config: Optional[Path] = _CONFIG,
     rules: Optional[Path] = _RULES,
     model: Optional[Path] = _MODEL,
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also print the VADER-only baseline."),
+    learned: bool = typer.Option(True, "--learned/--rules-only", help="Blend the shipped complaint model (default) or use the rules alone."),
+    cross_industry: bool = typer.Option(False, "--cross-industry", help="Train on airlines, test on other industries: rules alone, model alone, blend, VADER alone, TF-IDF side by side."),
 ) -> None:
     from monitor.triage import datasets, evaluation
 
+    if cross_industry:
+        from monitor.triage import shipped_model
+
+        folder = data or datasets.shared_data_dir()
+        if not (folder / "twitter-us-airline-sentiment.csv").is_file():
+            _fail(f"{folder}: not the shared data folder (no twitter-us-airline-sentiment.csv); pass --data or set OUTREACH_SHARED_DATA")
+        typer.echo(shipped_model.cross_industry(folder, _triage_from(config, rules, model, False)).text())
+        return
+    if data is None or format is None:
+        _fail("give --data and --format (or --cross-industry)")
     if format not in datasets.FORMATS:
         _fail(f"--format must be one of {', '.join(datasets.FORMATS)}")
     if split not in ("test", "dev", "all"):
         _fail("--split must be test, dev or all")
-    triage = _triage_from(config, rules, model)
+    triage = _triage_from(config, rules, model, learned)
     try:
         examples = datasets.load(data, format)
     except (OSError, ValueError) as e:

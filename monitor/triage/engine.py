@@ -32,6 +32,7 @@ from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
 from monitor.triage import language, signals
+from monitor.triage.model import features
 from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
@@ -128,18 +129,25 @@ class Triage:
             complaint = self._blend_complaint(text, complaint, found.negations > 0, reasons)
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
-        score = float(cat.base)
-        if top > 1:
-            score += min(10.0, 4.0 * (top - 1))
         cfg = rules.signals
         if complaint:
-            level = self._reproach(evidence, compound)
-            if level:
-                score += cfg.reproach_points * level
-                reasons.append(f"reproach: {_LEVELS[level]}")
+            # how serious a complaint is: reproach first, then harm (rules.yaml, "How serious");
+            # the category says what it is about, not how serious, so its base does not count here
+            score = cfg.complaint_base
             if cat.harm:
                 score += cfg.harm_points
                 reasons.append(f"harm: {cat.harm}")
+        else:
+            score = float(cat.base)
+            if top > 1:
+                score += min(10.0, 4.0 * (top - 1))
+        if complaint or cat.actionable:
+            # reproach also ranks what was not read as a complaint: blame words in a "question"
+            level = self._reproach(evidence, compound)
+            graded = sum(evidence.get(REPROACH[k], 0.0) * k for k in (1, 2, 3))
+            if level:
+                score += cfg.reproach_points * min(cfg.reproach_max, max(graded, float(level)))
+                reasons.append(f"reproach: {_LEVELS[level]}")
         points, why = signals.tone(compound, bands, cfg)
         if points > 0 and not (complaint or cat.complaint):
             points /= 2  # a cross question is more urgent, but less than a complaint
@@ -226,10 +234,11 @@ class Triage:
     def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
         """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
         learned = self.learned
-        p, terms = learned.complaint(text)
+        feats = features(text)
+        p = learned.probability(feats)
         decided = learned.blend.decide(rules_say, p, negation_seen)
-        shown = ", ".join(f"'{t}'" for t in terms[:3])
         if decided and p >= 0.5:
+            shown = ", ".join(f"'{t}'" for t in learned.strongest(feats))
             reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))
         elif not decided and rules_say:
             reasons.append(f"wording unlike known complaints ({p:.2f}): not counted as a complaint")

@@ -64,16 +64,27 @@ def _ours(task: str, verdict_dict: dict[str, object]) -> str:
 def evaluate(triage: Triage, examples: Sequence[Example]) -> dict[str, tuple[Scores, Scores]]:
     """task -> (triage's scores, the baseline's scores)."""
     golds: dict[str, list[str]] = {}
+    severity: list[tuple[int, int, float]] = []  # (gold 0-3, our score, VADER's negativity) for complaints
     ours: dict[str, list[str]] = {}
     base: dict[str, list[str]] = {}
     for ex in examples:
         v = triage.classify_text(ex.text).as_dict()
+        if "severity" in ex.gold and ex.gold.get("complaint"):
+            severity.append((int(ex.gold["severity"]), int(v["score"]), -float(v["sentiment"])))  # type: ignore[call-overload]
         for task, g in ex.gold.items():
+            if task not in TASKS:
+                continue
             collapse = ex.collapse.get(task, _same)
             golds.setdefault(task, []).append(str(g).lower() if isinstance(g, bool) else str(g))
             ours.setdefault(task, []).append(collapse(_ours(task, v)))
             base.setdefault(task, []).append(collapse(_baseline(task, v["sentiment"])))  # type: ignore[arg-type]
-    return {t: (score(golds[t], ours[t]), score(golds[t], base[t])) for t in TASKS if t in golds}
+    out: dict[str, object] = {t: (score(golds[t], ours[t]), score(golds[t], base[t])) for t in TASKS if t in golds}
+    if len(severity) >= 3:
+        from monitor.triage.shipped_model import spearman
+
+        out["severity"] = (spearman([a for a, _, _ in severity], [b for _, b, _ in severity]),
+                           spearman([a for a, _, _ in severity], [c for _, _, c in severity]), len(severity))
+    return out  # type: ignore[return-value]
 
 
 def _same(x: str) -> str:
@@ -86,7 +97,11 @@ def _fmt(x: float) -> str:
 
 def render(results: dict[str, tuple[Scores, Scores]], *, with_baseline: bool = True) -> str:
     lines: list[str] = []
-    for task, (s, b) in results.items():
+    for task, (s, b, *_) in results.items():
+        if task == "severity":
+            lines += ["", f"== severity ({results[task][2]} complaints): Spearman rho of score with the 4-level reproach scale "  # type: ignore[index]
+                          f"{s:.2f} (VADER-only negativity: {b:.2f}) =="]
+            continue
         lines.append("")
         lines.append(f"== {task} ({s.n} examples) ==")
         head = f"{'label':<12} {'P':>5} {'R':>5} {'F1':>5}"

@@ -53,7 +53,7 @@ def detect(text: str, packs: frozenset[str] | set[str] = frozenset()) -> str:
     words = _WORD.findall(clean.lower().replace("’", "'"))
     if not words:
         return "en"
-    english = sum(w in _ENGLISH for w in words)
+    english = sum(map(_ENGLISH.__contains__, words))
     if english >= 3 or english / len(words) >= 0.25:
         return "en"
     lang, prob = _identifier().classify(clean)

@@ -1,16 +1,22 @@
-"""Find which rule entries a text matches, fast enough for thousands of mentions a second.
+"""Find which rule entries a text matches, in time linear in the text, thousands of posts a second.
 
 One regex per entry searched over every mention would be hundreds of searches; one big alternation
-is worse (Python's regex engine tries every alternative at every position: ~200 texts/s measured on
-the shipped rules). Instead each entry gets a *trigger*: the literal text every match must start
-with, read from the parsed regex (`\\bcharged\\s+twice` -> "charged"; `(?:can't|cannot)` -> "can").
-A mention is split into lower-case words once; only entries whose trigger starts one of those words
-(or, for triggers like "?" or "$", occurs in the text) are searched. Entries with no literal start
-(`\\d+ hours late`) are always searched; keep those few.
+is worse (Python's regex engine tries every alternative at every position). Instead:
+- plain phrases, and patterns that only combine literals, alternatives and optional parts (expanded
+  into their few strings), are keys of one Aho-Corasick automaton (pyahocorasick): one pass in C over
+  the post, whatever the number of entries; a hit counts where it starts and ends a word;
+- every other pattern gets a *trigger*: the literal its matches start with, read from the parsed
+  regex (`\\bcharged\\s+\\w+ twice` -> "charged"), keys of a second automaton; the pattern is tried
+  only where that word starts, and, when every match must also contain a rarer word, only in posts
+  that have it (`(?:a|the) fire (?:in|at)` waits for "fire");
+- patterns that start with punctuation ("?", "$", "#ad") are searched when it occurs; those with no
+  literal at all are searched in every post (keep those few).
+Posts are bounded before they get here (rules `max_chars`), so a bounded pattern costs bounded time.
 
-Overlaps are settled the way a reader would: a negation cancels the matches it overlaps (in its own
-category, or in every category for a top-level negation), and within one category a match inside a
-longer one ("hacked" inside "account was hacked") is not counted twice.
+Overlaps are settled the way a reader would, in O(n log n): a negation cancels the matches it
+overlaps (in its own category, or in every category for a top-level negation), and within one
+category a match inside a longer one ("hacked" inside "account was hacked") is not counted twice.
+Words that are part of an @handle ("@FireTVSupport") are never matched.
 """
 from __future__ import annotations
 
@@ -25,10 +31,8 @@ import ahocorasick
 if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
-_WORDS = re.compile(r"\w+")
 _SPACES = str.maketrans({"\n": " ", "\t": " ", "\r": " ", "\u00a0": " "})
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
-_CACHE_MAX = 200_000
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
 
 
@@ -72,6 +76,13 @@ def literal_starts(regex: str) -> set[Trigger] | None:
 _HEAD_WORD = re.compile(r"[^\W_]+")
 
 
+# Words in most posts: a pattern gated by one of them would be tried almost always
+_COMMON = frozenset("""the you your not for and are was with this that have has had but can get its just been from
+they will would what when there all any out now how why who one more also some time back thanks thank
+please help our their them than then too very really still again don didn can't don't won't isn't
+""".split())
+
+
 def required_starts(regex: str) -> set[Trigger] | None:
     """The starts of the rarest part every match must contain, when that beats the literal start.
 
@@ -103,6 +114,8 @@ def required_starts(regex: str) -> set[Trigger] | None:
                     break
                 cut.add((head.group(0), whole or head.end() < len(prefix)))
             shortest = min((len(p) for p, _ in cut), default=0)
+            if any(p in _COMMON for p, _ in cut):
+                shortest = 0  # in most posts: no use as a gate
             if shortest > best_len:
                 best, best_len = cut, shortest
         if op is sre_parse.LITERAL:
@@ -177,13 +190,71 @@ def phrase_to_regex(phrase: str) -> str:
 _PLAIN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*(?: [^\W_]+(?:['’][^\W_]+)*)*\*?")
 
 
+_MAX_FORMS = 256
+
+
+def expand(regex: str) -> list[str] | None:
+    """Every string a pattern made only of literals, alternatives, optional parts and small
+    character sets can match (lower-case), or None: `(?:not|never) (?:the )?bad` -> 4 strings,
+    which the phrase automaton matches in C instead of a regex tried word by word."""
+    try:
+        items = list(sre_parse.parse(regex, re.IGNORECASE))
+    except re.error:
+        return None
+    while items and items[0][0] is sre_parse.AT and items[0][1] is sre_parse.AT_BOUNDARY:
+        items = items[1:]
+    while items and items[-1][0] is sre_parse.AT and items[-1][1] is sre_parse.AT_BOUNDARY:
+        items = items[:-1]
+    forms = _expand(items)
+    if not forms:
+        return None
+    if any(not f or not _is_word(f[0]) or not _is_word(f[-1]) or "  " in f for f in forms):
+        return None
+    return sorted(forms)
+
+
+def _expand(items: list) -> set[str] | None:  # type: ignore[type-arg]
+    out = {""}
+    for op, av in items:
+        if op is sre_parse.LITERAL:
+            ch = chr(av).lower()
+            if not (ch.isalnum() or ch in " '-"):
+                return None
+            alts = {ch}
+        elif op is sre_parse.SUBPATTERN:
+            alts = _expand(list(av[-1]))
+        elif op is sre_parse.BRANCH:
+            alts = set()
+            for branch in av[1]:
+                sub = _expand(list(branch))
+                if sub is None:
+                    return None
+                alts |= sub
+        elif op is sre_parse.IN and all(o is sre_parse.LITERAL for o, _ in av):
+            alts = {chr(c).lower() for _, c in av}
+        elif op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[0] == 0 and av[1] == 1:
+            sub = _expand(list(av[2]))
+            if sub is None:
+                return None
+            alts = sub | {""}
+        else:
+            return None
+        if alts is None:
+            return None
+        out = {a + b for a in out for b in alts}
+        if len(out) > _MAX_FORMS:
+            return None
+    return out
+
+
 def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
-    """The lower-case strings a plain phrase matches (apostrophes optional) and whether it ends in
-    `*`; None when the entry is a pattern or a phrase the automaton cannot take (punctuation,
-    `*` inside): those are matched as regexes."""
+    """The lower-case strings a plain phrase (apostrophes optional) or a simple pattern matches,
+    and whether it ends in `*`; None for what the automaton cannot take (punctuation, `*` inside,
+    `\\w*`, `.{0,40}`…): those are matched as regexes."""
     text = " ".join(t.text.split())
     if t.regex != phrase_to_regex(t.text) or not _PLAIN.fullmatch(text):
-        return None
+        forms = expand(t.regex)
+        return [(f, False) for f in forms] if forms is not None else None
     star = text.endswith("*")
     forms = [text.rstrip("*").lower().replace("’", "'")]
     while any("'" in f for f in forms):
@@ -192,6 +263,10 @@ def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
 
 
 _RUNS = re.compile(r" {2,}")
+_QUOTES = re.compile("[\u2019\u2018\u02bc\u00b4\u201c\u201d]")
+_ODD_SPACES = re.compile("[\n\t\r\u00a0]")
+_NONWORD = re.compile(r"\W")
+_PUNCT = re.compile(r"[^\w'\-]")
 
 
 def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
@@ -205,11 +280,20 @@ def _is_word(ch: str) -> bool:
 
 
 class Matcher:
+    """Every rule entry of one rules file (plus language packs), matched in time linear in the post.
+
+    - Plain phrases (most entries) are keys of one Aho-Corasick automaton: one pass over the post
+      in C whatever their number; a hit counts where it starts and ends a word.
+    - A pattern is tried only where its literal start begins a word (`\\bcharged\\s+twice` where
+      "charged…" is), those starts being keys of a second automaton. When every match must also
+      contain a rarer word (`(?:a|the) fire (?:in|at)` needs "fire"), that word gates it: the
+      pattern is tried only in posts that have it.
+    - A pattern whose start is punctuation ("?", "$", "#ad") is searched when that occurs; one with
+      no literal start at all is searched in every post (keep those few).
+    """
+
     def __init__(self, terms: Iterable[Term]) -> None:
-        # Plain phrases (most entries) go into one Aho-Corasick automaton: one pass over the post
-        # in C, whatever the number of phrases. Patterns are tried where their literal start is.
         terms = list(terms)
-        self._automaton = ahocorasick.Automaton()
         by_form: dict[str, list[tuple[bool, Term]]] = {}
         by_regex: dict[str, list[Term]] = {}
         for t in terms:
@@ -219,96 +303,78 @@ class Matcher:
                 continue
             for form, star in forms:
                 by_form.setdefault(form, []).append((star, t))
+        # keys start with a space and are looked for in the post with punctuation made spaces: a
+        # hit is then always at a word start ("no" does not fire inside "know")
+        self._automaton = ahocorasick.Automaton()
         for form, items in by_form.items():
             # a form with and without `*` (refund / refund*) keeps both readings
-            self._automaton.add_word(form, (len(form), tuple({star for star, _ in items}),
+            self._automaton.add_word(" " + form, (len(form), tuple({star for star, _ in items}),
                                             {star: tuple(t for s, t in items if s == star) for star, _ in items}))
         self._has_phrases = bool(by_form)
         if self._has_phrases:
             self._automaton.make_automaton()
         self._phrase_terms = list({id(t): t for items in by_form.values() for _, t in items}.values())
         self._compiled_phrases: list[tuple[re.Pattern[str], Term]] | None = None
+
         self._entries: list[tuple[re.Pattern[str], tuple[Term, ...]]] = []
-        self._word: dict[str, list[int]] = {}  # trigger that is a whole word -> entries
-        self._prefix: dict[str, list[int]] = {}  # trigger that starts a word -> entries
-        self._prefix_lengths: list[int] = []
-        self._substring: dict[str, list[int]] = {}  # trigger with punctuation -> entries
+        self._gated: dict[int, bool] = {}  # entry -> True: searched once its gate word is seen; False: tried at its starts
+        self._substring: dict[str, list[int]] = {}  # start with punctuation -> entries
         self._always: list[int] = []
-        self._search: set[int] = set()  # entries triggered by a rare word they contain: searched in the whole post
+        keys: dict[str, list[tuple[bool, int, bool]]] = {}  # word start -> (whole word, entry, is a gate)
         for rx, ts in by_regex.items():
             idx = len(self._entries)
             self._entries.append((re.compile(rx, re.IGNORECASE), tuple(ts)))
             first = literal_starts(rx)
-            starts = required_starts(rx)
-            if starts is not None and (first is None or min(len(p) for p, _ in first) < min(len(p) for p, _ in starts)):
-                self._search.add(idx)
-            else:
-                starts = first
-            if starts is None:
-                self._always.append(idx)
+            rare = required_starts(rx)
+            if first is not None and any(not p.isalnum() for p, _ in first):
+                for p, _ in first:
+                    self._substring.setdefault(p, []).append(idx)
                 continue
-            for s, whole in starts:
-                if not s.isalnum():
-                    # "?", "$", "#ad" …: look for it in the text itself
-                    self._substring.setdefault(s, []).append(idx)
-                elif whole:
-                    self._word.setdefault(s, []).append(idx)
-                else:
-                    self._prefix.setdefault(s, []).append(idx)
-        self._prefix_lengths = sorted({len(p) for p in self._prefix})
-        # word -> entries it triggers; words follow Zipf's law, so a bounded cache catches most
-        self._cache: dict[str, tuple] = {}  # type: ignore[type-arg]
+            if rare is not None and (first is None or min(map(len, (p for p, _ in rare))) > min(len(p) for p, _ in first)):
+                self._gated[idx] = first is None
+                for p, whole in rare:
+                    keys.setdefault(p, []).append((whole, idx, True))
+            if first is None:
+                if idx not in self._gated:
+                    self._always.append(idx)
+                continue
+            for p, whole in first:
+                keys.setdefault(p, []).append((whole, idx, False))
+        # keys start with a space and are looked for in the post with every non-word character
+        # made a space: a hit is then always at a word start ("a" does not fire inside "flight")
+        self._triggers = ahocorasick.Automaton()
+        for key, items in keys.items():
+            # (word length, gates it opens, entries tried here always, entries tried here once opened)
+            gates = tuple((whole, idx) for whole, idx, gate in items if gate)
+            free = tuple((whole, idx) for whole, idx, gate in items if not gate and idx not in self._gated)
+            held = tuple((whole, idx) for whole, idx, gate in items if not gate and idx in self._gated)
+            self._triggers.add_word(" " + key, (len(key), gates, free, held))
+        self._has_triggers = bool(keys)
+        if self._has_triggers:
+            self._triggers.make_automaton()
 
     def matches(self, text: str) -> Found:
         """Evidence per category, quoted words per category, negations and danger."""
         # typographic apostrophes and quotes as typed on phones (can’t) read like ASCII ones; the
         # same length, so offsets stay valid
-        text = text.translate(_APOSTROPHES)
+        if _QUOTES.search(text):  # a table-driven translate is slow: only when there is one
+            text = text.translate(_APOSTROPHES)
         lower = text.lower()
         found: list[tuple[int, int, str, tuple[Term, ...]]] = []
-        if self._has_phrases:
-            if len(lower) == len(text):
-                self._phrases(text, lower.translate(_SPACES), found)
-            else:  # rare letters ("İ") change length when lower-cased: each phrase as a regex
-                for rx, t in self._phrase_regexes():
-                    for m in rx.finditer(text):
-                        found.append((m.start(), m.end(), m.group(0), (t,)))
-        add = found.append
-        entries = self._entries
-        searched: list[int] = list(self._always)
-        for s, idxs in self._substring.items():
-            if s in lower:
-                searched.extend(idxs)
         if len(lower) != len(text):
-            # lower-casing changed offsets (rare letters such as "İ"): find triggered entries anywhere
-            searched.extend(i for tok in set(_WORDS.findall(lower)) for i in self._triggered(tok))
+            self._slowly(text, found)  # rare letters ("İ") change length when lower-cased
         else:
-            # every match starts where its trigger word starts: try the entry right there
-            cache = self._cache
-            search = self._search
-            for tm in _WORDS.finditer(lower):
-                tok = tm.group()
-                cached = cache.get(tok)
-                if cached is None:
-                    triggered = self._triggered(tok)
-                    cached = (tuple((entries[i][0].match, entries[i][1]) for i in triggered if i not in search),
-                              tuple(i for i in triggered if i in search))
-                    if len(cache) < _CACHE_MAX:
-                        cache[tok] = cached
-                cands, wide = cached
-                if wide:
-                    searched.extend(wide)
-                if cands:
-                    pos = tm.start()
-                    for match, terms in cands:
-                        m = match(text, pos)
-                        if m is not None and (pos == 0 or text[pos - 1] != "@"):
-                            add((m.start(), m.end(), m.group(0), terms))
-        for idx in set(searched):
-            rx, terms = entries[idx]
-            for m in rx.finditer(text):
-                if m.start() == 0 or text[m.start() - 1] != "@":
-                    add((m.start(), m.end(), m.group(0), terms))
+            low = lower.translate(_SPACES) if _ODD_SPACES.search(lower) else lower
+            if self._has_phrases:
+                self._phrases(text, low, found)
+            if self._has_triggers:
+                self._patterns(text, low, found)
+        for sub, idxs in self._substring.items():
+            if sub in lower:
+                for idx in idxs:
+                    self._search(idx, text, found)
+        for idx in self._always:
+            self._search(idx, text, found)
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
         for start, end, said, terms in found:
@@ -317,10 +383,54 @@ class Matcher:
                 (negations if t.negation else hits).append((start, end, said, t))
         return _settle(hits, negations)
 
-    def _phrase_regexes(self) -> list[tuple[re.Pattern[str], Term]]:
+    def _search(self, idx: int, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        rx, terms = self._entries[idx]
+        for m in rx.finditer(text):
+            if m.start() == 0 or text[m.start() - 1] != "@":
+                found.append((m.start(), m.end(), m.group(0), terms))
+
+    def _patterns(self, text: str, low: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        """Patterns at the word starts the trigger automaton finds, once their gate word is seen."""
+        # "@" joins the handle it starts, so "@FireTV" is one word that no trigger starts
+        bounded = " " + _NONWORD.sub(" ", low.replace("@", "_"))
+        n = len(bounded)
+        tries: list[tuple[int, bool, tuple[tuple[bool, int], ...]]] = []
+        held_at: list[tuple[int, bool, tuple[tuple[bool, int], ...]]] = []
+        opened: set[int] = set()
+        for last, (length, gates, free, held) in self._triggers.iter(bounded):
+            start = last - length  # the word's first character, in the post's offsets
+            whole = last + 1 >= n or bounded[last + 1] == " "
+            for needs_whole, idx in gates:
+                if whole or not needs_whole:
+                    opened.add(idx)
+            if free:
+                tries.append((start, whole, free))
+            if held:
+                held_at.append((start, whole, held))
+        if opened:
+            tries += [(start, whole, tuple(x for x in held if x[1] in opened)) for start, whole, held in held_at]
+        entries = self._entries
+        for start, whole, items in tries:
+            for needs_whole, idx in items:
+                if needs_whole and not whole:
+                    continue
+                rx, terms = entries[idx]
+                m = rx.match(text, start)
+                if m is not None:
+                    found.append((start, m.end(), m.group(0), terms))
+        for idx in opened:
+            if self._gated[idx]:  # no literal start to try it at: search the post
+                self._search(idx, text, found)
+
+    def _slowly(self, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
         if self._compiled_phrases is None:
             self._compiled_phrases = [(re.compile(t.regex, re.IGNORECASE), t) for t in self._phrase_terms]
-        return self._compiled_phrases
+        for rx, t in self._compiled_phrases:
+            for m in rx.finditer(text):
+                found.append((m.start(), m.end(), m.group(0), (t,)))
+        for idx in range(len(self._entries)):
+            if not any(idx in v for v in self._substring.values()) and idx not in self._always:
+                self._search(idx, text, found)
 
     def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
         """Every plain phrase in one Aho-Corasick pass, kept where it starts and ends a word.
@@ -331,26 +441,21 @@ class Matcher:
         squeezed: list[tuple[int, int]] = []  # (offset in the squeezed text, spaces removed before it)
         if "  " in lower:
             removed = 0
-            parts = []
-            pos = 0
             for m in _RUNS.finditer(lower):
-                parts.append(lower[pos:m.start() + 1])
-                removed += m.end() - m.start() - 1
-                pos = m.end()
-                squeezed.append((m.start() + 1 - (removed - (m.end() - m.start() - 1)), removed))
-            parts.append(lower[pos:])
-            lower = "".join(parts)
-        n = len(lower)
-        for last, (length, stars, terms_by_star) in self._automaton.iter(lower):
-            start = last - length + 1
-            if start > 0 and (_is_word(lower[start - 1]) or lower[start - 1] == "@"):
-                continue  # inside a word ("late" in "translate") or an @handle ("@FireTV")
-            end = last + 1
-            whole = end >= n or not _is_word(lower[end])
+                extra = m.end() - m.start() - 1
+                squeezed.append((m.start() + 1 - removed, removed + extra))
+                removed += extra
+            lower = _RUNS.sub(" ", lower)
+        bounded = " " + _PUNCT.sub(" ", lower.replace("@", "_"))  # "@" joins its handle: never matched
+        n = len(bounded)
+        for last, (length, stars, terms_by_star) in self._automaton.iter(bounded):
+            start = last - length  # in `lower`'s offsets (bounded has one leading space)
+            end = start + length
+            whole = last + 1 >= n or bounded[last + 1] == " "
             for star in stars:
                 if star:
                     e = end
-                    while e < n and _is_word(lower[e]):
+                    while e < n - 1 and _is_word(lower[e]):
                         e += 1  # `refund*` takes the rest of the word
                 elif whole:
                     e = end
@@ -358,19 +463,6 @@ class Matcher:
                     continue
                 s0, e0 = (_unsqueeze(squeezed, start), _unsqueeze(squeezed, e - 1) + 1) if squeezed else (start, e)
                 found.append((s0, e0, text[s0:e0], terms_by_star[star]))
-
-    def _triggered(self, tok: str) -> tuple[int, ...]:
-        """The entries a word may start, each once."""
-        out = dict.fromkeys(self._word.get(tok, ()))
-        n = len(tok)
-        prefix = self._prefix
-        for ln in self._prefix_lengths:
-            if ln > n:
-                break
-            hit = prefix.get(tok[:ln])
-            if hit:
-                out.update(dict.fromkeys(hit))
-        return tuple(out)
 
 
 def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]]) -> Found:

@@ -173,20 +173,23 @@ class ComplaintModel:
     blend: Blend = field(default_factory=Blend)
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._weights = {f: r[0] for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
+
+    def probability(self, feats: list[str]) -> float:
+        z = self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats)))
+        return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
+
+    def strongest(self, feats: list[str], k: int = 3) -> list[str]:
+        """The words present that pushed towards "complaint" most, strongest first."""
+        w = self._weights
+        pushing = sorted(((w[f], f) for f in feats if w.get(f, 0.0) > 0.3), reverse=True)
+        return [f for _, f in pushing[:k]]
+
     def complaint(self, text: str) -> tuple[float, list[str]]:
         """(probability of a complaint, the words present that pushed it up most, strongest first)."""
-        rows = self.head.rows
-        z = self.head.intercept[0]
-        pushing: list[tuple[float, str]] = []
-        for f in features(text):
-            row = rows.get(f)
-            if row is not None:
-                z += row[0]
-                if row[0] > 0.3:
-                    pushing.append((row[0], f))
-        p = 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
-        pushing.sort(reverse=True)
-        return p, [f for _, f in pushing]
+        feats = features(text)
+        return self.probability(feats), self.strongest(feats)
 
     def save(self, path: Path) -> None:
         doc = {

@@ -60,8 +60,10 @@ class Category:
 @dataclass(frozen=True, slots=True)
 class Signals:
     sentiment_points: float = 20
-    reproach_points: float = 10
-    harm_points: float = 15
+    complaint_base: float = 35
+    reproach_points: float = 8
+    reproach_max: float = 5
+    harm_points: float = 20
     reach_points_per_decade: float = 6
     reach_max: float = 20
     reach_min_followers: int = 2000

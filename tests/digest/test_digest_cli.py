@@ -1,6 +1,7 @@
 """`outreach-monitor digest --db FILE`: the three formats from a stored database, and clear errors."""
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -72,3 +73,16 @@ def test_bad_arguments_say_what_is_wrong(db, args, message) -> None:
 def test_needs_one_database(tmp_path) -> None:
     r = runner.invoke(app, ["digest", "--db", str(tmp_path / "missing.db")])
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_an_older_schema_is_reported_not_read(tmp_path) -> None:
+    path = tmp_path / "old.db"
+
+    async def old() -> None:
+        engine = create_engine(f"sqlite:///{path}")
+        await upgrade(engine, "0005")
+        await engine.dispose()
+
+    asyncio.run(old())  # the command runs its own event loop: this test is not a coroutine
+    r = runner.invoke(app, ["digest", "--db", str(path), "--format", "json"])
+    assert r.exit_code == 2 and "schema revision 0005" in r.output and "db upgrade" in r.output

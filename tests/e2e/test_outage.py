@@ -59,6 +59,9 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
         async with daemon.engine.connect() as conn:
             (opened,) = await inc.list_incidents(conn)
         assert (opened.service, opened.status, opened.public) == ("checkout", "investigating", True)
+        services = (await daemon.health())["services"]
+        assert services["checks"]["down"] == 1 and services["lease"] == "held"
+        assert [i["id"] for i in services["open_incidents"]] == [opened.id]
 
         health.set_mode("checkout", "up")
         await wait_for(stack, lambda: len(smtp.messages) >= 4 and len(health.hooks) >= 2, timeout=30,

@@ -96,3 +96,41 @@ async def test_recorder_writes_episodes_once_and_closes_them(engine) -> None:
     async with engine.connect() as conn:
         found = await events_between(conn, T + 10, T + 20)
     assert [(e.stream, e.kind) for e in found] == [("", "paused"), ("", "failing"), ("search:a", "failing")]
+
+
+# Over the real poller: the X connector (tweepy) against the sandbox X with injected faults, the
+# recorder observing after each tick as the daemon does (Daemon._record_coverage).
+from test_poller import SEARCH, Rig, rig, triage  # noqa: E402,F401  (the poller tests' rig and its fixtures)
+
+from connectors.x import snowflake_at  # noqa: E402
+from monitor.sandbox.core import Fault  # noqa: E402
+from monitor.storage.schema import cursors  # noqa: E402
+
+
+async def _tick_for(r: Rig, rec: CoverageRecorder, seconds: float) -> None:
+    end = r.clock.now + seconds
+    while r.clock.now < end:
+        await r.poller.poll()
+        rec.observe(r.poller.health, r.source.gaps)
+        await rec.flush()
+        r.clock.now += 1.0
+
+
+async def test_a_failing_stream_and_a_gap_over_the_real_poller(rig) -> None:  # noqa: F811
+    old = rig.clock.now - 9 * 86400  # older than the seven days X's recent search reaches back
+    async with rig.engine.begin() as conn:
+        await conn.execute(cursors.insert().values(source="x", stream=SEARCH, value=snowflake_at(old), updated_at=old))
+    rec = CoverageRecorder(rig.engine, "x", rig.clock)
+    await _tick_for(rig, rec, 30)
+    rig.world.faults.add("/2/tweets/search/recent", Fault("503", times=1000))
+    failed_from = rig.clock.now
+    await _tick_for(rig, rec, 300)
+    rig.world.faults.clear()
+    await _tick_for(rig, rec, 1000)
+    rows = await _rows(rig.engine)
+    # the gap once (not on every tick), then the failing stream (the source itself never failed)
+    assert [(s, k) for s, k, *_ in rows] == [(SEARCH, "gap"), (SEARCH, "failing")]
+    assert rows[0][2] == pytest.approx(old, abs=1) and rows[0][3] is not None
+    _, _, start, end = rows[1]
+    assert failed_from <= start < failed_from + 60 and end is not None and end > start
+

@@ -173,3 +173,32 @@ async def test_leased_steady_checks_skip_the_database_until_they_fail(engine) ->
         actions += [o.action for o in await t.apply([_r("api", False, clock)], leased=True)]
     assert actions == ["none", "none", "open"] and t._steady == set()
     t.forget()
+
+
+async def test_an_update_naming_a_host_is_held_and_the_team_told(engine) -> None:
+    from monitor.notify_jobs import Notifier
+    from outreach.notices import Subscriber
+    from outreach.templates import Templates
+
+    clock = ManualClock()
+    n = Notifier(engine, [Subscriber("ana@example.net", "email")], Templates(forbidden=["checkout-api"]),
+                 {"checkout": "Checkout"}, "Acme", "https://status.acme.test", 0, 1800, clock=clock,
+                 slack_channel="#incidents")
+    async with engine.begin() as conn:
+        opened, _ = await inc.open_incident(conn, service="checkout", title="Checkout errors", by="person:ana",
+                                            message="We are looking into checkout errors.", now=clock(),
+                                            slack_channel="#incidents")
+    assert await n.run() == 1
+    async with engine.begin() as conn:
+        await inc.update_incident(conn, opened.id, status="identified", message="Restarted lb-3.prod.internal",
+                                  by="person:ana", now=clock(), slack_channel="#incidents")
+    clock.advance(10)
+    assert await n.run() == 1 and await n.run() == 0
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(outbox.c.key, outbox.c.kind).order_by(outbox.c.id))).all()
+    assert [k for _, k in rows].count("email.notice") == 1  # the first notice only
+    assert rows[-1].key.startswith(f"incident:{opened.id}:held:")
+    async with engine.begin() as conn:
+        await inc.update_incident(conn, opened.id, status="monitoring", message="A fix is in place.",
+                                  by="person:ana", now=clock(), slack_channel="#incidents")
+    assert await n.run() == 1  # the corrected update goes out

@@ -121,3 +121,34 @@ async def test_posted_delays_tell_each_customer_once_per_version(intake, engine)
     assert first["subject"] == "Delivery is running late in north"
     assert "order A-100" in first["text"] and "about 90 minutes" in first["text"]
     assert "Tuesday 01 December, 18:00 UTC" in update["text"]
+
+
+async def test_statuspage_webhooks_from_the_fixtures(engine) -> None:
+    from pathlib import Path
+
+    fixtures = Path(__file__).parents[2] / ".." / "shared" / "fixtures"
+    clock = ManualClock()
+    tracker = Tracker(engine, SERVICES, "#incidents", clock=clock)
+    it = Intake(SECRET, tracker, None, set(), clock=clock, statuspages={"cloud": {"API": "checkout"}})
+    server = Server(it.app())
+    await server.start()
+    try:
+        update = (fixtures / "statuspage_webhook_component_update.json").read_bytes()
+        # Statuspage cannot send headers: the secret may come in the URL
+        status, text = await _post(f"{server.url}/statuspage/cloud?secret={SECRET}", update, {})
+        assert status == 200 and json.loads(text) == {"readings": 1, "actions": ["open"]}
+        status, text = await _post(f"{server.url}/statuspage/cloud?secret={SECRET}",
+                                   (fixtures / "statuspage_webhook_incident.json").read_bytes(), {})
+        assert status == 200 and json.loads(text) == {"readings": 1, "actions": []}  # still partial outage
+        assert (await _post(f"{server.url}/statuspage/cloud?secret=nope", update, {}))[0] == 401
+        assert (await _post(f"{server.url}/statuspage/other?secret={SECRET}", update, {}))[0] == 404
+        assert (await _post(f"{server.url}/statuspage/cloud?secret={SECRET}", b'{"page": {}}', {}))[0] == 400
+        fixed = json.loads(update)
+        fixed["component"]["status"] = "operational"
+        status, text = await _post(f"{server.url}/statuspage/cloud?secret={SECRET}", json.dumps(fixed).encode(), {})
+        assert json.loads(text)["actions"] == ["resolve"]
+    finally:
+        await server.stop()
+    async with engine.connect() as conn:
+        (i,) = await inc.list_incidents(conn)
+    assert (i.service, i.status) == ("checkout", "resolved")

@@ -91,3 +91,22 @@ def test_installed_command_works_offline_with_no_config():
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["id"] == 7 and out["category"] == "security" and out["urgency"] in {"high", "critical"}
+
+
+def test_the_contract_reads_in_chunks_and_answers_each_chunk_at_once():
+    import io
+
+    from monitor.triage import contract, load_triage
+
+    lines = b"".join(json.dumps({"id": i, "text": f"order {i} never arrived"}).encode() + b"\n" for i in range(50))
+    lines += b"\n" + b"not json\n" + b'{"id": 99, "text": "thanks!"}'  # a blank line, a bad one, no final newline
+    src = io.BytesIO(lines)
+    writes: list[bytes] = []
+    problems: list[str] = []
+    chunks = iter([lines[:37], lines[37:300], lines[300:]])  # lines cut in the middle, as pipes deliver them
+    bad = contract.run(load_triage(), lambda size: next(chunks, b""), writes.append, report=problems.append)
+    out = [json.loads(x) for x in b"".join(writes).splitlines()]
+    assert [o["id"] for o in out] == [*range(50), 99]
+    assert bad == 1 and problems == ["line 52: not valid JSON (Expecting value at column 1)"]
+    assert len(writes) == 3  # one write per chunk that completed lines, not one per line
+    assert src.read(0) == b""

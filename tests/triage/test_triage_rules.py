@@ -150,3 +150,45 @@ def test_same_words_under_two_categories_credit_both():
 def test_text_whose_lowercase_changes_length_still_matches():
     r = _rules({"phrases": ["down"]})
     assert r.matches("İstanbul office: the site is down")[0] == {"outage": 1.0}
+
+
+def test_phrases_across_several_spaces_map_back_to_the_post():
+    r = load_rules()
+    text = "@brand   I was CHARGED   twice"
+    found = r.matches(text)
+    assert found.quoted["billing"][0] == "CHARGED twice"
+
+
+def test_words_inside_an_at_handle_are_not_matched():
+    r = load_rules()
+    assert r.matches("@FireTVSupport @SmokeHouse hello").danger == []
+    assert r.matches("a fire in the kitchen, help").danger
+
+
+@pytest.mark.parametrize("regex,forms", [
+    (r"(?:not|never) (?:the )?bad", ["never bad", "never the bad", "not bad", "not the bad"]),
+    (r"\bcan'?t\b", ["can't", "cant"]),
+    (r"\bauthori[sz]e\b", ["authorise", "authorize"]),
+    (r"\d+ hours late", None),
+    (r"smok\w*", None),
+])
+def test_simple_patterns_expand_into_phrases(regex, forms):
+    from monitor.triage.matcher import expand
+
+    assert expand(regex) == forms
+
+
+def test_a_gated_pattern_waits_for_its_rare_word():
+    from monitor.triage.matcher import required_starts
+
+    assert required_starts(r"\b(?:a|the) fire (?:in|at)\b") == {("fire", True)}
+    assert required_starts(r"\b(?:you|the) (?:are|is)\b") is None  # only common words: no gate
+    r = load_rules()
+    assert r.matches("there was a fire in the store").danger
+
+
+def test_a_long_post_full_of_matches_settles_in_one_pass():
+    # the overlap check used to compare every pair: 4,000 matches took seconds; now a sort
+    r = load_rules()
+    found = r.matches("not down anymore, you charged me twice! " * 400)
+    assert found.evidence["billing"] > 0 and found.negations == 400

@@ -14,10 +14,12 @@ def triage() -> Triage:
     return load_triage()
 
 
-# text, author, expected urgency (or a set), category, complaint, actionable, a reason that must appear
+# text, author, expected urgency (or a set), category, complaint, actionable, a reason that must appear.
+# Urgency follows reproach and harm (issue 13): one outage report without reproach is normal; many
+# of them are the complaint spike detector's business.
 CASES = [
     ("My account was hacked and someone bought things with my card", None, {"high", "critical"}, "security", True, True, "security"),
-    ("The app is down again, I can't log in", None, {"high", "critical"}, "outage", True, True, "outage"),
+    ("The app is down again, I can't log in", None, {"normal", "high"}, "outage", True, True, "outage"),
     ("the site is not down anymore", None, {"low"}, "other", False, False, None),
     ("You charged me twice for one order, I want a refund", None, {"normal", "high"}, "billing", True, True, "billing"),
     ("I was double charged and nobody answers", None, {"normal", "high"}, "billing", True, True, "'double charged'"),
@@ -37,9 +39,9 @@ CASES = [
     ("This is the most awful, disgusting, hateful experience", None, {"normal", "high"}, "complaint", True, True, "tone"),
     # other industries: banking, telecoms, retail, apps
     ("two transactions on my statement I did not make, please block my card", None, {"high", "critical"}, "security", True, True, "security"),
-    ("no signal in Leeds since this morning, is there an outage?", None, {"high", "critical"}, "outage", True, True, "outage"),
+    ("no signal in Leeds since this morning, is there an outage?", None, {"normal", "high"}, "outage", True, True, "outage"),
     ("ordered a sofa 3 weeks ago, the delivery slot was missed twice", None, {"normal", "high"}, "delivery", True, True, "delivery"),
-    ("the latest update keeps crashing, cannot open the app", None, {"high", "critical"}, "outage", True, True, "'keeps crashing'"),
+    ("the latest update keeps crashing, cannot open the app", None, {"normal", "high"}, "outage", True, True, "'keeps crashing'"),
     ("how do I set up a standing order?", None, {"normal"}, "question", False, True, "question"),
     ("thinking of porting my number to another network", None, {"normal", "high"}, "churn", True, True, "churn"),
     ("I was charged an overdraft fee even though my salary landed yesterday", None, {"normal", "high"}, "billing", True, True, "billing"),
