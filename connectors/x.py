@@ -77,7 +77,7 @@ TWEPOCH_MS = 1288834974657  # X's snowflake epoch
 QUERY_MAX = 512  # X's limit for a recent-search query on the Basic and Pro tiers
 STREAM_NAME_MAX = 120  # stored in columns of 128 characters (cursors.stream, mentions.stream)
 
-Endpoint = Literal["search", "mentions", "users", "me", "tweets"]
+Endpoint = Literal["search", "mentions", "users", "me", "tweets", "dm"]
 
 
 def _fits(query: str) -> str:
@@ -392,6 +392,20 @@ class XSource:
             return found
         try:
             return str(body["data"]["id"])
+        except (KeyError, TypeError) as e:
+            raise _translate(e) from e
+
+    async def send_dm(self, user_id: str, text: str, *, key: str = "") -> str:
+        """A direct message from the brand account to `user_id` (a private hand-off); returns its event id.
+
+        X has no idempotency key: the caller sends a hand-off DM at most once per thread (its outbox
+        key), and a DM is not looked up again after a crash — a second copy of a hand-off note is
+        the lesser harm than none.
+        """
+        body = await self._call("dm", lambda c: c.create_direct_message(
+            participant_id=user_id, text=text, user_auth=self.cfg.oauth1), user=True)
+        try:
+            return str(body["data"]["dm_event_id"])
         except (KeyError, TypeError) as e:
             raise _translate(e) from e
 

@@ -16,8 +16,8 @@ from monitor import switches
 from monitor.config import Config
 from monitor.ticket_lifecycle import SweepResult, sweep
 from outreach.replies import Voice
+from outreach.reply_delivery import DM_KIND, DmDelivery, ReplyDelivery
 from outreach.reply_delivery import KIND as REPLY_KIND
-from outreach.reply_delivery import ReplyDelivery
 from outreach.reply_templates import Templates
 
 
@@ -27,6 +27,7 @@ class Care:
     engine: AsyncEngine
     voice: Voice
     delivery: ReplyDelivery
+    dm: DmDelivery
 
     @property
     def ticket_window(self) -> float:
@@ -47,7 +48,7 @@ def build_care(cfg: Config, engine: AsyncEngine, sources: Mapping[str, Any], *,
     repliers = {name: s for name, s in sources.items() if callable(getattr(s, "reply", None))}
     delivery = ReplyDelivery(engine, rc, repliers, paused=switches.replies_paused, clock=clock,
                              min_interval=rc.min_interval)
-    return Care(cfg, engine, voice, delivery)
+    return Care(cfg, engine, voice, delivery, DmDelivery(delivery, templates, brand=cfg.brand.name))
 
 
-__all__ = ["REPLY_KIND", "Care", "build_care"]
+__all__ = ["DM_KIND", "REPLY_KIND", "Care", "build_care"]

@@ -276,4 +276,7 @@ def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Confi
         value = getattr(cfg.triage, name)
         if value is not None and not value.is_absolute():
             setattr(cfg.triage, name, base / value)
+    replies = cfg.tickets.replies
+    if replies.templates is not None and not replies.templates.is_absolute():
+        replies.templates = base / replies.templates
     return cfg

@@ -31,7 +31,7 @@ from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
 from monitor import coverage, lanes, leases, outbox
 from monitor.budget import planner_for
-from monitor.care import REPLY_KIND, build_care
+from monitor.care import DM_KIND, REPLY_KIND, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.digest.competitors import listen_only_streams, with_competitor_queries
@@ -126,6 +126,7 @@ class Daemon:
         # tickets and public replies (monitor/care.py): decided at ingest, sent by the outbox, swept on a timer
         self.care = build_care(cfg, self.engine, self.sources, clock=self.clock)
         handlers.setdefault(REPLY_KIND, self.care.delivery)
+        handlers.setdefault(DM_KIND, self.care.dm)
         policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
 
         if listen_only := listen_only_streams(cfg):  # competitors' posts: stored, never ticketed or alerted

@@ -32,6 +32,7 @@ from outreach.policy import Candidate, History, ReplyConfig, decide
 from outreach.reply_templates import Context, Templates
 
 KIND = "outreach.reply"  # the outbox kind that posts a reply (outreach/reply_delivery.py)
+DM_KIND = "outreach.dm"  # the private hand-off's direct message, sent with an approved private reply
 SLACK_KIND = "slack.message"
 # the Slack buttons (alerts/ handles the clicks and calls approve / edit / skip below)
 ACTION_APPROVE, ACTION_EDIT, ACTION_SKIP = "reply_approve", "reply_edit", "reply_skip"
@@ -106,9 +107,14 @@ def draft_message(reply_id: int, ticket_id: int, text: str, status: str, reason:
     return {"text": f"{head}: {text}", "blocks": blocks}
 
 
-def reply_effect(source: str, key: str, reply_id: int, priority: int, ticket_id: int) -> NewEffect:
-    return NewEffect(outbox_key(key), KIND, source, {"reply_id": reply_id}, priority=priority, lane=lane(source),
-                     about=f"ticket:{ticket_id}")
+def reply_effects(source: str, key: str, reply_id: int, priority: int, ticket_id: int, *, dm: bool) -> list[NewEffect]:
+    """The public reply, and for a hand-off by DM the direct message too (both keyed by the thread)."""
+    out = [NewEffect(outbox_key(key), KIND, source, {"reply_id": reply_id}, priority=priority, lane=lane(source),
+                     about=f"ticket:{ticket_id}")]
+    if dm:
+        out.append(NewEffect(f"dm:{key}", DM_KIND, source, {"reply_id": reply_id}, priority=priority,
+                             lane=f"outreach-dm:{source}", about=f"ticket:{ticket_id}"))
+    return out
 
 
 async def plan(conn: AsyncConnection, voice: Voice, posts: Sequence[tuple[int, Mention, Verdict, int]], *,
@@ -164,7 +170,7 @@ async def plan(conn: AsyncConnection, voice: Voice, posts: Sequence[tuple[int, M
         counts[status] += 1
         effects = []
         if status == "approved":
-            effects.append(reply_effect(m.source, key, rid, PRIORITY.get(v.urgency, 2), ticket_id))
+            effects += reply_effects(m.source, key, rid, PRIORITY.get(v.urgency, 2), ticket_id, dm=handoff == "dm")
         channel = _channel(voice.channels, v.urgency)
         if channel:
             effects.append(NewEffect(f"slack.reply:{rid}", SLACK_KIND, channel,
@@ -242,9 +248,10 @@ async def approve(engine: AsyncEngine, reply_id: int, by: str, *, now: float | N
                                          outbox_key=outbox_key(r.thread_key)))
         if res.rowcount != 1:  # someone else decided between our read and our write
             return Outcome(False, f"Reply {reply_id} was decided by someone else just now.")
-        urgency = (await conn.execute(select(tickets.c.urgency).where(tickets.c.id == r.ticket_id))).scalar()
-        await enqueue(conn, [reply_effect(r.source, r.thread_key, r.id, PRIORITY.get(urgency or "normal", 2),
-                                          r.ticket_id)], now=now)
+        t = (await conn.execute(select(tickets.c.urgency, tickets.c.handoff).where(tickets.c.id == r.ticket_id))).first()
+        urgency, handoff = (t.urgency, t.handoff) if t is not None else (None, None)
+        await enqueue(conn, reply_effects(r.source, r.thread_key, r.id, PRIORITY.get(urgency or "normal", 2),
+                                          r.ticket_id, dm=bool(r.private) and handoff == "dm"), now=now)
         await conn.execute(insert_for(conn, ticket_events).values(
             ticket_id=r.ticket_id, kind="reply_approved", at=now, ref=str(reply_id), detail=f"by {by}"[:200]))
     return Outcome(True, f"Reply {reply_id} approved by {by}; it will be posted (ticket #{r.ticket_id}).")
@@ -282,6 +289,9 @@ async def skip(engine: AsyncEngine, reply_id: int, by: str, *, now: float | None
             return Outcome(r.status == "skipped", _not_waiting(r))
         if r.status == "approved":
             # only a row nobody is sending right now may be taken back; one in flight is past stopping
+            await conn.execute(update(outbox).where(outbox.c.key == f"dm:{r.thread_key}", outbox.c.status == "pending",
+                                                    outbox.c.in_doubt.is_(False), outbox.c.claimed_by.is_(None))
+                               .values(status="dropped"))
             res = await conn.execute(update(outbox).where(outbox.c.key == outbox_key(r.thread_key),
                                                           outbox.c.status == "pending", outbox.c.in_doubt.is_(False),
                                                           outbox.c.claimed_by.is_(None))

@@ -30,8 +30,10 @@ from monitor.storage.dialect import insert_for
 from monitor.storage.schema import mentions, replies, spend
 from outreach import replies as reply_store
 from outreach.policy import HOUR, ReplyConfig, gate
+from outreach.reply_templates import Context, Templates
 
 KIND = reply_store.KIND
+DM_KIND = reply_store.DM_KIND
 POOL = {"x": "tweets", "reddit": "comment"}  # what a reply spends, by connector type
 
 
@@ -111,13 +113,58 @@ class ReplyDelivery:
         if m is None:
             raise PermanentFailure(f"the post reply {r.id} answers is no longer stored")
         to = Mention(source=m.source, external_id=m.external_id, text="", conversation_id=m.conversation_id,
-                     author=Author(m.author_id, m.author_username), created_at=datetime.fromtimestamp(m.created_at, UTC))
+                     author=Author(m.author_id, m.author_username, m.author_name), created_at=datetime.fromtimestamp(m.created_at, UTC))
         return r, to
 
     async def _charge(self, source: str, what: str, now: float, *, pool: str) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(insert_for(conn, spend).values(
                 source=source, pool=pool, requests=1, at=now, what=what[:200]))
+
+
+class DmDelivery:
+    """The private hand-off's direct message (kind "outreach.dm"), written from the `dm` template.
+
+    Held by the same kill switch and quiet hours as public replies (it is the brand speaking). X has
+    no idempotency key and no cheap way to find a DM again, so `reconcile` cannot prove a DM in
+    doubt landed: it is sent again (a repeated hand-off note, never a lost one).
+    """
+
+    kind = DM_KIND
+
+    def __init__(self, replies: ReplyDelivery, templates: Templates, *, brand: str = "") -> None:
+        self.replies = replies
+        self.templates = templates
+        self.brand = brand
+
+    @property
+    def min_interval(self) -> float:
+        return self.replies.min_interval
+
+    async def deliver(self, item: OutboxItem) -> str:
+        rd = self.replies
+        r, to = await rd._load(item)
+        if r.status not in ("approved", "sent"):
+            raise PermanentFailure(f"reply {r.id} is {r.status}: its direct message is not sent")
+        now = rd.clock()
+        wait = gate(now=now, paused=await rd.paused(rd.engine), sent_last_hour=[], cfg=rd.cfg)
+        if wait is not None:
+            raise RetryLater(f"direct message held: {wait[1]}", retry_after=wait[0], counts=False, scope="lane")
+        replier = rd._replier(r.source)
+        send = getattr(replier, "send_dm", None)
+        if send is None:
+            raise PermanentFailure(f"source {r.source!r} cannot send direct messages")
+        ctx = Context.of(username=to.author.username, display_name=to.author.name, ticket_id=r.ticket_id,
+                         brand=self.brand)
+        text = self.templates.render("dm", r.lang, ctx, source=r.source)
+        await rd._charge(r.source, item.key, now, pool="dm")
+        try:
+            return str(await send(to.author.id, text, key=item.key))
+        except SourceError as e:
+            raise _translate(e) from e
+
+    async def reconcile(self, item: OutboxItem) -> str | None:
+        return None
 
 
 def _translate(e: SourceError) -> Exception:

@@ -43,6 +43,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "user_by_username": 300,
     "users_me": 75,
     "create_tweet": 200,
+    "dm_create": 200,  # POST /2/dm_conversations/with/:participant_id/messages (per user, 15 min)
 }
 
 _TWEET_FIELDS = {
@@ -144,6 +145,8 @@ class XWorld:
         self.users: dict[str, User] = {}
         self.tweets: dict[str, Tweet] = {}
         self.outages: list[Outage] = []
+        self.dms: list[dict[str, str]] = []  # direct messages sent: {"id", "from", "to", "text"}
+        self.closed_dms: set[str] = set()  # user ids that accept no DMs from accounts they don't follow
         self.token_expiries: list[tuple[float, str]] = []  # (at, token): revoked once the clock passes
         self.recorder = Recorder()
         self.faults = Faults()
@@ -719,5 +722,28 @@ def make_x_app(world: XWorld) -> web.Application:
     app.router.add_get("/2/users/me", users_me)
     app.router.add_get("/2/users/by/username/{username}", user_by_username)
     app.router.add_get("/2/users/{id}/mentions", mentions)
+    @endpoint("dm_create", user_context=True)
+    async def dm_create(request: web.Request, user: User | None) -> tuple[dict[str, Any], int]:
+        """X's "send a DM to a participant": 201 with the conversation and event ids."""
+        assert user is not None
+        to = request.match_info["participant_id"]
+        try:
+            payload = await request.json()
+        except ValueError:
+            raise _Reject(_problem(400, "Invalid Request", "Request body is not valid JSON",
+                                   "https://api.twitter.com/2/problems/invalid-request"), 400)
+        text = payload.get("text") if isinstance(payload, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise _Reject(_invalid("text", "", "The `text` field is required"), 400)
+        if to not in world.users:
+            raise _Reject(_invalid("participant_id", to, f"Could not find user with id: [{to}]."), 400)
+        if to in world.closed_dms:
+            raise _Reject(_problem(403, "Forbidden", "You cannot send messages to this user."), 403)
+        event = world._snowflake(world.clock())
+        conv = "-".join(sorted([user.id, to]))
+        world.dms.append({"id": event, "from": user.id, "to": to, "text": text})
+        return {"data": {"dm_conversation_id": conv, "dm_event_id": event}}, 201
+
     app.router.add_post("/2/tweets", create_tweet)
+    app.router.add_post("/2/dm_conversations/with/{participant_id}/messages", dm_create)
     return app

@@ -18,7 +18,7 @@ from monitor.sandbox.x_api import XWorld, make_x_app
 from monitor.storage.schema import replies
 from outreach.policy import ReplyConfig
 from outreach.replies import Voice
-from outreach.reply_delivery import KIND, ReplyDelivery
+from outreach.reply_delivery import DM_KIND, KIND, DmDelivery, ReplyDelivery
 from outreach.reply_templates import Templates
 
 BEARER, BRAND_TOKEN = "sandbox-bearer", "acme-user-token"
@@ -73,7 +73,8 @@ class ReplyEnv:
 
         handler = ReplyDelivery(self.engine, self.cfg, {"x": self.source}, paused=paused, clock=self.clock,
                                 min_interval=0)
-        return Dispatcher(self.engine, {KIND: handler}, worker="w", clock=self.clock, base_backoff=1)
+        dm = DmDelivery(handler, self.templates, brand="Acme")
+        return Dispatcher(self.engine, {KIND: handler, DM_KIND: dm}, worker="w", clock=self.clock, base_backoff=1)
 
     async def dispatch(self) -> None:
         d = self.dispatcher()

@@ -101,3 +101,25 @@ async def test_auto_reply_waits_out_the_pause_and_quiet_hours(env: ReplyEnv) -> 
     assert len(env.brand_posts()) == 1
     (r,) = await env.replies()
     assert r.status == "sent" and r.decided_by == "policy"
+
+
+async def test_billing_handed_off_by_direct_message_where_configured(env: ReplyEnv) -> None:
+    env.cfg = CFG.model_copy(update={"dm_sources": ["x"]})
+    complaint = env.say("hana", "billing I was charged twice, card ending 4242", name="Hana Ito")
+    await env.ingest(complaint)
+    (r,) = await env.replies()
+    assert r.private and "sent you a direct message" in r.text and "4242" not in r.text
+    await env.dispatch()
+    assert env.world.dms == [] and env.brand_posts() == []  # nothing before approval
+    assert (await desk.approve(env.engine, r.id, "U_ANN", now=env.clock())).ok
+    await env.dispatch()
+    await env.dispatch()
+    (dm,) = env.world.dms
+    assert dm["to"] == complaint.author.id and dm["from"] == env.brand.id
+    assert dm["text"].startswith("Hi Hana, this is Acme") and "4242" not in dm["text"]
+    (posted,) = env.brand_posts()
+    assert posted.reply_to == complaint.external_id
+    async with env.engine.connect() as conn:
+        t = (await conn.execute(select(tickets))).one()
+        pools = sorted(p for (p,) in await conn.execute(select(spend.c.pool)))
+    assert t.handoff == "dm" and pools == ["dm", "tweets"]
