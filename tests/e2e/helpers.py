@@ -16,7 +16,7 @@ BACKSTOP_S = 0.5
 
 
 async def wait_for(
-    stack: SandboxStack, cond: Callable[[], Awaitable[bool] | bool], *, timeout: float = 20.0, what: str = ""
+    stack: SandboxStack, cond: Callable[[], Awaitable[bool] | bool], *, timeout: float = 30.0, what: str = ""
 ) -> None:
     deadline = time.monotonic() + timeout
     while True:
