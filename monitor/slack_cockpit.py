@@ -272,13 +272,15 @@ class SlackCockpit:
         if not await leases.acquire(self.engine, ESCALATION_LEASE, self.instance, ttl=ttl, now=now):
             return 0
         h = ticket_handling.c
+        # the ticket's own urgency now (relabels, more urgent follow-ups), timed from when it became critical
+        critical_since = func.coalesce(tickets.c.critical_since, tickets.c.opened_at).label("critical_since")
         async with self.engine.begin() as conn:
             due = (await conn.execute(
-                select(tickets.c.id, tickets.c.status, tickets.c.urgency, tickets.c.opened_at, h.claimed_by,
+                select(tickets.c.id, tickets.c.status, tickets.c.urgency, critical_since, h.claimed_by,
                        h.acknowledged_by, h.escalation_level)
                 .select_from(tickets.outerjoin(ticket_handling, h.ticket_id == tickets.c.id))
                 .where(tickets.c.status == "open", tickets.c.urgency == "critical",
-                       tickets.c.opened_at <= now - self.rule.reannounce_after_s,
+                       critical_since <= now - self.rule.reannounce_after_s,
                        and_(h.acknowledged_by.is_(None), h.claimed_by.is_(None)) | h.ticket_id.is_(None))
                 .limit(200))).all()
             for r in due:
@@ -289,7 +291,7 @@ class SlackCockpit:
         for r in due:
             state = Handling(ticket_id=r.id, status=r.status, claimed_by=r.claimed_by,
                              acknowledged_by=r.acknowledged_by, escalation_level=r.escalation_level or 0)
-            level = escalation_due(state, urgency=r.urgency, opened_at=r.opened_at, now=now, rule=self.rule)
+            level = escalation_due(state, urgency=r.urgency, critical_since=r.critical_since, now=now, rule=self.rule)
             if level is not None and await self.cockpit.escalate_by_time(
                     r.id, level, expected_level=state.escalation_level):
                 raised += 1
