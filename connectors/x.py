@@ -395,6 +395,36 @@ class XSource:
         except (KeyError, TypeError) as e:
             raise _translate(e) from e
 
+    async def post_status(self, text: str, *, key: str = "") -> str:
+        """Post `text` on the brand's timeline (an incident's status post); returns the post's id.
+
+        X has no idempotency key: when it refuses the text as a duplicate, an earlier attempt landed
+        and that post's id is returned instead.
+        """
+        try:
+            body = await self._call("tweets", lambda c: c.create_tweet(text=text, user_auth=self.cfg.oauth1),
+                                    user=True)
+        except DuplicatePost:
+            found = await self.find_status(text)
+            if found is None:
+                raise
+            return found
+        try:
+            return str(body["data"]["id"])
+        except (KeyError, TypeError) as e:
+            raise _translate(e) from e
+
+    async def find_status(self, text: str) -> str | None:
+        """Our post with exactly this text, if one landed (for an outbox row in doubt). Recent search: seven days."""
+        me = await self._my_username()
+        body = await self._call("search", lambda c: c.search_recent_tweets(
+            f"from:{me} -is:reply", max_results=100, tweet_fields=["referenced_tweets"]))
+        wanted = " ".join(text.split())
+        for t in body.get("data") or []:
+            if " ".join(str(t.get("text", "")).split()) == wanted:
+                return str(t["id"])
+        return None
+
     async def send_dm(self, user_id: str, text: str, *, key: str = "") -> str:
         """A direct message from the brand account to `user_id` (a private hand-off); returns its event id.
 
