@@ -53,6 +53,7 @@ class HealthRunner:
     intake_port: int | None = None
     spikes: Any = None  # monitor.spikes.SpikeDetector, when there are services
     acks: Any = None  # outreach.incident_replies.IncidentAcks: answers the complainers of public incidents
+    status_posts: Any = None  # outreach.status_posts.StatusPosts: the X status post, held for approval
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
@@ -238,6 +239,11 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
         from outreach.incident_replies import attach_acks
 
         attach_acks(runner, cfg, daemon.care.voice, forbidden_words(cfg))
+        from outreach.status_posts import attach_status_posts
+        from outreach.templates import Templates
+
+        attach_status_posts(runner, cfg, daemon.care.delivery.repliers,
+                            Templates(cfg.incidents.templates, forbidden=forbidden_words(cfg)))
     if not runner.active:
         await runner.close()
         return None

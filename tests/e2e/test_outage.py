@@ -30,6 +30,11 @@ async def world():
     await server.stop()
 
 
+async def _timeline(daemon: Daemon, incident_id: int) -> list:
+    async with daemon.engine.connect() as conn:
+        return await inc.timeline(conn, incident_id)
+
+
 def outage_config(stack, world: HealthWorld, smtp: SandboxSMTP, db_url: str) -> dict:
     base = world.url  # type: ignore[attr-defined]
     return stack.config(brand="acme", db_url=db_url, x_interval=30, slack_min_interval=0, overrides={
@@ -63,6 +68,12 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
         assert services["checks"]["down"] == 1 and services["lease"] == "held"
         assert [i["id"] for i in services["open_incidents"]] == [opened.id]
 
+        # a teammate acknowledges from the incident's first message (twice: a double click does one thing)
+        await wait_for(stack, lambda: stack.slack.socket.connected.is_set(), what="the cockpit on Socket Mode")
+        (root,) = stack.slack.messages("#incidents")
+        for _ in range(2):
+            await stack.slack.socket.click("U0ANN", "#incidents", root["ts"], "incident_ack")
+
         health.set_mode("checkout", "up")
         await wait_for(stack, lambda: len(smtp.messages) >= 4 and len(health.hooks) >= 2, timeout=30,
                        what="the all-clear")
@@ -71,7 +82,8 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
             state = (await conn.execute(select(alert_states))).mappings().one()
         assert done is not None and done.status == "resolved"
         assert (state["status"], state["triggered"]) == ("up", False)
-        await wait_for(stack, lambda: len(stack.slack.messages("#incidents")) >= 2, what="the Slack thread")
+        await wait_for(stack, lambda: len(stack.slack.messages("#incidents")) >= 3, what="the Slack thread")
+        steps = [(u.status, u.by) for u in await _timeline(daemon, opened.id)]
     finally:
         await daemon.stop()
 
@@ -88,9 +100,12 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
     assert [h["incident"]["status"] for h in hooks] == ["investigating", "resolved"]
     assert hooks[0]["incident"]["components"][0] == {"name": "Checkout", "status": "partial_outage"}
 
+    assert steps == [("investigating", "check:checkout-health"), ("investigating", "slack:U0ANN"),
+                     ("resolved", "check:checkout-health")]
     slack = stack.slack.messages("#incidents")
-    assert len(slack) == 2 and "Incident #1" in str(slack[0]["blocks"]) and "resolved" in slack[1]["text"]
-    assert slack[1]["thread_ts"] == slack[0]["ts"]  # one thread per incident
+    assert len(slack) == 3 and "Incident #1" in str(slack[0]["blocks"]) and "resolved" in slack[2]["text"]
+    assert "acknowledged in Slack" in slack[1]["text"]
+    assert slack[1]["thread_ts"] == slack[2]["thread_ts"] == slack[0]["ts"]  # one thread per incident
     assert "checkout-health" in str(slack[0]["blocks"])  # the team does see which check failed
 
 
