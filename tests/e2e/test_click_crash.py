@@ -38,10 +38,16 @@ def _card(stack: SandboxStack, channel: str, ts: str) -> str:
     return msg["blocks"][1]["elements"][0]["text"]
 
 
-async def _ready(daemon: DaemonProcess) -> DaemonProcess:
+async def _ready(daemon: DaemonProcess) -> None:
     await daemon.start()
     await daemon.wait_event("cockpit.socket_mode_up")  # its buttons are live
-    return daemon
+
+
+async def _the_alert(stack: SandboxStack, daemon: DaemonProcess) -> dict:
+    await _ready(daemon)
+    await wait_for(stack, lambda: len(stack.slack.all_messages()) == 1, what="the alert")
+    (alert,) = stack.slack.all_messages()
+    return alert
 
 
 async def _alerted(tmp_path: Path) -> tuple[SandboxStack, Path, str]:
@@ -72,9 +78,7 @@ async def test_killed_between_the_click_and_the_message_update(tmp_path) -> None
     stack, path, db_url = await _alerted(tmp_path)
     try:
         async with DaemonProcess(path, name="first life") as first:
-            await _ready(first)
-            await wait_for(stack, lambda: len(stack.slack.all_messages()) == 1, what="the alert")
-            (alert,) = stack.slack.all_messages()
+            alert = await _the_alert(stack, first)
 
             def kill_on_update(rec: Recorded) -> None:
                 if rec.path == UPDATE and first.running:
@@ -105,9 +109,7 @@ async def test_killed_after_the_claim_committed_but_before_its_ack(tmp_path) -> 
     stack, path, db_url = await _alerted(tmp_path)
     try:
         async with DaemonProcess(path, name="first life") as first:
-            await _ready(first)
-            await wait_for(stack, lambda: len(stack.slack.all_messages()) == 1, what="the alert")
-            (alert,) = stack.slack.all_messages()
+            alert = await _the_alert(stack, first)
             lift = stack.slack.faults.hold(UPDATE, Fault("drop"))  # whatever it sends after its ack is lost
 
             def kill_on_ack(envelope: Envelope) -> bool:

@@ -22,11 +22,12 @@ def _cockpit(engine, clock, instance="d1") -> SlackCockpit:
     return SlackCockpit(cfg.slack, engine, instance=instance, clock=clock)
 
 
-async def _critical(engine) -> int:
-    mid = await _mention(engine, "900", urgency="critical")
+async def _critical(engine, eid: str = "900", urgency: str = "critical") -> int:
+    """A ticket's mention of `urgency`, alerted in #care-urgent."""
+    mid = await _mention(engine, eid, urgency=urgency)
     async with engine.begin() as conn:
         tid = (await conn.execute(select(mentions.c.ticket_id).where(mentions.c.id == mid))).scalar_one()
-        await enqueue(conn, [NewEffect("slack.mention:x:900", "slack.mention", "#care-urgent", {"mention_id": mid},
+        await enqueue(conn, [NewEffect(f"slack.mention:x:{eid}", "slack.mention", "#care-urgent", {"mention_id": mid},
                                        about=f"ticket:{tid}")], now=NOW)
     return mid
 
@@ -75,11 +76,7 @@ async def test_two_daemons_escalate_once(engine) -> None:
 
 
 async def test_a_ticket_relabelled_critical_escalates_from_the_relabel_with_its_urgency_now(engine) -> None:
-    mid = await _mention(engine, "901", urgency="high")
-    async with engine.begin() as conn:
-        tid = (await conn.execute(select(mentions.c.ticket_id).where(mentions.c.id == mid))).scalar_one()
-        await enqueue(conn, [NewEffect("slack.mention:x:901", "slack.mention", "#care-urgent", {"mention_id": mid},
-                                       about=f"ticket:{tid}")], now=NOW)
+    mid = await _critical(engine, "901", urgency="high")
     clock = ManualClock(NOW + 3600)
     cockpit = _cockpit(engine, clock)
     assert await cockpit.escalation_job() == 0  # high: never escalated by time
