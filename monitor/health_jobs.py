@@ -213,7 +213,7 @@ class HealthRunner:
 
 def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
     """The outbox handlers for customers' notices (e-mail, signed webhooks), when subscribers are configured."""
-    if not cfg.subscribers and not cfg.delay_feeds:
+    if not cfg.subscribers and not cfg.delay_feeds and not cfg.services:
         return
     from outreach.notify_delivery import EmailDelivery, WebhookDelivery
 
@@ -221,6 +221,11 @@ def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
         handlers.setdefault(EmailDelivery.kind, EmailDelivery(cfg.email))
     secrets = {s.webhook: s.secret.get_secret_value() for s in cfg.subscribers if s.webhook and s.secret}
     handlers.setdefault(WebhookDelivery.kind, WebhookDelivery(secrets))
+    from monitor.notify_jobs import subscribers_from
+    from outreach.apprise_delivery import AppriseDelivery
+
+    if urls := {s.target: s.address for s in subscribers_from(cfg) if s.kind == "apprise"}:
+        handlers.setdefault(AppriseDelivery.kind, AppriseDelivery(urls))
 
 
 async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | None:
