@@ -1,14 +1,14 @@
 """tickets.critical_since: when the ticket became critical — the escalation timer starts there, not at
 opening (a relabel or a later mention can make a ticket critical hours after it opened)
 
-Revision ID: 0140_ticket_critical_since
-Revises: 0130_mentions_removed_withheld
+Revision ID: 0150_ticket_critical_since
+Revises: 0140_subscribers
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0140_ticket_critical_since"
-down_revision = "0130_mentions_removed_withheld"
+revision = "0150_ticket_critical_since"
+down_revision = "0140_subscribers"
 branch_labels = None
 depends_on = None
 
