@@ -290,7 +290,7 @@ async def burst(h: Harness) -> Result:
 def _sighup(h: Harness) -> None:
     for d in h.daemons:
         if d.running:
-            d.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+            d.signal(signal.SIGHUP)
 
 
 def _r(x: float | None) -> float | None:

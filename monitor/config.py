@@ -54,6 +54,8 @@ class BrandConfig(_Strict):
 
 class StorageConfig(_Strict):
     url: str = "sqlite+aiosqlite:///outreach-monitor.db"
+    # quarantined posts (raw payloads of posts the database refused) are deleted after this many days
+    quarantine_days: float = Field(30.0, gt=0)
 
 
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")

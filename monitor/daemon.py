@@ -29,7 +29,7 @@ from alerts.mention_delivery import MentionAlertDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
-from monitor import coverage, lanes, leases, outbox
+from monitor import coverage, lanes, leases, outbox, quarantine
 from monitor.budget import planner_for
 from monitor.care import DM_KIND, REPLY_KIND, build_care
 from monitor.config import Config
@@ -93,7 +93,9 @@ class Daemon:
         self._started_at = clock()
         self.cockpit: SlackCockpit | None = None
         self.tasks = {"dispatcher": TaskHealth("dispatcher", clock=clock, on_recover=self._task_recovered)}
-        self.storage = TaskHealth("storage", clock=clock)  # any storage error seen by a job, until one works
+        # any storage error seen by a job, until one works; its recovery restarts a failed dispatcher at once
+        self._storage_back = asyncio.Event()
+        self.storage = TaskHealth("storage", clock=clock, on_recover=lambda _n, _s: self._storage_back.set())
         # poll leases and outbox claims last two thirds of the failover time; a survivor's tick (≤ 5 s)
         # then takes over within failover_seconds
         self.hold = cfg.failover_seconds * 2 / 3
@@ -201,6 +203,8 @@ class Daemon:
                 )
         self.scheduler.add_job(self._care_job, "interval", seconds=cfg.tickets.sweep_every_s, id="tickets:sweep",
                                replace_existing=True, max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._quarantine_job, "interval", seconds=3600, id="quarantine:prune",
+                               replace_existing=True, max_instances=1, coalesce=True, next_run_time=_now_dt())
         self.digests = Digests(cfg, self.engine, holder=self.instance, clock=self.clock,
                                wake=lambda: self.dispatcher.wake() if self.dispatcher else None)
         self.digests.register(self.scheduler, self._job_failed)
@@ -213,7 +217,7 @@ class Daemon:
             await self.cockpit.start()
         self._dispatch_task = asyncio.create_task(
             supervise(self.tasks["dispatcher"], self.dispatcher.run, stopping=self._stopping_dispatch,
-                      on_first_failure=self._task_failing),
+                      on_first_failure=self._task_failing, retry_now=self._storage_back),
             name="dispatcher",
         )
         if self._serve_http:
@@ -269,6 +273,15 @@ class Daemon:
                 self.dispatcher.wake()
         except Exception as e:  # the next tick tries again; storage errors show in /healthz
             self._job_failed("tickets", "sweep", e)
+
+    async def _quarantine_job(self) -> None:
+        try:
+            n = await quarantine.prune(self.engine, keep_seconds=self.cfg.storage.quarantine_days * 86400,
+                                       now=self.clock())
+            if n:
+                log.info("quarantine.pruned", items=n, older_than_days=self.cfg.storage.quarantine_days)
+        except Exception as e:
+            self._job_failed("quarantine", "prune", e)
 
     async def _watch_job(self, name: str) -> None:
         try:
