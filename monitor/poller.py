@@ -270,6 +270,9 @@ class Poller:
         if batch is not None and asked:
             cost = batch.requests / len(asked)
         m, n = self.metrics, self.name
+        for stream, count in (batch.partial_errors if batch is not None else {}).items():
+            self.health.streams.setdefault(stream, StreamHealth()).partial_errors += count
+            m.partial_errors.labels(n, stream).inc(count)
         for stream in asked:
             sh = self.health.streams.setdefault(stream, StreamHealth())
             e = errors.get(stream) or (error if batch is None else None)
