@@ -36,6 +36,7 @@ from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.digest.competitors import listen_only_streams, with_competitor_queries
 from monitor.digest.service import Digests, add_digest_handlers
+from monitor.delivery_health import BlockFact, judge
 from monitor.dispatcher import Dispatcher
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
@@ -44,7 +45,7 @@ from monitor.outbox import NewEffect
 from monitor.poller import Poller
 from monitor.slack_cockpit import SlackCockpit, storm_rule
 from monitor.sources import build_sources
-from monitor.storage.engine import create_engine
+from monitor.storage.engine import create_engine, create_probe_engine, probe_writable
 from monitor.storage.migrate import upgrade
 from monitor.supervisor import TaskHealth, describe, is_storage_error, supervise
 from monitor.triage import load_triage
@@ -54,7 +55,6 @@ from monitor.web import make_web_app
 log = structlog.get_logger("daemon")
 
 DRAIN_SECONDS = 8.0  # SIGTERM must end the process within 10 s
-STALE_URGENT_S = 120.0  # a critical or high alert waiting longer than this means alerts are not flowing
 
 
 class Daemon:
@@ -74,6 +74,7 @@ class Daemon:
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
         self.engine = create_engine(cfg.storage.url)
+        self.probe_engine = create_probe_engine(cfg.storage.url) or self.engine  # /healthz's: gives up in seconds
         self._given_sources = sources
         self._given_handlers = handlers
         self._serve_http = serve_http
@@ -382,35 +383,35 @@ class Daemon:
         down |= any(p.health.state == "paused" or p.health.failures_in_row >= 3 for p in self.pollers.values())
 
         delivery: dict[str, Any] = {}
-        try:
-            b = await outbox.backlog(self.engine)
-            blocked = await lanes.blocks(self.engine)
-            recent_coverage = [e.as_dict() for e in await coverage.recent(self.engine, 20)]
+        try:  # on the probe engine: a locked or unreachable database answers within seconds, as "down"
+            await probe_writable(self.probe_engine)
+            b = await outbox.backlog(self.probe_engine)
+            blocked = await lanes.blocks(self.probe_engine)
+            recent_coverage = [e.as_dict() for e in await coverage.recent(self.probe_engine, 20)]
             self.storage.progress()
         except Exception as e:
             self.storage.failed(e)
             b, blocked, recent_coverage = None, [], []
         if self.storage.state == "failing":
             down = True
-            problems.append(f"storage is failing: {self.storage.last_error}")
+            problems.append(f"storage is busy or unreachable: {self.storage.last_error}")
         dispatcher = self.tasks["dispatcher"]
         last_loop = self.dispatcher.last_loop_at if self.dispatcher else None
         stalled = last_loop is None or now - last_loop > max(10.0, 20 * self.cfg.outbox.poll_interval)
         if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
             down = True
             problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
-        # a block lasts until a delivery works again, even between two tries
-        for blk in blocked:
-            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
-            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
-        if any(blk.lane.startswith("service:") for blk in blocked):
-            down = True  # nothing reaches the team
+        # a block lasts until a delivery works again, even between two tries (monitor/delivery_health.py)
+        urgent_age = None if b is None or b.oldest_urgent_at is None else now - b.oldest_urgent_at
+        verdict = judge([BlockFact(blk.lane, blk.reason, blk.since) for blk in blocked],
+                        waiting=self._alert_lanes(b.waiting_lanes if b is not None else ()),
+                        critical=self._critical_lanes(),
+                        urgent_age=urgent_age, now=now, down_after=self.cfg.outbox.down_after)
+        down |= verdict.down
+        problems += verdict.problems
         if b is not None:
             if b.dead:
                 problems.append(f"{b.dead} outbox rows are dead-lettered (outreach-monitor outbox list)")
-            urgent_age = None if b.oldest_urgent_at is None else now - b.oldest_urgent_at
-            if urgent_age is not None and urgent_age > STALE_URGENT_S:
-                problems.append(f"a critical or high alert has waited {round(urgent_age)} s")
             delivery = {
                 "pending": b.pending,
                 "sent": b.sent,
@@ -425,7 +426,12 @@ class Daemon:
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
         ]
-        services = await self.health_runner.report(problems) if self.health_runner is not None else None
+        services = None
+        if self.health_runner is not None:
+            try:
+                services = await self.health_runner.report(problems, self.probe_engine)
+            except Exception as e:  # storage already says why; the rest of the answer stands
+                services = {"error": describe(e)}
         return {
             "status": "down" if down else ("degraded" if problems else "ok"),
             "problems": problems,
@@ -439,6 +445,15 @@ class Daemon:
             "coverage": recent_coverage,  # persisted episodes: the history survives a restart
             "outbox": delivery,
         }
+
+    def _alert_lanes(self, lanes: frozenset[str] | tuple[()]) -> set[str]:
+        """Waiting lanes but the operators' channel: what it waits with is news of the outage itself."""
+        ops = f"slack:{self.cfg.slack.operators_channel}" if self.cfg.slack is not None else None
+        return {lane for lane in lanes if lane != ops}
+
+    def _critical_lanes(self) -> set[str]:
+        channels = self.cfg.slack.channels if self.cfg.slack is not None else {}
+        return {f"slack:{channels[u]}" for u in ("critical",) if channels.get(u)}
 
     async def _render_metrics(self) -> bytes:
         m = self.metrics
@@ -521,6 +536,8 @@ class Daemon:
         if self.digests is not None:
             await self.digests.stop()
         await self.engine.dispose()
+        if self.probe_engine is not self.engine:
+            await self.probe_engine.dispose()
         log.info("daemon.stopped", instance=self.instance)
 
 
