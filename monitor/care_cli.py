@@ -144,7 +144,7 @@ def replies_list(
     rows = _with_engine(ctx, config, lambda e: list_replies(e, status=wanted, limit=limit))
     table = Table("id", "ticket", "status", "policy", "category", "private", "text", "created (UTC)")
     for r in rows:
-        table.add_row(str(r.id), f"#{r.ticket_id}", r.status, r.policy, r.category, "yes" if r.private else "",
+        table.add_row(str(r.id), f"#{r.ticket_id}" if r.ticket_id else "-", r.status, r.policy, r.category, "yes" if r.private else "",
                       r.text, _when(r.created_at))
     out.print(table)
 

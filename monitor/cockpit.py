@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.actions import Action, Decision, Handling, decide
 from alerts.mention_alert import MentionView, TicketCard
+from monitor.alert_flow import ticket_thread_channel
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.schema import (
@@ -209,7 +210,11 @@ class Cockpit:
             await conn.execute(feedback.insert().values(mention_id=mention_id, text=text, urgency=urgency,
                                                         category=category, by=user, created_at=now))
             if urgency:
-                await conn.execute(update(tickets).where(tickets.c.id == tid).values(urgency=urgency, updated_at=now))
+                # a ticket relabelled critical is escalated from now, not from when it opened
+                since = case((tickets.c.urgency == "critical", tickets.c.critical_since), else_=now) \
+                    if urgency == "critical" else None
+                await conn.execute(update(tickets).where(tickets.c.id == tid).values(
+                    urgency=urgency, critical_since=since, updated_at=now))
             await enqueue(conn, await self._updates(conn, tid, row_id, clicked), now=now)
         return Outcome(tid, Decision({"relabel": detail}, f"Saved: {detail}. Thanks — triage learns from this."),
                        changed=True)
@@ -285,6 +290,9 @@ class Cockpit:
         from alerts.cockpit_messages import escalation_message  # pure builder
 
         view = await view_of(conn, mention_id)
+        # the ticket's urgency now (a relabel, a more urgent follow-up), not its first mention's
+        now_urgency = (await conn.execute(select(tickets.c.urgency).where(tickets.c.id == ticket_id))).scalar()
+        view = replace(view, urgency=now_urgency or view.urgency)
         out = []
         lane_channel = await _alert_channel(conn, ticket_id)
         if lane_channel is not None:
@@ -302,10 +310,8 @@ class Cockpit:
 
 
 async def _alert_channel(conn: AsyncConnection, ticket_id: int) -> str | None:
-    """The channel the ticket's first alert went to (its thread lives there)."""
-    found = await conn.execute(select(outbox.c.target).where(
-        outbox.c.about == f"ticket:{ticket_id}", outbox.c.kind == "slack.mention").order_by(outbox.c.id).limit(1))
-    return found.scalar()
+    """The channel the ticket's thread lives in (its newest top-level alert: a lift moves it)."""
+    return await ticket_thread_channel(conn, ticket_id)
 
 
 async def _apply(conn: AsyncConnection, before: Handling, d: Decision, *, now: float) -> None:
