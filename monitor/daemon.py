@@ -369,7 +369,8 @@ class Daemon:
 
     # ── observe ──────────────────────────────────────────────────────────────────────────
     async def health(self) -> dict[str, Any]:
-        """What /healthz says. "down" (503) when storage is unreachable, the dispatcher is not running, or a
+        """What /healthz says (the README's table). "down" (503) when storage is busy or unreachable, the
+        dispatcher is not running, alerts are not reaching the team (monitor/delivery_health.py), or a
         source is paused or failing; "degraded" when something needs a person but alerts still flow."""
         now = self.clock()
         problems: list[str] = []
