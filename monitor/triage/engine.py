@@ -32,7 +32,7 @@ from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
 from monitor.triage import language, signals
-from monitor.triage.model import features
+from monitor.triage.model import feature_set
 from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
@@ -234,7 +234,7 @@ class Triage:
     def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
         """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
         learned = self.learned
-        feats = features(text)
+        feats = feature_set(text)
         p = learned.probability(feats)
         decided = learned.blend.decide(rules_say, p, negation_seen)
         if decided and p >= 0.5:
