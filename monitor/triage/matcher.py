@@ -168,6 +168,41 @@ def _starts(items: list) -> set[tuple[str, bool]] | None:  # type: ignore[type-a
     return {(prefix, False)} if prefix else None
 
 
+_CLASSES = {sre_parse.CATEGORY_DIGIT: r"\d", sre_parse.CATEGORY_NOT_DIGIT: r"\D", sre_parse.CATEGORY_SPACE: r"\s",
+            sre_parse.CATEGORY_NOT_SPACE: r"\S", sre_parse.CATEGORY_WORD: r"\w", sre_parse.CATEGORY_NOT_WORD: r"\W"}
+
+
+def first_character(regex: str) -> re.Pattern[str] | None:
+    """A pattern for the characters every match of `regex` starts with (`\b\d+ hours late` -> `[\d]`),
+    to skip a post that has none before searching it; None when that cannot be told."""
+    try:
+        items = list(sre_parse.parse(regex, re.IGNORECASE))
+    except re.error:
+        return None
+    while items and items[0][0] is sre_parse.AT:
+        items = items[1:]
+    if not items:
+        return None
+    op, av = items[0]
+    if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[0] >= 1 and list(av[2]):
+        op, av = list(av[2])[0]
+    if op is sre_parse.LITERAL:
+        return re.compile(re.escape(chr(av)), re.IGNORECASE)
+    if op is not sre_parse.IN:
+        return None
+    parts = []
+    for o, a in av:
+        if o is sre_parse.LITERAL:
+            parts.append(re.escape(chr(a)))
+        elif o is sre_parse.RANGE:
+            parts.append(f"{re.escape(chr(a[0]))}-{re.escape(chr(a[1]))}")
+        elif o is sre_parse.CATEGORY and a in _CLASSES:
+            parts.append(_CLASSES[a])
+        else:
+            return None  # a negated set, or one this does not read
+    return re.compile("[" + "".join(parts) + "]", re.IGNORECASE)
+
+
 def phrase_to_regex(phrase: str) -> str:
     """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
     out: list[str] = []
@@ -321,7 +356,7 @@ class Matcher:
         self._entries: list[tuple[re.Pattern[str], tuple[Term, ...]]] = []
         self._gated: dict[int, bool] = {}  # entry -> True: searched once its gate word is seen; False: tried at its starts
         self._substring: dict[str, list[int]] = {}  # start with punctuation -> entries
-        self._always: list[int] = []
+        self._always: list[tuple[int, re.Pattern[str] | None]] = []  # (entry, what its first character must be)
         keys: dict[str, list[tuple[bool, int, bool]]] = {}  # word start -> (whole word, entry, is a gate)
         for rx, ts in by_regex.items():
             idx = len(self._entries)
@@ -338,7 +373,7 @@ class Matcher:
                     keys.setdefault(p, []).append((whole, idx, True))
             if first is None:
                 if idx not in self._gated:
-                    self._always.append(idx)
+                    self._always.append((idx, first_character(rx)))
                 continue
             for p, whole in first:
                 keys.setdefault(p, []).append((whole, idx, False))
@@ -376,22 +411,19 @@ class Matcher:
             low = lower.translate(_SPACES) if _ODD_SPACES.search(lower) else lower
             # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched);
             # with a trailing space, so a hit ends a word when the next character is a space
-            squeeze = "  " in low
-            bounded = None if squeeze else " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
+            bounded = " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
             if self._has_phrases:
                 self._phrases(text, low, found, bounded)
             if self._has_triggers:
-                if bounded is None:
-                    bounded = " " + _NONWORD.sub(" ", low.replace("@", "_")) + " "
-                else:
-                    bounded = bounded.replace("'", " ").replace("-", " ")  # \W made spaces, as _NONWORD
-                self._patterns(text, bounded, found)
+                # every non-word character a space (_PUNCT keeps apostrophes and hyphens)
+                self._patterns(text, bounded.replace("'", " ").replace("-", " "), found)
         for sub, idxs in self._substring.items():
             if sub in lower:
                 for idx in idxs:
                     self._search(idx, text, found)
-        for idx in self._always:
-            self._search(idx, text, found)
+        for idx, first in self._always:
+            if first is None or first.search(text):
+                self._search(idx, text, found)
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
         for start, end, said, terms in found:
@@ -447,26 +479,37 @@ class Matcher:
             for m in rx.finditer(text):
                 found.append((m.start(), m.end(), m.group(0), (t,)))
         for idx in range(len(self._entries)):
-            if not any(idx in v for v in self._substring.values()) and idx not in self._always:
+            if not any(idx in v for v in self._substring.values()) and all(idx != i for i, _ in self._always):
                 self._search(idx, text, found)
 
     def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]],
-                 bounded: str | None) -> None:
+                 bounded: str) -> None:
         """Every plain phrase in one Aho-Corasick pass, kept where it starts and ends a word.
 
         A phrase's words may be apart by several spaces ("charged  twice"): runs of spaces are
         squeezed to one for the pass, and the few hits are mapped back to the post's offsets.
-        `bounded` is the post made ready for the pass when it has no run of spaces.
+        `bounded` is `lower` made ready for the pass: punctuation made spaces, "@" made "_" (it joins
+        its handle: never matched), a space before and after.
         """
         squeezed: list[tuple[int, int]] = []  # (offset in the squeezed text, spaces removed before it)
-        if bounded is None:
+        if "  " in lower:
             removed = 0
+            kept: list[str] = []
+            kept_bounded = [" "]
+            last = 0
             for m in _RUNS.finditer(lower):
                 extra = m.end() - m.start() - 1
                 squeezed.append((m.start() + 1 - removed, removed + extra))
                 removed += extra
-            lower = _RUNS.sub(" ", lower)
-            bounded = " " + _PUNCT.sub(" ", lower.replace("@", "_")) + " "  # "@" joins its handle: never matched
+                # `bounded` maps each character of `lower` to one: squeezing it at the same places
+                # is the same as preparing the squeezed text
+                kept.append(lower[last:m.start() + 1])
+                kept_bounded.append(bounded[last + 1:m.start() + 2])
+                last = m.end()
+            kept.append(lower[last:])
+            kept_bounded.append(bounded[last + 1:])
+            lower = "".join(kept)
+            bounded = "".join(kept_bounded)
         n = len(lower)
         for last, (length, plain, starred) in self._automaton.iter(bounded):
             start = last - length  # in `lower`'s offsets (bounded has one leading space)
