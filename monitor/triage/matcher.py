@@ -173,7 +173,7 @@ _CLASSES = {sre_parse.CATEGORY_DIGIT: r"\d", sre_parse.CATEGORY_NOT_DIGIT: r"\D"
 
 
 def first_character(regex: str) -> re.Pattern[str] | None:
-    """A pattern for the characters every match of `regex` starts with (`\b\d+ hours late` -> `[\d]`),
+    """A pattern for the characters every match of `regex` starts with (`\\b\\d+ hours late` -> `[\\d]`),
     to skip a post that has none before searching it; None when that cannot be told."""
     try:
         items = list(sre_parse.parse(regex, re.IGNORECASE))
