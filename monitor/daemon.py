@@ -123,6 +123,10 @@ class Daemon:
                                         wake=lambda: self.dispatcher.wake() if self.dispatcher else None,
                                         health=self.health)
             self.cockpit.register(handlers)
+            from monitor.incident_desk import IncidentDesk
+
+            self.cockpit.incident_desk = IncidentDesk(self.engine, channel=cfg.incidents.channel, clock=self.clock,
+                                                      public_names={s.name: s.display for s in cfg.services})
         # tickets and public replies (monitor/care.py): decided at ingest, sent by the outbox, swept on a timer
         self.care = build_care(cfg, self.engine, self.sources, clock=self.clock)
         handlers.setdefault(REPLY_KIND, self.care.delivery)

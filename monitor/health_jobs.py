@@ -52,6 +52,8 @@ class HealthRunner:
     intake: Any = None  # monitor.intake.Intake, when `intake:` is configured
     intake_port: int | None = None
     spikes: Any = None  # monitor.spikes.SpikeDetector, when there are services
+    acks: Any = None  # outreach.incident_replies.IncidentAcks: answers the complainers of public incidents
+    status_posts: Any = None  # outreach.status_posts.StatusPosts: the X status post, held for approval
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
@@ -219,6 +221,11 @@ def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
         handlers.setdefault(EmailDelivery.kind, EmailDelivery(cfg.email))
     secrets = {s.webhook: s.secret.get_secret_value() for s in cfg.subscribers if s.webhook and s.secret}
     handlers.setdefault(WebhookDelivery.kind, WebhookDelivery(secrets))
+    from monitor.notify_jobs import subscribers_from
+    from outreach.apprise_delivery import AppriseDelivery
+
+    if urls := {s.target: s.address for s in subscribers_from(cfg) if s.kind == "apprise"}:
+        handlers.setdefault(AppriseDelivery.kind, AppriseDelivery(urls))
 
 
 async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | None:
@@ -232,6 +239,16 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
     _attach_delays(runner, cfg)
     _attach_intake(runner, cfg)
     _attach_spikes(runner, cfg)
+    if cfg.services and getattr(daemon, "care", None) is not None:
+        from monitor.notify_jobs import forbidden_words
+        from outreach.incident_replies import attach_acks
+
+        attach_acks(runner, cfg, daemon.care.voice, forbidden_words(cfg))
+        from outreach.status_posts import attach_status_posts
+        from outreach.templates import Templates
+
+        attach_status_posts(runner, cfg, daemon.care.delivery.repliers,
+                            Templates(cfg.incidents.templates, forbidden=forbidden_words(cfg)))
     if not runner.active:
         await runner.close()
         return None

@@ -29,6 +29,7 @@ log = structlog.get_logger("notices")
 class NoticeStats:
     email: int = 0
     webhook: int = 0
+    apprise: int = 0
     held_unsafe: int = 0
     by_incident: dict[int, int] = field(default_factory=dict)
 
@@ -99,7 +100,7 @@ class Notifier:
                     digest, payload = notices.build(facts, sub, self.templates, brand=self.brand,
                                                     status_url=self.status_url)
                     effects.append(NewEffect(notices.notice_key(facts, sub, digest), f"{sub.kind}.notice",
-                                             sub.address, payload, priority=2, about=f"incident:{iid}"))
+                                             sub.target, payload, priority=2, about=f"incident:{iid}"))
             except UnsafePublicText as e:
                 # The update names something internal (a host, an IP, a check): nobody gets it, and the
                 # team hears why in the incident's thread; a corrected update goes out as usual.
@@ -116,6 +117,8 @@ class Notifier:
                 self.stats.email += 1
             elif e.kind == "webhook.notice":
                 self.stats.webhook += 1
+            elif e.kind == "apprise.notice":
+                self.stats.apprise += 1
         log.info("notice.queued", incident=iid, kind=kind, rows=added)
         return added
 
@@ -143,7 +146,7 @@ def forbidden_words(cfg: Any) -> list[str]:
 
 
 def subscribers_from(cfg: Any) -> list[notices.Subscriber]:
-    return [notices.Subscriber(s.address, "email" if s.email else "webhook", tuple(s.services), tuple(s.regions),
+    return [notices.Subscriber(s.address, s.kind, tuple(s.services), tuple(s.regions),
                                tuple(s.segments)) for s in cfg.subscribers]
 
 

@@ -94,6 +94,7 @@ class SlackCockpit:
         self.socket: AsyncSocketModeHandler | None = None
         # the signed HTTP endpoint, served by the daemon's web server at cfg.interactivity_path
         self.http_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None
+        self.incident_desk: Any = None  # monitor.incident_desk.IncidentDesk (the daemon sets it)
         self.rule = EscalationRule(cfg.escalation.reannounce_after_minutes * 60, cfg.escalation.channel_after_minutes * 60)
 
     # -- outbox side --------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class SlackCockpit:
     def deps(self) -> CockpitDeps:
         return CockpitDeps(cockpit=self.cockpit, switches=DbSwitches(self.engine), status=self.status,
                            approvers=GroupMembers(self.client, self.cfg.approvers_group),
-                           replies=reply_desk(self.engine), on_change=self.wake)
+                           replies=reply_desk(self.engine), incidents=self.incident_desk, on_change=self.wake)
 
     async def start(self) -> None:
         if self.cfg.interactivity == "http" and self.cfg.signing_secret is not None:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alert_flow import ticket_thread_channel
 from monitor.models import Mention, Verdict
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
@@ -80,13 +81,19 @@ def render(voice: Voice, m: Mention, category: str, ticket_id: int) -> tuple[str
     return text, private, ("dm" if dm else "link") if private else None
 
 
-def draft_message(reply_id: int, ticket_id: int, text: str, status: str, reason: str) -> dict[str, Any]:
-    """The Slack message in the ticket's thread. `text` is ours (a template), not the customer's."""
-    head = {
-        "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
-        "held": f"Reply for ticket #{ticket_id} waits for approval",
-        "approved": f"Reply for ticket #{ticket_id} will be posted automatically",
-    }[status]
+def draft_message(reply_id: int, ticket_id: int, text: str, status: str, reason: str, *,
+                  head: str | None = None) -> dict[str, Any]:
+    """The Slack message in the ticket's thread. `text` is ours (a template), not the customer's.
+    `head` names what the reply is about when it is not the ticket (an incident's acknowledgement)."""
+    if head:
+        head += {"dry_run": " (dry run: not posted)", "held": " waits for approval",
+                 "approved": " will be posted automatically"}[status]
+    else:
+        head = {
+            "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
+            "held": f"Reply for ticket #{ticket_id} waits for approval",
+            "approved": f"Reply for ticket #{ticket_id} will be posted automatically",
+        }[status]
     # a teammate's edit is free text: escaped like any text shown in Slack (no <!channel>)
     safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     quoted = "\n".join("> " + line for line in safe.splitlines())
@@ -171,7 +178,8 @@ async def plan(conn: AsyncConnection, voice: Voice, posts: Sequence[tuple[int, M
         effects = []
         if status == "approved":
             effects += reply_effects(m.source, key, rid, PRIORITY.get(v.urgency, 2), ticket_id, dm=handoff == "dm")
-        channel = _channel(voice.channels, v.urgency)
+        # the ticket's thread, wherever it is (a quieter follow-up's own channel may differ)
+        channel = await ticket_thread_channel(conn, ticket_id) or _channel(voice.channels, v.urgency)
         if channel:
             effects.append(NewEffect(f"slack.reply:{rid}", SLACK_KIND, channel,
                                      draft_message(rid, ticket_id, text, status, d.reason),
