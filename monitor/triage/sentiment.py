@@ -125,10 +125,7 @@ class Sentiment:
             if w1 in _NEGATE or "n't" in w1:
                 valence = valence * _N_SCALAR
         if i > 1 and (w2 := lw[i - 2]) not in lex:
-            s = self._scalar(words, w2, i - 2, valence, is_cap_diff)
-            if s != 0:
-                s = s * 0.95
-            valence = valence + s
+            valence = valence + self._scalar(words, w2, i - 2, valence, is_cap_diff) * 0.95  # 0 stays 0
             w1 = lw[i - 1]
             if w2 == "never" and (w1 == "so" or w1 == "this"):
                 valence = valence * 1.25
@@ -137,10 +134,7 @@ class Sentiment:
             elif w2 in _NEGATE or "n't" in w2:
                 valence = valence * _N_SCALAR
         if i > 2 and (w3 := lw[i - 3]) not in lex:
-            s = self._scalar(words, w3, i - 3, valence, is_cap_diff)
-            if s != 0:
-                s = s * 0.9
-            valence = valence + s
+            valence = valence + self._scalar(words, w3, i - 3, valence, is_cap_diff) * 0.9  # 0 stays 0
             w2, w1 = lw[i - 2], lw[i - 1]
             # the original's precedence, kept: (never and so/this) or (so/this right before)
             if w3 == "never" and (w2 == "so" or w2 == "this") or (w1 == "so" or w1 == "this"):
