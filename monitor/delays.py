@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.delay_feed import Delay
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.schema import outbox
+from outreach import subscribers as subscriber_table
 from outreach.notices import Subscriber
 from outreach.templates import Templates, UnsafePublicText
 
@@ -76,7 +77,7 @@ class DelayNotifier:
                     effects.append(NewEffect(f"{prefix}{d.version}:c:{_ref(a.customer)}", "email.notice", a.email,
                                              payload, priority=2, about=f"delay:{d.feed}:{d.id}"))
                 ctx = self._context(d, None)
-                for sub in self.subscribers:
+                for sub in await subscriber_table.everyone(conn, self.subscribers):
                     if not sub.wants(d.service, d.region, d.segment):
                         continue
                     if sub.kind in ("email", "apprise"):  # a title and a text

@@ -213,7 +213,7 @@ class HealthRunner:
 
 def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
     """The outbox handlers for customers' notices (e-mail, signed webhooks), when subscribers are configured."""
-    if not cfg.subscribers and not cfg.delay_feeds:
+    if not cfg.subscribers and not cfg.delay_feeds and not cfg.services:
         return
     from outreach.notify_delivery import EmailDelivery, WebhookDelivery
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.schema import incident_updates, incidents
 from outreach import notices
+from outreach import subscribers as subscriber_table
 from outreach.templates import Templates, UnsafePublicText
 
 log = structlog.get_logger("notices")
@@ -58,14 +59,15 @@ class Notifier:
                 or_(incidents.c.status != "resolved", and_(incidents.c.noticed_update_id.is_not(None),
                                                            incidents.c.noticed_at <= incidents.c.resolved_at)))
                 .order_by(incidents.c.id))).scalars().all()
+            subs = await subscriber_table.everyone(conn, self.subscribers)  # the table's too: no restart needed
         written = 0
         for iid in ids:
-            written += await self._one(iid)
+            written += await self._one(iid, subs)
         if written and self.on_change:
             self.on_change()
         return written
 
-    async def _one(self, iid: int) -> int:
+    async def _one(self, iid: int, subs: list[notices.Subscriber]) -> int:
         now = self.clock()
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(incidents).where(incidents.c.id == iid).with_for_update())).mappings().one()
@@ -94,7 +96,7 @@ class Notifier:
                                           row["resolved_at"])
             effects = []
             try:
-                for sub in self.subscribers:
+                for sub in subs:
                     if not sub.wants(row["service"]):
                         continue
                     digest, payload = notices.build(facts, sub, self.templates, brand=self.brand,
@@ -151,8 +153,9 @@ def subscribers_from(cfg: Any) -> list[notices.Subscriber]:
 
 
 def attach_notices(runner: Any, cfg: Any) -> Notifier | None:
-    """Add the cadence job to the health runner (lease holder only), when there are subscribers."""
-    if not cfg.subscribers:
+    """Add the cadence job to the health runner (lease holder only), when there are subscribers or services
+    (subscribers may be added to the table while the daemon runs)."""
+    if not cfg.subscribers and not cfg.services:
         return None
     notifier = Notifier(runner.engine, subscribers_from(cfg), Templates(cfg.incidents.templates,
                                                                         forbidden=forbidden_words(cfg)),

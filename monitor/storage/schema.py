@@ -477,3 +477,20 @@ alert_storm_members = Table(
     Column("urgency", String(16), nullable=False, default=""),
     Column("at", Float, nullable=False),
 )
+
+# Subscribers added with `outreach-monitor subscribers add` (the config's `subscribers:` are not stored):
+# e-mail addresses and webhook URLs only — an apprise URL or a webhook secret is a credential and stays
+# in the config, from the environment.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # email | webhook
+    Column("address", String(512), nullable=False),
+    Column("services", JSON, nullable=True),  # empty or null: all
+    Column("regions", JSON, nullable=True),
+    Column("segments", JSON, nullable=True),
+    Column("added_by", String(128), nullable=False, default="", server_default=""),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("kind", "address", name="uq_subscribers_kind_address"),
+)
