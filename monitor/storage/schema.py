@@ -104,6 +104,7 @@ tickets = Table(
     Column("closed_at", Float, nullable=True),
     Column("handoff", String(16), nullable=True),  # "dm" | "link": the conversation moved private
     Column("handoff_at", Float, nullable=True),
+    Column("helpdesk_id", String(64), nullable=True),  # its mirror in Zendesk/Freshdesk (monitor/helpdesk_sync.py)
 )
 Index("ix_tickets_author", tickets.c.source, tickets.c.author_id, tickets.c.status)
 
