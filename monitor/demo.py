@@ -246,7 +246,9 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
 
     daemon.engine = create_engine(cfg.storage.url)
     try:
-        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine)}
+        posts = [r.json() for r in stack.x.recorder.requests if r.method == "POST" and r.path == "/2/tweets"
+                 and r.status == 201]  # what X accepted from the daemon
+        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine, posts)}
     finally:
         await daemon.engine.dispose()
 
@@ -305,7 +307,9 @@ def _print_summary(console: Console, r: dict[str, Any]) -> None:
     console.print(f"  outbox: {o['sent']} sent, {o['pending']} pending, {o['dead']} dead")
     i, n = r["incidents"], r["notifications"]
     console.print(f"  incidents: {i['opened']} opened, {i['resolved']} resolved, {i['complaints_attached']} complaints "
-                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['duplicates']} duplicates")
+                  f"attached; notices: {n['email']} e-mails, {n['webhook']} webhooks, {n['public']} public posts, "
+                  f"{n['acknowledged_complaints']} complainers acknowledged ({n['followed_up']} told it is over), "
+                  f"{n['duplicates']} duplicates")
     if "digests" in r:
         g = r["digests"]
         console.print(f"  digests: {g['built']} built, {g['slack']} Slack posts ({g['slack_charts']} charts), "

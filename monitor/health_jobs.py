@@ -52,6 +52,7 @@ class HealthRunner:
     intake: Any = None  # monitor.intake.Intake, when `intake:` is configured
     intake_port: int | None = None
     spikes: Any = None  # monitor.spikes.SpikeDetector, when there are services
+    acks: Any = None  # outreach.incident_replies.IncidentAcks: answers the complainers of public incidents
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
@@ -232,6 +233,11 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
     _attach_delays(runner, cfg)
     _attach_intake(runner, cfg)
     _attach_spikes(runner, cfg)
+    if cfg.services and getattr(daemon, "care", None) is not None:
+        from monitor.notify_jobs import forbidden_words
+        from outreach.incident_replies import attach_acks
+
+        attach_acks(runner, cfg, daemon.care.voice, forbidden_words(cfg))
     if not runner.active:
         await runner.close()
         return None

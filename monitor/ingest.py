@@ -228,8 +228,13 @@ async def ingest(
         if policy is not None and policy.voice is not None and applied.customer_posts:
             # after the alerts: a reply's Slack draft goes into the thread its ticket's alert starts
             customers = set(applied.customer_posts)
+            # a complaint about a public incident is answered by the incident's acknowledgement instead
+            # (outreach/incident_replies.py: one per person per incident, and a follow-up when it is over)
+            public = {i.id for i in open_incidents if i.public}
+            about_public = {r["external_id"] for r in rows if r["incident_id"] in public}
             posts = [(ids[m.external_id], m, v, ticket_ids[m.external_id]) for m, v in zip(fresh, verdicts)
                      if v is not None and v.actionable and m.external_id in customers
+                     and m.external_id not in about_public
                      and m.author.id not in muted]  # the team said spam: never answered either
             result.replies = await replies.plan(conn, policy.voice, posts, now=now)
 

@@ -80,13 +80,19 @@ def render(voice: Voice, m: Mention, category: str, ticket_id: int) -> tuple[str
     return text, private, ("dm" if dm else "link") if private else None
 
 
-def draft_message(reply_id: int, ticket_id: int, text: str, status: str, reason: str) -> dict[str, Any]:
-    """The Slack message in the ticket's thread. `text` is ours (a template), not the customer's."""
-    head = {
-        "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
-        "held": f"Reply for ticket #{ticket_id} waits for approval",
-        "approved": f"Reply for ticket #{ticket_id} will be posted automatically",
-    }[status]
+def draft_message(reply_id: int, ticket_id: int, text: str, status: str, reason: str, *,
+                  head: str | None = None) -> dict[str, Any]:
+    """The Slack message in the ticket's thread. `text` is ours (a template), not the customer's.
+    `head` names what the reply is about when it is not the ticket (an incident's acknowledgement)."""
+    if head:
+        head += {"dry_run": " (dry run: not posted)", "held": " waits for approval",
+                 "approved": " will be posted automatically"}[status]
+    else:
+        head = {
+            "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
+            "held": f"Reply for ticket #{ticket_id} waits for approval",
+            "approved": f"Reply for ticket #{ticket_id} will be posted automatically",
+        }[status]
     # a teammate's edit is free text: escaped like any text shown in Slack (no <!channel>)
     safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     quoted = "\n".join("> " + line for line in safe.splitlines())

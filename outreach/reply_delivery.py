@@ -29,6 +29,7 @@ from monitor.models import Author, Mention
 from monitor.storage.dialect import insert_for
 from monitor.storage.schema import mentions, replies, spend
 from outreach import replies as reply_store
+from outreach.incident_replies import answered_post
 from outreach.policy import HOUR, ReplyConfig, gate
 from outreach.reply_templates import Context, Templates
 
@@ -111,9 +112,12 @@ class ReplyDelivery:
             if r is None:
                 raise PermanentFailure(f"reply {item.payload.get('reply_id')} does not exist")
             m = (await conn.execute(select(mentions).where(mentions.c.id == r.mention_id))).first()
+            # an incident's follow-up answers our acknowledgement, not the complaint again (and a lookup
+            # after a crash must not take the acknowledgement for the follow-up)
+            ours = await answered_post(conn, r.thread_key)
         if m is None:
             raise PermanentFailure(f"the post reply {r.id} answers is no longer stored")
-        to = Mention(source=m.source, external_id=m.external_id, text="", conversation_id=m.conversation_id,
+        to = Mention(source=m.source, external_id=ours or m.external_id, text="", conversation_id=m.conversation_id,
                      author=Author(m.author_id, m.author_username, m.author_name), created_at=datetime.fromtimestamp(m.created_at, UTC))
         return r, to
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.sandbox.core import Server
 from monitor.sandbox.health_world import HealthWorld, make_health_app
 from monitor.sandbox.smtp import SandboxSMTP
-from monitor.storage.schema import incidents, mentions
+from monitor.storage.schema import incidents, mentions, replies
+from outreach.incident_replies import FOLLOW_UP
 
 HOOK_SECRET = "sandbox-webhook-secret"
 SUBSCRIBERS = ("ops-lead@customer-one.example", "it@customer-two.example")
@@ -82,16 +84,24 @@ class OutageDemo:
             open_ = (await conn.execute(select(func.count()).where(incidents.c.status != "resolved"))).scalar_one()
         return open_ == 0
 
-    async def report(self, engine: AsyncEngine) -> dict[str, Any]:
+    async def report(self, engine: AsyncEngine, posted: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+        """`posted`: the bodies of the posts X accepted from the daemon (replies and status posts), to count
+        what the platform received twice, whatever our database believes."""
         async with engine.connect() as conn:
             opened = (await conn.execute(select(func.count()).select_from(incidents))).scalar_one()
             resolved = (await conn.execute(select(func.count()).where(incidents.c.status == "resolved"))).scalar_one()
             public = (await conn.execute(select(func.count()).where(incidents.c.public.is_(True)))).scalar_one()
             attached = (await conn.execute(select(func.count()).where(mentions.c.incident_id.is_not(None))))\
                 .scalar_one()
+            answered = dict((await conn.execute(
+                select(replies.c.thread_key.like(f"%{FOLLOW_UP}"), func.count())
+                .where(replies.c.thread_key.like("incident:%"), replies.c.status == "sent")
+                .group_by(replies.c.thread_key.like(f"%{FOLLOW_UP}")))).all())
         notices = [m for m in self.smtp.messages if set(m.rcpt_tos) & set(SUBSCRIBERS)]
         emails = Counter((tuple(m.rcpt_tos), m.message["Subject"], m.body) for m in notices)
         hooks = Counter((h.name, h.body) for h in self.world.hooks)
+        # two posts of ours answering the same post, or two status posts with the same words
+        on_x = Counter((p.get("reply") or {}).get("in_reply_to_tweet_id") or p.get("text") for p in posted)
         return {
             "incidents": {"opened": opened, "resolved": resolved, "public": public,
                           "complaints_attached": attached},
@@ -100,7 +110,9 @@ class OutageDemo:
                 "webhook": len(self.world.hooks),
                 "webhook_signed_ok": sum(1 for h in self.world.hooks if h.signed_ok),
                 "public": 0,  # the X status post waits for the approval path (issue 10), not built here yet
-                "duplicates": sum(n - 1 for n in emails.values()) + sum(n - 1 for n in hooks.values()),
-                "acknowledged_complaints": 0,  # needs the reply policy (outreach/replies.py), not landed yet
+                "duplicates": sum(n - 1 for c in (emails, hooks, on_x) for n in c.values()),
+                # people whose complaint about the incident was answered in public, and told when it was over
+                "acknowledged_complaints": int(answered.get(False, 0)),
+                "followed_up": int(answered.get(True, 0)),
             },
         }

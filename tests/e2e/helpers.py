@@ -13,10 +13,11 @@ from monitor.sandbox.stack import SandboxStack
 # A condition is re-checked each time the sandbox answers a request (the daemon acted); this is only
 # the longest gap between checks for a condition that changes with no traffic (a job finishing).
 BACKSTOP_S = 0.5
+# Generous: a passing test never waits this long, and a busy two-core CI machine can be slow.
 
 
 async def wait_for(
-    stack: SandboxStack, cond: Callable[[], Awaitable[bool] | bool], *, timeout: float = 20.0, what: str = ""
+    stack: SandboxStack, cond: Callable[[], Awaitable[bool] | bool], *, timeout: float = 45.0, what: str = ""
 ) -> None:
     deadline = time.monotonic() + timeout
     while True:

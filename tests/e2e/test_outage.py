@@ -12,7 +12,7 @@ from monitor.daemon import Daemon
 from monitor.sandbox.core import Server
 from monitor.sandbox.health_world import HealthWorld, make_health_app
 from monitor.sandbox.smtp import SandboxSMTP
-from monitor.storage.schema import alert_states
+from monitor.storage.schema import alert_states, replies
 
 SECRET = "hook-secret"
 
@@ -92,3 +92,76 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
     assert len(slack) == 2 and "Incident #1" in str(slack[0]["blocks"]) and "resolved" in slack[1]["text"]
     assert slack[1]["thread_ts"] == slack[0]["ts"]  # one thread per incident
     assert "checkout-health" in str(slack[0]["blocks"])  # the team does see which check failed
+
+
+BRAND_TOKEN = "acme-brand-user-token"
+CAT = "U0CAT"  # in the sandbox's reply-approvers group
+
+
+def _approve_buttons(stack) -> list[dict]:
+    return [m for m in stack.slack.all_messages() if any(
+        e.get("action_id") == "reply_approve" for b in m.get("blocks") or [] if b["type"] == "actions"
+        for e in b["elements"])]
+
+
+async def test_complainers_acknowledged_once_with_the_link_and_told_once_when_it_is_over(stack, world, db_url) -> None:
+    """Complaints attached to the public incident get one held acknowledgement per person in the incident's
+    thread; a teammate approves in Slack; each is posted once with the status link; at the all-clear each
+    acknowledged person gets one follow-up, in reply to our acknowledgement."""
+    health, smtp = world
+    stack.slack.add_channel("incidents")
+    stack.x.add_user("acme", token=BRAND_TOKEN)
+    for handle, name in (("carla", "Carla Diaz"), ("dev", "Dev")):
+        stack.x.add_user(handle, name)
+    cfg = outage_config(stack, health, smtp, db_url)
+    cfg["sources"][0].update(interval=0.3, user_token=BRAND_TOKEN)
+    cfg["tickets"] = {"replies": {"categories": {"outage": "approve"}, "min_interval": 0}}
+    daemon = Daemon(parse_config(cfg, env={}), serve_http=False)
+    brand = stack.x.user_by_username("acme")
+    ours = lambda: sorted((t for t in stack.x.tweets.values() if t.author_id == brand.id),  # noqa: E731
+                          key=lambda t: int(t.id))
+    await daemon.start()
+    try:
+        health.set_mode("checkout", "down")
+        await wait_for(stack, lambda: len(stack.slack.messages("#incidents")) >= 1, what="the incident opening")
+        first = stack.x.post("carla", "@acme checkout is down again, I cannot pay for my order!")
+        stack.x.post("carla", "@acme still broken, the checkout keeps failing")  # the same person: one answer
+        dev = stack.x.post("dev", "@acme your checkout is broken, payment fails every time")
+        await wait_for(stack, lambda: len(_approve_buttons(stack)) == 2, what="two acknowledgements held in Slack")
+        assert ours() == []  # nothing public before a person approves
+        await wait_for(stack, lambda: stack.slack.socket.connected.is_set(), what="the cockpit on Socket Mode")
+        held = _approve_buttons(stack)
+        for m in held:
+            assert m["thread_ts"] == stack.slack.messages("#incidents")[0]["ts"]  # in the incident's thread
+            await stack.slack.socket.click(CAT, m["channel"], m["ts"], "reply_approve")
+        await wait_for(stack, lambda: len(ours()) >= 2, what="both acknowledgements on X")
+        acks = ours()
+        assert sorted(t.reply_to for t in acks) == sorted([first, dev])
+        assert all("https://status.acme.test" in t.text for t in acks)
+        assert all("checkout-health" not in t.text and "127.0.0.1" not in t.text for t in acks)
+
+        health.set_mode("checkout", "up")
+        first_ts = {m["ts"] for m in held}  # approved: their buttons are gone
+        later = lambda: [m for m in _approve_buttons(stack) if m["ts"] not in first_ts]  # noqa: E731
+        await wait_for(stack, lambda: len(later()) == 2, what="two follow-ups held in Slack")
+        for m in later():
+            await stack.slack.socket.click(CAT, m["channel"], m["ts"], "reply_approve")
+            await stack.slack.socket.click(CAT, m["channel"], m["ts"], "reply_approve")  # a double click
+        await wait_for(stack, lambda: len(ours()) >= 4, what="both follow-ups on X")
+
+        async def recorded() -> list:
+            async with daemon.engine.connect() as conn:
+                return (await conn.execute(select(replies.c.thread_key, replies.c.status))).all()
+
+        async def all_sent() -> bool:
+            return [s for _, s in await recorded()] == ["sent"] * 4
+
+        await wait_for(stack, all_sent, what="the four replies recorded as sent")
+        rows = await recorded()
+    finally:
+        await daemon.stop()
+    follow_ups = ours()[2:]
+    assert sorted(t.reply_to for t in follow_ups) == sorted(t.id for t in acks)  # in reply to our acknowledgement
+    assert all("fixed" in t.text for t in follow_ups)
+    assert len(ours()) == 4
+    assert sum(1 for k, _ in rows if k.endswith(":resolved")) == 2
