@@ -2,9 +2,12 @@
 
 Called by ingest inside its transaction, on the alert effects it is about to enqueue:
 
-- the first alert of a ticket in a channel is the ticket's parent message (`about="ticket:N"`);
-  later ones go into its thread (`thread_of="ticket:N"`: the outbox posts them once the parent is
-  posted) and queue a `slack.update` that re-renders the parent with the ticket's state now;
+- the first alert of a ticket is the ticket's parent message (`about="ticket:N"`); later ones go into
+  its thread — in the parent's channel, whatever channel their own urgency routes to — (`thread_of=
+  "ticket:N"`: the outbox posts them once the parent is posted) and queue a `slack.update` that
+  re-renders the parent with the ticket's state now. A later mention more urgent than the parent, whose
+  urgency routes to another channel, is posted there on its own and becomes the ticket's parent from
+  then on (alerts.routing.joins_ticket_thread); the old parent is refreshed too;
 - once a channel had `storm.burst` alerts within `storm.window_s`, further non-critical alerts join
   the channel's open storm instead (one parent with a live counter; summaries in its thread, see
   `storm_job`). Critical alerts always get their own message.
@@ -14,13 +17,14 @@ daemons ingesting at once count the same burst.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alerts.mention_delivery import KIND as MENTION_ALERT
+from alerts.routing import joins_ticket_thread
 from alerts.storm import NEWEST_SHOWN, StormMember, StormRule, route, storm_summary, window
 from monitor.delivery import default_lane
 from monitor.outbox import NewEffect
@@ -31,54 +35,88 @@ UPDATE_KIND = "slack.update"
 STORM_KIND = "slack.storm"
 
 
+@dataclass(frozen=True)
+class _Thread:
+    """Where a ticket's thread is: its newest top-level alert (a lift moves it to a more urgent channel)."""
+    target: str
+    lane: str
+    urgency: str
+
+
+async def _ticket_threads(conn: AsyncConnection, tickets: set[str]) -> dict[str, _Thread]:
+    if not tickets:
+        return {}
+    rows = await conn.execute(select(outbox.c.about, outbox.c.target, outbox.c.lane, outbox.c.payload).where(
+        outbox.c.about.in_(tickets), outbox.c.kind == MENTION_ALERT, outbox.c.thread_of.is_(None))
+        .order_by(outbox.c.id))
+    return {about: _Thread(target, lane, str((payload or {}).get("urgency") or "")) for about, target, lane, payload in rows}
+
+
+async def ticket_thread_channel(conn: AsyncConnection, ticket_id: int) -> str | None:
+    """The channel a ticket's thread is in now (where its replies, drafts and notes belong), or None: the
+    ticket was never alerted on."""
+    about = f"ticket:{ticket_id}"
+    thread = (await _ticket_threads(conn, {about})).get(about)
+    return thread.target if thread is not None else None
+
+
 async def route_alerts(conn: AsyncConnection, effects: list[NewEffect], *, now: float,
                        storm: StormRule | None) -> list[NewEffect]:
     alerts = [e for e in effects if e.kind == MENTION_ALERT]
     if not alerts:
         return effects
     out = [e for e in effects if e.kind != MENTION_ALERT]
-    tickets = {e.about for e in alerts if e.about and e.about.startswith("ticket:")}
-    seen: set[tuple[str, str]] = set()
-    if tickets:
-        rows = await conn.execute(select(outbox.c.lane, outbox.c.about).where(
-            outbox.c.about.in_(tickets), outbox.c.kind == MENTION_ALERT).distinct())
-        seen = {(lane, about) for lane, about in rows}
-    by_channel: dict[str, list[NewEffect]] = {}
-    for e in alerts:
-        by_channel.setdefault(e.target, []).append(e)
-    for channel, group in by_channel.items():
-        start, count = await _window(conn, channel, now, storm)
-        storm_id: int | None = None
-        updated: set[str] = set()
-        for e in group:
-            lane = e.lane or default_lane(e.kind, e.target)
-            ticketed = bool(e.about and e.about.startswith("ticket:"))
-            in_thread = ticketed and (lane, e.about) in seen
-            urgency = str(e.payload.get("urgency") or "")
-            where = route(urgency, alerts_in_window=count, in_ticket_thread=in_thread, rule=storm)
-            if storm is not None and where != "own" and count >= storm.burst and urgency != "critical":
-                where = "storm"  # in a burst even a ticket's follow-ups collapse: the counter says how many
-            if where == "storm":
-                if storm_id is None:
-                    storm_id = await _open_storm(conn, channel, now, out)
-                await _join(conn, storm_id, int(e.payload["mention_id"]), urgency, now)
-                continue
-            count += 1
-            if where == "thread":
-                out.append(replace(e, thread_of=e.about, payload={**e.payload, "in_thread": True}))
-                if e.about not in updated:  # one parent refresh per ticket per batch: it renders the state then
-                    updated.add(str(e.about))
-                    out.append(NewEffect(f"{UPDATE_KIND}:{e.about}:{lane}:m{e.payload['mention_id']}", UPDATE_KIND,
-                                         e.target, {"about": e.about, "ticket_id": int(str(e.about).split(":")[1])},
-                                         priority=e.priority, lane=e.lane, thread_of=e.about))
-            else:
-                out.append(e)
-            if ticketed:
-                seen.add((lane, str(e.about)))
-        if storm is not None:
-            await conn.execute(update(alert_rate).where(alert_rate.c.channel == channel)
-                               .values(window_start=start, alerts=count))
+    threads = await _ticket_threads(conn, {e.about for e in alerts if e.about and e.about.startswith("ticket:")})
+    windows: dict[str, tuple[float, int]] = {}
+    if storm is not None:  # lock every channel's window up front, in one order: two daemons never deadlock
+        for channel in sorted({e.target for e in alerts} | {t.target for t in threads.values()}):
+            windows[channel] = await _window(conn, channel, now, storm)
+    storms: dict[str, int] = {}
+    updated: set[tuple[str, str]] = set()
+    for e in alerts:  # in posting order: a ticket's first alert in this batch is the parent of the next
+        urgency = str(e.payload.get("urgency") or "")
+        lane = e.lane or default_lane(e.kind, e.target)
+        ticket = e.about if e.about and e.about.startswith("ticket:") else None
+        thread = threads.get(ticket) if ticket else None
+        follows = thread is not None and joins_ticket_thread(urgency, lane, thread_channel=thread.lane,
+                                                             thread_urgency=thread.urgency)
+        channel = thread.target if follows and thread is not None else e.target
+        start, count = windows.get(channel, (now, 0))
+        where = route(urgency, alerts_in_window=count, in_ticket_thread=follows, rule=storm)
+        if storm is not None and where != "own" and count >= storm.burst and urgency != "critical":
+            where = "storm"  # in a burst even a ticket's follow-ups collapse: the counter says how many
+        if where == "storm":
+            if channel not in storms:
+                storms[channel] = await _open_storm(conn, channel, now, out)
+            await _join(conn, storms[channel], int(e.payload["mention_id"]), urgency, now)
+            continue
+        windows[channel] = (start, count + 1)
+        if where == "thread" and thread is not None and ticket is not None:
+            out.append(replace(e, target=thread.target, lane=thread.lane, thread_of=ticket,
+                               payload={**e.payload, "in_thread": True}))
+            _refresh_parent(out, updated, ticket, thread, e)
+            continue
+        out.append(e)
+        if ticket is not None:
+            if thread is not None and thread.lane != lane:  # lifted: the old parent says what is true now too
+                _refresh_parent(out, updated, ticket, thread, e)
+            threads[ticket] = _Thread(e.target, lane, urgency)
+    for channel, (start, count) in windows.items() if storm is not None else ():
+        await conn.execute(update(alert_rate).where(alert_rate.c.channel == channel)
+                           .values(window_start=start, alerts=count))
     return out
+
+
+def _refresh_parent(out: list[NewEffect], updated: set[tuple[str, str]], ticket: str, thread: _Thread,
+                    e: NewEffect) -> None:
+    """A `slack.update` that re-renders the ticket's parent in `thread` — once per ticket and channel per
+    batch: it renders the state at delivery anyway."""
+    if (ticket, thread.lane) in updated:
+        return
+    updated.add((ticket, thread.lane))
+    out.append(NewEffect(f"{UPDATE_KIND}:{ticket}:{thread.lane}:m{e.payload['mention_id']}", UPDATE_KIND,
+                         thread.target, {"about": ticket, "ticket_id": int(ticket.split(":")[1])},
+                         priority=e.priority, lane=thread.lane, thread_of=ticket))
 
 
 async def _window(conn: AsyncConnection, channel: str, now: float, storm: StormRule | None) -> tuple[float, int]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.actions import Action, Decision, Handling, decide
 from alerts.mention_alert import MentionView, TicketCard
+from monitor.alert_flow import ticket_thread_channel
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.schema import (
@@ -302,10 +303,8 @@ class Cockpit:
 
 
 async def _alert_channel(conn: AsyncConnection, ticket_id: int) -> str | None:
-    """The channel the ticket's first alert went to (its thread lives there)."""
-    found = await conn.execute(select(outbox.c.target).where(
-        outbox.c.about == f"ticket:{ticket_id}", outbox.c.kind == "slack.mention").order_by(outbox.c.id).limit(1))
-    return found.scalar()
+    """The channel the ticket's thread lives in (its newest top-level alert: a lift moves it)."""
+    return await ticket_thread_channel(conn, ticket_id)
 
 
 async def _apply(conn: AsyncConnection, before: Handling, d: Decision, *, now: float) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.helpdesk import HelpdeskConfig
+from monitor.alert_flow import ticket_thread_channel
 from monitor.models import URGENCIES
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
@@ -164,7 +165,9 @@ async def sweep(engine: AsyncEngine, cfg: TicketsConfig, *, now: float,
                     out.solved += step.status == "solved"
                     out.closed += step.status == "closed"
             for what in step.breaches:
-                channel = _channel(channels, r.urgency)
+                # in the ticket's thread, wherever it is (a relabel may have changed the urgency since)
+                channel = (await ticket_thread_channel(conn, r.id) if channels else None) or _channel(channels,
+                                                                                                 r.urgency)
                 first_s, resolve_s = cfg.targets(r.source, r.urgency)
                 target = first_s if what == "first_response" else resolve_s
                 eff = NewEffect(f"ticket:{r.id}:sla:{what}", SLACK_KIND, channel or "",

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from monitor.alert_flow import ticket_thread_channel
 from monitor.models import Mention, Verdict
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
@@ -177,7 +178,8 @@ async def plan(conn: AsyncConnection, voice: Voice, posts: Sequence[tuple[int, M
         effects = []
         if status == "approved":
             effects += reply_effects(m.source, key, rid, PRIORITY.get(v.urgency, 2), ticket_id, dm=handoff == "dm")
-        channel = _channel(voice.channels, v.urgency)
+        # the ticket's thread, wherever it is (a quieter follow-up's own channel may differ)
+        channel = await ticket_thread_channel(conn, ticket_id) or _channel(voice.channels, v.urgency)
         if channel:
             effects.append(NewEffect(f"slack.reply:{rid}", SLACK_KIND, channel,
                                      draft_message(rid, ticket_id, text, status, d.reason),
