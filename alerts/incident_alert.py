@@ -11,6 +11,12 @@ from typing import Any
 
 from alerts.escape import escape_mrkdwn, escape_truncated
 
+# the buttons of an incident's first message (value: the incident id) and the status each one asks for
+ACTION_ACK, ACTION_IDENTIFIED, ACTION_MONITORING, ACTION_RESOLVE = (
+    "incident_ack", "incident_identified", "incident_monitoring", "incident_resolve")
+BUTTONS: dict[str, str] = {ACTION_ACK: "acknowledge", ACTION_IDENTIFIED: "identified",
+                           ACTION_MONITORING: "monitoring", ACTION_RESOLVE: "resolved"}
+
 _ICON = {"investigating": ":rotating_light:", "identified": ":mag:", "monitoring": ":eyes:",
          "resolved": ":white_check_mark:"}
 
@@ -35,7 +41,18 @@ def build_opened(incident_id: int, *, service: str, title: str, public: bool, op
             f"Service *{escape_mrkdwn(service)}* · investigating since {_when(at)} · {who}")
     context = f"opened by {escape_mrkdwn(opened_by)}" + (f" · {escape_mrkdwn(note)}" if note else "")
     label = "Possible incident" if not public else "Incident"
-    return _payload(text, f"{label} #{incident_id}: {title} ({service})", context)
+    payload = _payload(text, f"{label} #{incident_id}: {title} ({service})", context)
+    payload["blocks"].append(buttons(incident_id))
+    return payload
+
+
+def buttons(incident_id: int) -> dict[str, Any]:
+    """A person runs the incident from its first message (monitor/incident_desk.py handles the clicks)."""
+    labels = ((ACTION_ACK, "Acknowledge"), (ACTION_IDENTIFIED, "Identified"), (ACTION_MONITORING, "Monitoring"),
+              (ACTION_RESOLVE, "Resolve"))
+    return {"type": "actions", "block_id": f"incident_actions:{incident_id}", "elements": [
+        {"type": "button", "action_id": a, "value": str(incident_id), "text": {"type": "plain_text", "text": t}}
+        | ({"style": "primary"} if a == ACTION_RESOLVE else {}) for a, t in labels]}
 
 
 def build_update(incident_id: int, *, status: str, message: str, by: str, note: str, at: float) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from alerts.cockpit_messages import (
     status_text,
     user_mention,
 )
+from alerts.incident_alert import BUTTONS as INCIDENT_BUTTONS
 
 if TYPE_CHECKING:
     from monitor.cockpit import Cockpit
@@ -88,6 +89,12 @@ class GroupMembers:
         return user in self._members
 
 
+class IncidentDesk(Protocol):
+    """The incidents' buttons (monitor/incident_desk.py)."""
+
+    async def click(self, action_id: str, incident_id: int, user: str) -> tuple[bool, str]: ...
+
+
 @dataclass
 class CockpitDeps:
     cockpit: Cockpit
@@ -95,6 +102,7 @@ class CockpitDeps:
     status: Callable[[], Awaitable[dict[str, Any]]]
     approvers: GroupMembers
     replies: ReplyDesk | None = None
+    incidents: IncidentDesk | None = None
     on_change: Callable[[], None] = lambda: None  # wake the dispatcher: updates are waiting
 
 
@@ -144,6 +152,20 @@ def build_app(client: AsyncWebClient, deps: CockpitDeps, *, request_verification
         if outcome.changed:
             deps.on_change()
         await tell(respond, outcome.note)
+
+    @app.action(re.compile("^(" + "|".join(map(re.escape, INCIDENT_BUTTONS)) + ")$"))
+    async def on_incident_button(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        incident_id = _int(action.get("value"))
+        if incident_id is None or deps.incidents is None:
+            await ack()
+            if deps.incidents is None:
+                await tell(respond, "Incidents are not set up in this deployment; use `outreach-monitor incidents`.")
+            return
+        changed, note = await deps.incidents.click(action["action_id"], incident_id, body["user"]["id"])
+        await ack()  # after the commit: a daemon killed before it gets the click again (Slack redelivers)
+        if changed:
+            deps.on_change()
+        await tell(respond, note)
 
     @app.action(ACTION_OPEN)
     async def on_open(ack: Any) -> None:

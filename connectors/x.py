@@ -382,11 +382,15 @@ class XSource:
         X has no idempotency key (`key` is the outbox's): when X refuses the post as a duplicate,
         an earlier attempt landed, and its id is looked up in the thread instead.
         """
+        return await self._post(lambda c: c.create_tweet(
+            text=text, in_reply_to_tweet_id=to.external_id, user_auth=self.cfg.oauth1), lambda: self.find_reply(to))
+
+    async def _post(self, create: Callable[[Any], Awaitable[Any]], find: Callable[[], Awaitable[str | None]]) -> str:
+        """POST /2/tweets; X refusing it as a duplicate means an earlier attempt landed: `find` returns it."""
         try:
-            body = await self._call("tweets", lambda c: c.create_tweet(
-                text=text, in_reply_to_tweet_id=to.external_id, user_auth=self.cfg.oauth1), user=True)
+            body = await self._call("tweets", create, user=True)
         except DuplicatePost:
-            found = await self.find_reply(to)
+            found = await find()
             if found is None:
                 raise
             return found
@@ -394,6 +398,26 @@ class XSource:
             return str(body["data"]["id"])
         except (KeyError, TypeError) as e:
             raise _translate(e) from e
+
+    async def post_status(self, text: str, *, key: str = "") -> str:
+        """Post `text` on the brand's timeline (an incident's status post); returns the post's id.
+
+        X has no idempotency key: when it refuses the text as a duplicate, an earlier attempt landed
+        and that post's id is returned instead.
+        """
+        return await self._post(lambda c: c.create_tweet(text=text, user_auth=self.cfg.oauth1),
+                                lambda: self.find_status(text))
+
+    async def find_status(self, text: str) -> str | None:
+        """Our post with exactly this text, if one landed (for an outbox row in doubt). Recent search: seven days."""
+        me = await self._my_username()
+        body = await self._call("search", lambda c: c.search_recent_tweets(
+            f"from:{me} -is:reply", max_results=100, tweet_fields=["referenced_tweets"]))
+        wanted = " ".join(text.split())
+        for t in body.get("data") or []:
+            if " ".join(str(t.get("text", "")).split()) == wanted:
+                return str(t["id"])
+        return None
 
     async def send_dm(self, user_id: str, text: str, *, key: str = "") -> str:
         """A direct message from the brand account to `user_id` (a private hand-off); returns its event id.

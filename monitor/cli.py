@@ -16,7 +16,7 @@ app = typer.Typer(
 
 
 def _register_all() -> None:
-    from monitor import care_cli, incidents_cli, ops_cli, outbox_cli, quarantine_cli
+    from monitor import care_cli, incidents_cli, ops_cli, outbox_cli, quarantine_cli, subscribers_cli
     from monitor.digest import cli as digest_cli
     from monitor.sandbox import cli as sandbox_cli
     from monitor.triage import cli as triage_cli
@@ -26,6 +26,7 @@ def _register_all() -> None:
     outbox_cli.register(app)
     quarantine_cli.register(app)
     incidents_cli.register(app)
+    subscribers_cli.register(app)
     triage_cli.register(app)
     sandbox_cli.register(app)
     digest_cli.register(app)

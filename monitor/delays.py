@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.delay_feed import Delay
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.schema import outbox
+from outreach import subscribers as subscriber_table
 from outreach.notices import Subscriber
 from outreach.templates import Templates, UnsafePublicText
 
@@ -76,10 +77,10 @@ class DelayNotifier:
                     effects.append(NewEffect(f"{prefix}{d.version}:c:{_ref(a.customer)}", "email.notice", a.email,
                                              payload, priority=2, about=f"delay:{d.feed}:{d.id}"))
                 ctx = self._context(d, None)
-                for sub in self.subscribers:
+                for sub in await subscriber_table.everyone(conn, self.subscribers):
                     if not sub.wants(d.service, d.region, d.segment):
                         continue
-                    if sub.kind == "email":
+                    if sub.kind in ("email", "apprise"):  # a title and a text
                         payload = {"subject": self.templates.render("delay_subject", ctx).strip(),
                                    "text": self.templates.render("delay_body", ctx), "delay": d.id}
                     else:
@@ -88,7 +89,7 @@ class DelayNotifier:
                                              "segment": d.segment, "eta": d.eta.isoformat() if d.eta else None,
                                              "expected_delay_minutes": d.delay_minutes, "message": d.message,
                                              "status": "resolved" if d.resolved else "active"}}
-                    effects.append(NewEffect(f"{prefix}{d.version}:s:{sub.ref}", f"{sub.kind}.notice", sub.address,
+                    effects.append(NewEffect(f"{prefix}{d.version}:s:{sub.ref}", f"{sub.kind}.notice", sub.target,
                                              payload, priority=2, about=f"delay:{d.feed}:{d.id}"))
             except UnsafePublicText as e:
                 self.told["unsafe"] += 1

@@ -29,6 +29,7 @@ from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
 from monitor.storage.schema import alert_storms, mentions, replies, ticket_actions, ticket_events, tickets
+from outreach.status_posts import PREFIX as STATUS_PREFIX
 
 BRAND = "acme"
 # The demo's public voice: replies to delivery, billing, security and outage complaints wait for an
@@ -123,13 +124,21 @@ async def _replies_report(daemon: Daemon, stack: SandboxStack) -> dict[str, Any]
     """Public replies: sent, held for approval, skipped — and duplicates as the sandbox X saw them
     (posts it accepted beyond one per reply we recorded as sent: must be 0)."""
     async with daemon.engine.connect() as conn:
-        by = dict((await conn.execute(select(replies.c.status, func.count()).group_by(replies.c.status))).all())
+        by = dict((await conn.execute(select(replies.c.status, func.count()).group_by(replies.c.status)
+                                      .where(~replies.c.thread_key.like(f"{STATUS_PREFIX}%")))).all())
         held = (await conn.execute(select(func.count()).where(ticket_events.c.kind == "reply_held"))).scalar_one()
     accepted = sum(1 for r in stack.x.recorder.requests if r.method == "POST" and r.path == "/2/tweets"
                    and r.status == 201)
     sent = int(by.get("sent", 0))
+    accepted -= (await _status_posts_sent(daemon))  # the incident's status posts: in notifications.public
     return {"sent": sent, "held": int(held), "skipped": int(by.get("skipped", 0)),
             "dry_run": int(by.get("dry_run", 0)), "duplicates": max(0, accepted - sent)}
+
+
+async def _status_posts_sent(daemon: Daemon) -> int:
+    async with daemon.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).where(
+            replies.c.thread_key.like(f"{STATUS_PREFIX}%"), replies.c.status == "sent"))).scalar_one())
 
 
 def _source_report(h: dict[str, Any]) -> dict[str, Any]:
@@ -189,7 +198,11 @@ async def run_demo(
     daemon = Daemon(cfg)
     started = time.monotonic()
     await daemon.start()
-    outage.play(duration)
+    def complain(handle: str, text: str) -> None:
+        stack.x.add_user(handle, handle.split("_")[0].title(), followers=120)
+        stack.x.post(handle, text)
+
+    outage.play(duration, engine=daemon.engine, complain=complain)
     teammate, teammate_stop = Teammate(stack.slack), asyncio.Event()
     teammate_task = asyncio.create_task(teammate.run(teammate_stop), name="teammate")
     approver_task = asyncio.create_task(Approver(stack.slack).run(teammate_stop), name="approver")

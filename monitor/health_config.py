@@ -93,6 +93,9 @@ class IncidentsConfig(_Strict):
 class SubscriberConfig(_Strict):
     email: str | None = None
     webhook: str | None = None
+    # any channel apprise knows, by URL (ntfy://…, msteams://…, json://…): it holds a token, so give
+    # it from the environment (`${TEAMS_URL}`)
+    apprise: SecretStr | None = None
     secret: SecretStr | None = None  # HMAC-SHA256 key for the webhook's signature
     services: list[str] = Field(default_factory=list)  # empty: every service
     regions: list[str] = Field(default_factory=list)
@@ -100,8 +103,14 @@ class SubscriberConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_address(self) -> SubscriberConfig:
-        if (self.email is None) == (self.webhook is None):
-            raise ValueError("give exactly one of email or webhook")
+        if sum(a is not None for a in (self.email, self.webhook, self.apprise)) != 1:
+            raise ValueError("give exactly one of email, webhook or apprise")
+        if self.apprise is not None:
+            from outreach.apprise_delivery import understood
+
+            if not understood(self.apprise.get_secret_value()):
+                raise ValueError("apprise: not a URL apprise understands (see its list of services, e.g. "
+                                 "ntfy://topic, msteams://…, json://host/path)")
         if self.webhook is not None and not self.webhook.startswith(("http://", "https://")):
             raise ValueError("webhook: expected an http:// or https:// URL")
         if self.email is not None and "@" not in self.email:
@@ -110,7 +119,11 @@ class SubscriberConfig(_Strict):
 
     @property
     def address(self) -> str:
-        return self.email or self.webhook or ""
+        return self.email or self.webhook or (self.apprise.get_secret_value() if self.apprise else "")
+
+    @property
+    def kind(self) -> str:
+        return "email" if self.email else "webhook" if self.webhook else "apprise"
 
     @field_validator("services", "regions", "segments")
     @classmethod

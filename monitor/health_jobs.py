@@ -53,6 +53,7 @@ class HealthRunner:
     intake_port: int | None = None
     spikes: Any = None  # monitor.spikes.SpikeDetector, when there are services
     acks: Any = None  # outreach.incident_replies.IncidentAcks: answers the complainers of public incidents
+    status_posts: Any = None  # outreach.status_posts.StatusPosts: the X status post, held for approval
     failing: dict[str, str] = field(default_factory=dict)  # probes whose fetch itself fails (logged once)
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
@@ -212,7 +213,7 @@ class HealthRunner:
 
 def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
     """The outbox handlers for customers' notices (e-mail, signed webhooks), when subscribers are configured."""
-    if not cfg.subscribers and not cfg.delay_feeds:
+    if not cfg.subscribers and not cfg.delay_feeds and not cfg.services:
         return
     from outreach.notify_delivery import EmailDelivery, WebhookDelivery
 
@@ -220,6 +221,11 @@ def add_health_handlers(cfg: Any, handlers: dict[str, Any]) -> None:
         handlers.setdefault(EmailDelivery.kind, EmailDelivery(cfg.email))
     secrets = {s.webhook: s.secret.get_secret_value() for s in cfg.subscribers if s.webhook and s.secret}
     handlers.setdefault(WebhookDelivery.kind, WebhookDelivery(secrets))
+    from monitor.notify_jobs import subscribers_from
+    from outreach.apprise_delivery import AppriseDelivery
+
+    if urls := {s.target: s.address for s in subscribers_from(cfg) if s.kind == "apprise"}:
+        handlers.setdefault(AppriseDelivery.kind, AppriseDelivery(urls))
 
 
 async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | None:
@@ -238,6 +244,11 @@ async def start_health(daemon: Any, handlers: dict[str, Any]) -> HealthRunner | 
         from outreach.incident_replies import attach_acks
 
         attach_acks(runner, cfg, daemon.care.voice, forbidden_words(cfg))
+        from outreach.status_posts import attach_status_posts
+        from outreach.templates import Templates
+
+        attach_status_posts(runner, cfg, daemon.care.delivery.repliers,
+                            Templates(cfg.incidents.templates, forbidden=forbidden_words(cfg)))
     if not runner.active:
         await runner.close()
         return None

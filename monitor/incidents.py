@@ -112,6 +112,13 @@ async def _add_update(conn: AsyncConnection, inc: Incident, *, status: str, mess
     return uid
 
 
+async def add_note(conn: AsyncConnection, inc: Incident, *, note: str, by: str, now: float,
+                   slack_channel: str | None) -> int:
+    """A line on the timeline and in the team's thread only (customers are not told)."""
+    return await _add_update(conn, inc, status=inc.status, message="", note=note, by=by, now=now,
+                             slack_channel=slack_channel)
+
+
 async def open_incident(
     conn: AsyncConnection,
     *,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.outbox import NewEffect, enqueue
 from monitor.storage.schema import incident_updates, incidents
 from outreach import notices
+from outreach import subscribers as subscriber_table
 from outreach.templates import Templates, UnsafePublicText
 
 log = structlog.get_logger("notices")
@@ -29,6 +30,7 @@ log = structlog.get_logger("notices")
 class NoticeStats:
     email: int = 0
     webhook: int = 0
+    apprise: int = 0
     held_unsafe: int = 0
     by_incident: dict[int, int] = field(default_factory=dict)
 
@@ -57,14 +59,15 @@ class Notifier:
                 or_(incidents.c.status != "resolved", and_(incidents.c.noticed_update_id.is_not(None),
                                                            incidents.c.noticed_at <= incidents.c.resolved_at)))
                 .order_by(incidents.c.id))).scalars().all()
+            subs = await subscriber_table.everyone(conn, self.subscribers)  # the table's too: no restart needed
         written = 0
         for iid in ids:
-            written += await self._one(iid)
+            written += await self._one(iid, subs)
         if written and self.on_change:
             self.on_change()
         return written
 
-    async def _one(self, iid: int) -> int:
+    async def _one(self, iid: int, subs: list[notices.Subscriber]) -> int:
         now = self.clock()
         async with self.engine.begin() as conn:
             row = (await conn.execute(select(incidents).where(incidents.c.id == iid).with_for_update())).mappings().one()
@@ -93,13 +96,13 @@ class Notifier:
                                           row["resolved_at"])
             effects = []
             try:
-                for sub in self.subscribers:
+                for sub in subs:
                     if not sub.wants(row["service"]):
                         continue
                     digest, payload = notices.build(facts, sub, self.templates, brand=self.brand,
                                                     status_url=self.status_url)
                     effects.append(NewEffect(notices.notice_key(facts, sub, digest), f"{sub.kind}.notice",
-                                             sub.address, payload, priority=2, about=f"incident:{iid}"))
+                                             sub.target, payload, priority=2, about=f"incident:{iid}"))
             except UnsafePublicText as e:
                 # The update names something internal (a host, an IP, a check): nobody gets it, and the
                 # team hears why in the incident's thread; a corrected update goes out as usual.
@@ -116,6 +119,8 @@ class Notifier:
                 self.stats.email += 1
             elif e.kind == "webhook.notice":
                 self.stats.webhook += 1
+            elif e.kind == "apprise.notice":
+                self.stats.apprise += 1
         log.info("notice.queued", incident=iid, kind=kind, rows=added)
         return added
 
@@ -143,13 +148,14 @@ def forbidden_words(cfg: Any) -> list[str]:
 
 
 def subscribers_from(cfg: Any) -> list[notices.Subscriber]:
-    return [notices.Subscriber(s.address, "email" if s.email else "webhook", tuple(s.services), tuple(s.regions),
+    return [notices.Subscriber(s.address, s.kind, tuple(s.services), tuple(s.regions),
                                tuple(s.segments)) for s in cfg.subscribers]
 
 
 def attach_notices(runner: Any, cfg: Any) -> Notifier | None:
-    """Add the cadence job to the health runner (lease holder only), when there are subscribers."""
-    if not cfg.subscribers:
+    """Add the cadence job to the health runner (lease holder only), when there are subscribers or services
+    (subscribers may be added to the table while the daemon runs)."""
+    if not cfg.subscribers and not cfg.services:
         return None
     notifier = Notifier(runner.engine, subscribers_from(cfg), Templates(cfg.incidents.templates,
                                                                         forbidden=forbidden_words(cfg)),

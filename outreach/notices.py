@@ -49,8 +49,8 @@ def due(*, public: bool, resolved: bool, opened_at: float, latest_update: int, t
 
 @dataclass(frozen=True)
 class Subscriber:
-    address: str  # e-mail address or webhook URL
-    kind: Literal["email", "webhook"]
+    address: str  # e-mail address, webhook URL or apprise URL (a secret: never stored, see `target`)
+    kind: Literal["email", "webhook", "apprise"]
     services: tuple[str, ...] = ()  # empty: all
     regions: tuple[str, ...] = ()
     segments: tuple[str, ...] = ()
@@ -63,6 +63,11 @@ class Subscriber:
     @property
     def ref(self) -> str:
         return hashlib.sha256(f"{self.kind}:{self.address}".encode()).hexdigest()[:12]
+
+    @property
+    def target(self) -> str:
+        """The outbox row's target: the address, except an apprise URL's token stays out of the database."""
+        return self.ref if self.kind == "apprise" else self.address
 
 
 @dataclass(frozen=True)
@@ -113,7 +118,7 @@ def build(inc: IncidentFacts, sub: Subscriber, templates: Templates, *, brand: s
     facts = PublicFacts(service=inc.public_name, status=inc.status, message=inc.message,
                         started=datetime.fromtimestamp(inc.opened_at, UTC).strftime("%H:%M UTC"),
                         status_url=status_url, brand=brand)
-    if sub.kind == "email":
+    if sub.kind in ("email", "apprise"):  # a title and a text
         payload: dict[str, Any] = {"subject": templates.render("email_subject", facts).strip(),
                                    "text": templates.render("email_body", facts), "incident": inc.id,
                                    "status": inc.status}

@@ -30,6 +30,7 @@ from monitor.storage.dialect import insert_for
 from monitor.storage.schema import mentions, replies, spend
 from outreach import replies as reply_store
 from outreach.incident_replies import answered_post
+from outreach.status_posts import is_status_post
 from outreach.policy import HOUR, ReplyConfig, gate
 from outreach.reply_templates import Context, Templates
 
@@ -78,7 +79,9 @@ class ReplyDelivery:
         replier = self._replier(r.source)
         await self._charge(r.source, item.key, now, pool=POOL.get(getattr(replier, "name", ""), "reply"))
         try:
-            ref = await replier.reply(to, r.text, key=item.key)
+            # an incident's status post (outreach/status_posts.py) answers nobody: on the timeline
+            ref = await (replier.reply(to, r.text, key=item.key) if to is not None
+                         else self._poster(replier).post_status(r.text, key=item.key))
         except SourceError as e:
             raise _translate(e) from e
         await reply_store.record_sent(self.engine, r.id, ref, now=self.clock(), asked_at=now, on_sent=self.on_sent)
@@ -88,12 +91,13 @@ class ReplyDelivery:
         r, to = await self._load(item)
         if r.status == "sent" and r.ref:
             return str(r.ref)
-        find = getattr(self._replier(r.source), "find_reply", None)
+        replier = self._replier(r.source)
+        find = getattr(replier, "find_reply", None) if to is not None else self._poster(replier).find_status
         if find is None:
             return None  # the connector's reply() looks for an earlier one itself (Reddit)
         await self._charge(r.source, item.key + ":lookup", self.clock(), pool="search")
         try:
-            ref = await find(to)
+            ref = await (find(to) if to is not None else find(r.text))
         except SourceError as e:
             raise _translate(e) from e
         if ref is not None:
@@ -106,11 +110,20 @@ class ReplyDelivery:
             raise PermanentFailure(f"source {source!r} cannot reply (not configured, or its connector has no reply)")
         return replier
 
-    async def _load(self, item: OutboxItem) -> tuple[Any, Mention]:
+    @staticmethod
+    def _poster(replier: Replier) -> Any:
+        if not callable(getattr(replier, "post_status", None)):
+            raise PermanentFailure("this source cannot post a status (only X can)")
+        return replier
+
+    async def _load(self, item: OutboxItem) -> tuple[Any, Mention | None]:
+        """The reply row, and the post it answers (None for a status post, which answers nobody)."""
         async with self.engine.connect() as conn:
             r = (await conn.execute(select(replies).where(replies.c.id == item.payload.get("reply_id")))).first()
             if r is None:
                 raise PermanentFailure(f"reply {item.payload.get('reply_id')} does not exist")
+            if is_status_post(r.thread_key):
+                return r, None
             m = (await conn.execute(select(mentions).where(mentions.c.id == r.mention_id))).first()
             # an incident's follow-up answers our acknowledgement, not the complaint again (and a lookup
             # after a crash must not take the acknowledgement for the follow-up)
@@ -149,6 +162,8 @@ class DmDelivery:
     async def deliver(self, item: OutboxItem) -> str:
         rd = self.replies
         r, to = await rd._load(item)
+        if to is None:
+            raise PermanentFailure(f"reply {r.id} is a status post: it has no direct message")
         if r.status not in ("approved", "sent"):
             raise PermanentFailure(f"reply {r.id} is {r.status}: its direct message is not sent")
         now = rd.clock()

@@ -104,6 +104,8 @@ tickets = Table(
     Column("closed_at", Float, nullable=True),
     Column("handoff", String(16), nullable=True),  # "dm" | "link": the conversation moved private
     Column("handoff_at", Float, nullable=True),
+    # when it became critical (opening, a later mention, a relabel): the escalation timer starts here
+    Column("critical_since", Float, nullable=True),
     Column("helpdesk_id", String(64), nullable=True),  # its mirror in Zendesk/Freshdesk (monitor/helpdesk_sync.py)
 )
 Index("ix_tickets_author", tickets.c.source, tickets.c.author_id, tickets.c.status)
@@ -477,4 +479,21 @@ alert_storm_members = Table(
     Column("mention_id", Id, primary_key=True),
     Column("urgency", String(16), nullable=False, default=""),
     Column("at", Float, nullable=False),
+)
+
+# Subscribers added with `outreach-monitor subscribers add` (the config's `subscribers:` are not stored):
+# e-mail addresses and webhook URLs only — an apprise URL or a webhook secret is a credential and stays
+# in the config, from the environment.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # email | webhook
+    Column("address", String(512), nullable=False),
+    Column("services", JSON, nullable=True),  # empty or null: all
+    Column("regions", JSON, nullable=True),
+    Column("segments", JSON, nullable=True),
+    Column("added_by", String(128), nullable=False, default="", server_default=""),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("kind", "address", name="uq_subscribers_kind_address"),
 )

@@ -24,9 +24,9 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     assert sum(r["triage"].values()) == r["mentions"]["stored"] - r["mentions"]["own"]
     # every outbox row sent is one Slack message posted (alerts, the digest and its chart), one
     # alert updated in place, one public reply, or the digest's e-mail
-    n = r["notifications"]  # and one e-mail or webhook per customer notice of the outage
+    n = r["notifications"]  # and one e-mail or webhook per customer notice of the outage, one status post on X
     assert (r["slack"]["messages"] + r["slack"]["updates"] + r["digests"]["email"] + n["email"] + n["webhook"]
-            + r["replies"]["sent"] == r["outbox"]["sent"] > 0)
+            + r["replies"]["sent"] + n["public"] == r["outbox"]["sent"] > 0)
     assert r["digests"] == {"built": 1, "slack": 1, "slack_charts": 1, "email": 1}
     # tickets follow customers; replies were held, approved in Slack and posted once; billing went private
     t, rp = r["tickets"], r["replies"]
@@ -44,6 +44,9 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
     # the outage: first notice and all-clear to two e-mail subscribers and a webhook, never twice
     assert n["email"] >= 4 and n["webhook"] >= 2 and n["webhook_signed_ok"] == n["webhook"]
     assert n["duplicates"] == 0
+    # the status post on X (the outage, then its end) and the complainers' answers, approved in Slack
+    assert n["public"] == 2 and n["acknowledged_complaints"] >= 1
+    assert n["followed_up"] == n["acknowledged_complaints"]
     assert "Demo finished" in run.stdout
     # what the care team saw, the most urgent first: the scenario's critical safety report
     seen = run.stdout.split("What the care team saw in Slack", 1)[1]

@@ -30,6 +30,11 @@ async def world():
     await server.stop()
 
 
+async def _timeline(daemon: Daemon, incident_id: int) -> list:
+    async with daemon.engine.connect() as conn:
+        return await inc.timeline(conn, incident_id)
+
+
 def outage_config(stack, world: HealthWorld, smtp: SandboxSMTP, db_url: str) -> dict:
     base = world.url  # type: ignore[attr-defined]
     return stack.config(brand="acme", db_url=db_url, x_interval=30, slack_min_interval=0, overrides={
@@ -49,12 +54,18 @@ def outage_config(stack, world: HealthWorld, smtp: SandboxSMTP, db_url: str) -> 
 async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) -> None:
     health, smtp = world
     stack.slack.add_channel("incidents")
-    daemon = Daemon(parse_config(outage_config(stack, health, smtp, db_url), env={}), serve_http=False)
+    cfg = outage_config(stack, health, smtp, db_url)
+    # a chat channel through apprise (its json:// posts to the sandbox's sink), its URL from the environment
+    cfg["subscribers"].append({"apprise": "${CHAT_URL}"})
+    chat_url = f"json://{health.url.removeprefix('http://')}/hooks/chat"  # type: ignore[attr-defined]
+    daemon = Daemon(parse_config(cfg, env={"CHAT_URL": chat_url}), serve_http=False)
+    ops = lambda: [h for h in health.hooks if h.name == "ops"]  # noqa: E731
+    chat = lambda: [h.json() for h in health.hooks if h.name == "chat"]  # noqa: E731
     await daemon.start()
     try:
         await wait_for(stack, lambda: health.health_requests("checkout") >= 2, what="the check running")
         health.set_mode("checkout", "down")
-        await wait_for(stack, lambda: len(smtp.messages) >= 2 and len(health.hooks) >= 1, timeout=30,
+        await wait_for(stack, lambda: len(smtp.messages) >= 2 and len(ops()) >= 1 and len(chat()) >= 1, timeout=30,
                        what="the first notice to both subscribers")
         async with daemon.engine.connect() as conn:
             (opened,) = await inc.list_incidents(conn)
@@ -63,15 +74,22 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
         assert services["checks"]["down"] == 1 and services["lease"] == "held"
         assert [i["id"] for i in services["open_incidents"]] == [opened.id]
 
+        # a teammate acknowledges from the incident's first message (twice: a double click does one thing)
+        await wait_for(stack, lambda: stack.slack.socket.connected.is_set(), what="the cockpit on Socket Mode")
+        (root,) = stack.slack.messages("#incidents")
+        for _ in range(2):
+            await stack.slack.socket.click("U0ANN", "#incidents", root["ts"], "incident_ack")
+
         health.set_mode("checkout", "up")
-        await wait_for(stack, lambda: len(smtp.messages) >= 4 and len(health.hooks) >= 2, timeout=30,
+        await wait_for(stack, lambda: len(smtp.messages) >= 4 and len(ops()) >= 2 and len(chat()) >= 2, timeout=30,
                        what="the all-clear")
         async with daemon.engine.connect() as conn:
             done = await inc.get(conn, opened.id)
             state = (await conn.execute(select(alert_states))).mappings().one()
         assert done is not None and done.status == "resolved"
         assert (state["status"], state["triggered"]) == ("up", False)
-        await wait_for(stack, lambda: len(stack.slack.messages("#incidents")) >= 2, what="the Slack thread")
+        await wait_for(stack, lambda: len(stack.slack.messages("#incidents")) >= 3, what="the Slack thread")
+        steps = [(u.status, u.by) for u in await _timeline(daemon, opened.id)]
     finally:
         await daemon.stop()
 
@@ -83,14 +101,20 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
             body = m.body
             assert "https://status.acme.test" in body or "Resolved" in m.message["Subject"]
             assert "checkout-health" not in body and "127.0.0.1" not in body  # nothing internal in public
-    hooks = [h.json() for h in health.hooks]
-    assert all(h.signed_ok for h in health.hooks)
+    hooks = [h.json() for h in ops()]
+    assert all(h.signed_ok for h in ops())
+    assert [c["title"] for c in chat()] == ["Checkout: we are investigating a problem",
+                                            "Resolved: Checkout is working normally"]
+    assert "https://status.acme.test" in chat()[0]["message"]
     assert [h["incident"]["status"] for h in hooks] == ["investigating", "resolved"]
     assert hooks[0]["incident"]["components"][0] == {"name": "Checkout", "status": "partial_outage"}
 
+    assert steps == [("investigating", "check:checkout-health"), ("investigating", "slack:U0ANN"),
+                     ("resolved", "check:checkout-health")]
     slack = stack.slack.messages("#incidents")
-    assert len(slack) == 2 and "Incident #1" in str(slack[0]["blocks"]) and "resolved" in slack[1]["text"]
-    assert slack[1]["thread_ts"] == slack[0]["ts"]  # one thread per incident
+    assert len(slack) == 3 and "Incident #1" in str(slack[0]["blocks"]) and "resolved" in slack[2]["text"]
+    assert "acknowledged in Slack" in slack[1]["text"]
+    assert slack[1]["thread_ts"] == slack[2]["thread_ts"] == slack[0]["ts"]  # one thread per incident
     assert "checkout-health" in str(slack[0]["blocks"])  # the team does see which check failed
 
 

@@ -18,6 +18,8 @@ CASES = [
     ({"subscribers": [{"email": "a@b.c"}]}, "subscribers[0].email", "email: section"),
     ({"subscribers": [{"email": "a@b.c", "webhook": "https://h/"}]}, "subscribers[0]", "exactly one"),
     ({"subscribers": [{"webhook": "https://h/", "services": ["x"]}]}, "subscribers[0].services[0]", "unknown"),
+    ({"subscribers": [{"apprise": "bogus://nothing"}]}, "subscribers[0]", "not a URL apprise understands"),
+    ({"subscribers": [{"apprise": "ntfy://t", "email": "a@b.c"}]}, "subscribers[0]", "exactly one"),
     ({"delay_feeds": [{"name": "parcels"}]}, "delay_feeds[0].url", "intake"),
     ({"intake": {"port": 1}}, "intake.secret", "Field required"),
     ({"services": [{"name": "checkout", "maintenance": [{"start": "2026-12-01T03:00:00Z",

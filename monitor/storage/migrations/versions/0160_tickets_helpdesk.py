@@ -1,13 +1,13 @@
 """tickets.helpdesk_id: the ticket's mirror in Zendesk or Freshdesk (tickets.helpdesk)
 
-Revision ID: 0140_tickets_helpdesk
-Revises: 0130_mentions_removed_withheld
+Revision ID: 0160_tickets_helpdesk
+Revises: 0150_ticket_critical_since
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0140_tickets_helpdesk"
-down_revision = "0130_mentions_removed_withheld"
+revision = "0160_tickets_helpdesk"
+down_revision = "0150_ticket_critical_since"
 branch_labels = None
 depends_on = None
 
