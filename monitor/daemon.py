@@ -38,6 +38,8 @@ from monitor.digest.competitors import listen_only_streams, with_competitor_quer
 from monitor.digest.service import Digests, add_digest_handlers
 from monitor.delivery_health import BlockFact, judge
 from monitor.dispatcher import Dispatcher
+from connectors.helpdesk import build_helpdesk
+from monitor.helpdesk_sync import HelpdeskSync
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
@@ -93,6 +95,7 @@ class Daemon:
         self._stopping_dispatch = asyncio.Event()
         self._started_at = clock()
         self.cockpit: SlackCockpit | None = None
+        self.helpdesk: HelpdeskSync | None = None
         self.tasks = {"dispatcher": TaskHealth("dispatcher", clock=clock, on_recover=self._task_recovered)}
         # any storage error seen by a job, until one works; its recovery restarts a failed dispatcher at once
         self._storage_back = asyncio.Event()
@@ -135,6 +138,13 @@ class Daemon:
         handlers.setdefault(REPLY_KIND, self.care.delivery)
         handlers.setdefault(DM_KIND, self.care.dm)
         policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
+        if cfg.tickets.helpdesk is not None:  # tickets mirrored in Zendesk / Freshdesk, through the outbox
+            self.helpdesk = HelpdeskSync(cfg.tickets.helpdesk, self.engine, build_helpdesk(cfg.tickets.helpdesk),
+                                         clock=self.clock)
+            for kind, handler in self.helpdesk.handlers().items():
+                handlers.setdefault(kind, handler)
+            self.care.delivery.on_sent = self.helpdesk.reply_sent
+            policy = replace(policy, helpdesk=self.helpdesk.target)
 
         if listen_only := listen_only_streams(cfg):  # competitors' posts: stored, never ticketed or alerted
             policy = replace(policy, listen_only=listen_only) if policy is not None else \
@@ -210,6 +220,9 @@ class Daemon:
                                replace_existing=True, max_instances=1, coalesce=True)
         self.scheduler.add_job(self._quarantine_job, "interval", seconds=3600, id="quarantine:prune",
                                replace_existing=True, max_instances=1, coalesce=True, next_run_time=_now_dt())
+        if self.helpdesk is not None:
+            self.scheduler.add_job(self._helpdesk_job, "interval", seconds=self.helpdesk.cfg.status_every_s,
+                                   id="helpdesk:status", replace_existing=True, max_instances=1, coalesce=True)
         self.digests = Digests(cfg, self.engine, holder=self.instance, clock=self.clock,
                                wake=lambda: self.dispatcher.wake() if self.dispatcher else None)
         self.digests.register(self.scheduler, self._job_failed)
@@ -287,6 +300,17 @@ class Daemon:
                 log.info("quarantine.pruned", items=n, older_than_days=self.cfg.storage.quarantine_days)
         except Exception as e:
             self._job_failed("quarantine", "prune", e)
+
+    async def _helpdesk_job(self) -> None:
+        """The helpdesk's statuses read back, by one daemon at a time (a lease): "solved" there solves ours."""
+        assert self.helpdesk is not None
+        try:
+            if not await leases.acquire(self.engine, "helpdesk:status", self.instance, ttl=self.hold, now=self.clock()):
+                return
+            if solved := await self.helpdesk.read_back():
+                log.info("helpdesk.solved_tickets", count=solved, kind=self.helpdesk.cfg.kind)
+        except Exception as e:  # the next tick tries again
+            self._job_failed("helpdesk", "status", e)
 
     async def _watch_job(self, name: str) -> None:
         try:
@@ -541,6 +565,8 @@ class Daemon:
             await self.health_runner.close()
         for s in self.sources.values():
             await s.close()
+        if self.helpdesk is not None:
+            await self.helpdesk.close()
         if self._web is not None:
             await self._web.cleanup()
         if self.digests is not None:

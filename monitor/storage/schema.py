@@ -108,6 +108,7 @@ tickets = Table(
     Column("handoff_at", Float, nullable=True),
     # when it became critical (opening, a later mention, a relabel): the escalation timer starts here
     Column("critical_since", Float, nullable=True),
+    Column("helpdesk_id", String(64), nullable=True),  # its mirror in Zendesk/Freshdesk (monitor/helpdesk_sync.py)
 )
 Index("ix_tickets_author", tickets.c.source, tickets.c.author_id, tickets.c.status)
 
