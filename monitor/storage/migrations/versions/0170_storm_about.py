@@ -1,13 +1,13 @@
 """alert_storms.about: a storm can be the mentions about one open incident, collapsed into its thread
 
-Revision ID: 0160_storm_about
-Revises: 0150_ticket_critical_since
+Revision ID: 0170_storm_about
+Revises: 0160_tickets_helpdesk
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0160_storm_about"
-down_revision = "0150_ticket_critical_since"
+revision = "0170_storm_about"
+down_revision = "0160_tickets_helpdesk"
 branch_labels = None
 depends_on = None
 
