@@ -104,8 +104,11 @@ async def test_an_unacknowledged_critical_is_reannounced_then_escalated(stack, d
             urgent = stack.slack.messages("#care-urgent")
             return bool(urgent) and any("Escalated" in m["text"] and m.get("thread_ts") == urgent[0]["ts"]
                                         and m["ts"] != urgent[0]["ts"] for m in urgent)
-        await wait_for(stack, lambda: len(stack.slack.messages("#care-escalations")) == 1 and escalated_in_thread(),
-                       what="the escalation, in the channel and in the ticket's thread")
+        def card_updated() -> bool:  # the parent's card is changed in place by a row of its own, too
+            urgent = stack.slack.messages("#care-urgent")
+            return bool(urgent) and "Escalated" in _card(urgent[0])
+        await wait_for(stack, lambda: len(stack.slack.messages("#care-escalations")) == 1 and escalated_in_thread()
+                       and card_updated(), what="the escalation, in the channel, in the ticket's thread and its card")
     finally:
         await daemon.stop()
     urgent = stack.slack.messages("#care-urgent")
