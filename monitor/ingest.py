@@ -21,7 +21,7 @@ from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
 from alerts.storm import StormRule
-from monitor import incidents, ticket_resolver
+from monitor import helpdesk_sync, incidents, ticket_resolver
 from monitor.alert_flow import route_alerts
 from monitor.cockpit import suppressed
 from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
@@ -49,6 +49,7 @@ class AlertPolicy:
     # returning customer) and whether the brand answers in public (outreach/replies.py; None: never)
     ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S
     voice: Voice | None = None
+    helpdesk: str | None = None  # mirror tickets in this helpdesk (tickets.helpdesk.kind; monitor/helpdesk_sync.py)
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -202,6 +203,10 @@ async def ingest(
         result.tickets_opened = applied.opened
         result.tickets_joined = applied.joined
         result.responses = applied.responses
+        if policy is not None and policy.helpdesk is not None and applied.events:
+            # the helpdesk hears of a ticket and its posts in the transaction that decided them
+            urgency = {m.external_id: v.urgency if v is not None else None for m, v in zip(fresh, verdicts)}
+            await enqueue(conn, helpdesk_sync.ingest_effects(policy.helpdesk, source, applied.events, urgency), now=now)
 
         effects = []
         if policy is not None:

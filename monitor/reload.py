@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -109,6 +110,7 @@ def _take_slack(daemon: Daemon, old: Config, new: Config) -> None:
                               min_interval=new.slack.min_interval_per_channel, auth_retry_after=new.slack.auth_recheck)
         daemon.dispatcher.handlers["slack.message"] = slack
         daemon.dispatcher.handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
-    policy = AlertPolicy(new.slack.channels, new.triage.alert_min_urgency)
     for poller in daemon.pollers.values():
-        poller.policy = policy
+        # only the routing changes: tickets, replies, storms, the helpdesk and listen-only streams stay
+        old_policy = poller.policy or AlertPolicy({})
+        poller.policy = replace(old_policy, channels=new.slack.channels, min_urgency=new.triage.alert_min_urgency)

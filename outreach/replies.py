@@ -17,7 +17,7 @@ switch, hourly cap, quiet hours), are in outreach/reply_delivery.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -323,18 +323,25 @@ def _not_waiting(r: Any) -> str:
     }.get(r.status, f"Reply {r.id} is {r.status}.")
 
 
-async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: float, asked_at: float | None = None) -> None:
+OnSent = Callable[[AsyncConnection, Any, str], Awaitable[None]]  # (transaction, reply row, its post id)
+
+
+async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: float, asked_at: float | None = None,
+                      on_sent: OnSent | None = None) -> None:
     """The reply is public: on the reply, and on its ticket as a response (the first one sets first_response_at).
 
     `asked_at`: when we asked the platform to post it. A customer message newer than that keeps the
     ticket open (the poll that stored it may have run before this). Idempotent: a reconcile after a
-    crash may call it again for the same reply.
+    crash may call it again for the same reply. `on_sent` adds what follows from it (the helpdesk
+    comment) in the same transaction.
     """
     async with engine.begin() as conn:
         r = (await conn.execute(select(replies).where(replies.c.id == reply_id))).first()
         if r is None or r.status == "sent":
             return
         await conn.execute(update(replies).where(replies.c.id == reply_id).values(status="sent", ref=ref, sent_at=now))
+        if on_sent is not None:
+            await on_sent(conn, r, ref)
         t = (await conn.execute(select(tickets).where(tickets.c.id == r.ticket_id))).first()
         if t is None:
             return

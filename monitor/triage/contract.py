@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any, BinaryIO
 
+from monitor.models import Verdict
 from monitor.triage.engine import Triage
 
 CHUNK = 1 << 16
 _loads = json.loads
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+_quoted = encode_basestring  # what _dumps escapes a string with (ensure_ascii=False): the C one
 
 
 def parse_item(line: str | bytes) -> dict[str, Any]:
@@ -54,7 +57,24 @@ def classify_item(triage: Triage, item: dict[str, Any]) -> str:
         prior_contacts=prior if isinstance(prior, int) and not isinstance(prior, bool) else 0,
         open_incidents=[str(x) for x in incidents if isinstance(x, str)] if isinstance(incidents, list) else (),
     )
-    return _dumps({"id": item.get("id"), **v.as_dict()})
+    return _line(item.get("id"), v)
+
+
+def _line(id_: Any, v: Verdict) -> str:
+    """`_dumps({"id": id_, **v.as_dict()})`, character for character, without walking a dict: the
+    fields are known, so only the strings need escaping (by the json module's own C escaper)."""
+    t = type(id_)
+    i = _quoted(id_) if t is str else repr(id_) if t is int else _dumps(id_)
+    reasons = ", ".join(map(_quoted, v.reasons))
+    return (f'{{"id": {i}, "urgency": {_quoted(v.urgency)}, "category": {_quoted(v.category)}, '
+            f'"complaint": {"true" if v.complaint else "false"}, "actionable": {"true" if v.actionable else "false"}, '
+            f'"sentiment": {_number(round(v.sentiment, 3))}, "score": {_number(v.score)}, '
+            f'"confidence": {_number(round(v.confidence, 3))}, "reasons": [{reasons}]}}')
+
+
+def _number(x: float) -> str:
+    # json writes finite floats and ints as repr does; anything else goes through json itself
+    return repr(x) if (type(x) is float and x - x == 0) or type(x) is int else _dumps(x)
 
 
 def run(triage: Triage, read: Callable[[int], bytes], write: Callable[[bytes], Any],

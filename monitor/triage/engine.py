@@ -32,13 +32,14 @@ from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
 from monitor.triage import language, signals
-from monitor.triage.model import features
+from monitor.triage.model import feature_set
 from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
 LOW_CONFIDENCE = 0.5
 PROBLEM = "problem"  # rules.yaml's category of "something did not work or did not happen"
 REPROACH = {level: reproach_key(level) for level in (1, 2, 3)}
+_R1, _R2, _R3 = REPROACH[1], REPROACH[2], REPROACH[3]
 _LEVELS = dict(enumerate(("no explicit reproach", *REPROACH_LEVELS)))
 _NONE: tuple[float, str | None] = (0.0, None)
 _OTHER = Category("other", "Nothing the rules know about", 15, False, False, None, "low")
@@ -143,8 +144,10 @@ class Triage:
                 score += min(10.0, 4.0 * (top - 1))
         if complaint or cat.actionable:
             # reproach also ranks what was not read as a complaint: blame words in a "question"
-            level = self._reproach(evidence, compound)
-            graded = sum(evidence.get(REPROACH[k], 0.0) * k for k in (1, 2, 3))
+            r1, r2, r3 = evidence.get(_R1, 0.0), evidence.get(_R2, 0.0), evidence.get(_R3, 0.0)
+            # 0 no explicit reproach, 1 disapproval, 2 accusation, 3 blame (rules.yaml's severity)
+            level = 3 if r3 > 0 else 2 if r2 > 0 else 1 if r1 > 0 or compound <= bands.negative else 0
+            graded = 0 + r1 * 1 + r2 * 2 + r3 * 3
             if level:
                 score += cfg.reproach_points * min(cfg.reproach_max, max(graded, float(level)))
                 reasons.append(f"reproach: {_LEVELS[level]}")
@@ -155,15 +158,16 @@ class Triage:
         if why:
             reasons.append(why)
         # most mentions have no reach, engagement, history or incident: skip those calls then
-        for points, why in (
-            signals.reach(followers, verified, cfg) if followers > cfg.reach_min_followers or verified else _NONE,
-            signals.engagement(metrics, age_hours, cfg) if metrics else _NONE,
-            signals.repeat_contact(prior_contacts, cfg) if prior_contacts > 0 else _NONE,
-            signals.incident(text.lower(), cat.id, open_incidents, cfg) if open_incidents else _NONE,
-        ):
-            score += points
-            if why:
-                reasons.append(why)
+        if followers > cfg.reach_min_followers or verified or metrics or prior_contacts > 0 or open_incidents:
+            for points, why in (
+                signals.reach(followers, verified, cfg) if followers > cfg.reach_min_followers or verified else _NONE,
+                signals.engagement(metrics, age_hours, cfg) if metrics else _NONE,
+                signals.repeat_contact(prior_contacts, cfg) if prior_contacts > 0 else _NONE,
+                signals.incident(text.lower(), cat.id, open_incidents, cfg) if open_incidents else _NONE,
+            ):
+                score += points
+                if why:
+                    reasons.append(why)
         if found.negated:
             said, c = found.negated[0]
             reasons.append(f"ignored '{said}' (negation{', ' + c if c else ''})")
@@ -210,10 +214,20 @@ class Triage:
             return compound <= bands.negative and cat.complaint
         top = evidence.get(cat.id, 0.0)
         problem = evidence.get(PROBLEM, 0.0) if PROBLEM in cats else 0.0
-        # evidence of asking or thanking (not of complaining) beside the chosen category
-        asking = max((v for c, v in evidence.items() if c != cat.id and c in cats and cats[c].intent
-                      and not cats[c].complaint), default=0.0)
-        grievance = sum(v for c, v in evidence.items() if c in cats and cats[c].complaint)
+        # evidence of asking or thanking (not of complaining) beside the chosen category, and of
+        # complaining in any category (one pass over the few categories with evidence)
+        asking: float | None = None
+        grievance: float = 0
+        for c, v in evidence.items():
+            k = cats.get(c)
+            if k is None:
+                continue
+            if k.complaint:
+                grievance += v
+            elif k.intent and c != cat.id and (asking is None or v > asking):
+                asking = v
+        if asking is None:
+            asking = 0.0
         warm = compound >= bands.positive
         if problem >= rules.min_evidence and not (warm and cat.id == "praise" and grievance < 2):
             return True  # a problem described is a complaint, however politely it is asked
@@ -224,17 +238,10 @@ class Triage:
         # asking is not complaining, unless it is asked angrily or about a let-down
         return cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
 
-    def _reproach(self, evidence: Mapping[str, float], compound: float) -> int:
-        """0 no explicit reproach, 1 disapproval, 2 accusation, 3 blame (rules.yaml's severity)."""
-        for level in (3, 2, 1):
-            if evidence.get(REPROACH[level], 0.0) > 0:
-                return level
-        return 1 if compound <= self.rules.sentiment.negative else 0
-
     def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
         """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
         learned = self.learned
-        feats = features(text)
+        feats = feature_set(text)
         p = learned.probability(feats)
         decided = learned.blend.decide(rules_say, p, negation_seen)
         if decided and p >= 0.5:
@@ -249,8 +256,9 @@ class Triage:
         rules = self.rules
         cats = rules.categories
         order = rules.order
-        ranked = sorted(evidence.items(), key=lambda kv: (-kv[1], order.get(kv[0], 999)))
-        ranked = [kv for kv in ranked if kv[0] in cats]
+        ranked = [kv for kv in evidence.items() if kv[0] in cats]
+        if len(ranked) > 1:
+            ranked.sort(key=lambda kv: (-kv[1], order.get(kv[0], 999)))
         if not ranked:
             if compound <= rules.sentiment.negative and rules.fallback_category in cats:
                 return cats[rules.fallback_category], 0.0, True

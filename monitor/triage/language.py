@@ -21,8 +21,11 @@ where who will would could should been get got help please thanks thank account 
 from there their them me we us any anyone again since because about after before really
 """.split()) - {"was", "will"}
 
-_NOISE = re.compile(r"https?://\S+|[@#]\w+|__\w+__")
+# links, @handles, #hashtags, __placeholders__; each alternative led by its first character, which
+# the regex engine finds faster than it tries three alternatives at every position
+_NOISE = re.compile(r"[h@#_](?:(?<=h)ttps?://\S+|(?<=[@#])\w+|(?<=_)_\w+__)")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")  # _WORD on lower-case ASCII text
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +53,10 @@ def detect(text: str, packs: frozenset[str] | set[str] = frozenset()) -> str:
     adds words, while a language without one makes the post wait for a person.
     """
     clean = _NOISE.sub(" ", text).strip()
-    words = _WORD.findall(clean.lower().replace("’", "'"))
+    if clean.isascii():  # most posts: the same words, by a simpler pattern
+        words = _ASCII_WORD.findall(clean.lower())
+    else:
+        words = _WORD.findall(clean.lower().replace("’", "'"))
     if not words:
         return "en"
     english = sum(map(_ENGLISH.__contains__, words))

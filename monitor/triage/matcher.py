@@ -168,6 +168,41 @@ def _starts(items: list) -> set[tuple[str, bool]] | None:  # type: ignore[type-a
     return {(prefix, False)} if prefix else None
 
 
+_CLASSES = {sre_parse.CATEGORY_DIGIT: r"\d", sre_parse.CATEGORY_NOT_DIGIT: r"\D", sre_parse.CATEGORY_SPACE: r"\s",
+            sre_parse.CATEGORY_NOT_SPACE: r"\S", sre_parse.CATEGORY_WORD: r"\w", sre_parse.CATEGORY_NOT_WORD: r"\W"}
+
+
+def first_character(regex: str) -> re.Pattern[str] | None:
+    """A pattern for the characters every match of `regex` starts with (`\\b\\d+ hours late` -> `[\\d]`),
+    to skip a post that has none before searching it; None when that cannot be told."""
+    try:
+        items = list(sre_parse.parse(regex, re.IGNORECASE))
+    except re.error:
+        return None
+    while items and items[0][0] is sre_parse.AT:
+        items = items[1:]
+    if not items:
+        return None
+    op, av = items[0]
+    if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[0] >= 1 and list(av[2]):
+        op, av = list(av[2])[0]
+    if op is sre_parse.LITERAL:
+        return re.compile(re.escape(chr(av)), re.IGNORECASE)
+    if op is not sre_parse.IN:
+        return None
+    parts = []
+    for o, a in av:
+        if o is sre_parse.LITERAL:
+            parts.append(re.escape(chr(a)))
+        elif o is sre_parse.RANGE:
+            parts.append(f"{re.escape(chr(a[0]))}-{re.escape(chr(a[1]))}")
+        elif o is sre_parse.CATEGORY and a in _CLASSES:
+            parts.append(_CLASSES[a])
+        else:
+            return None  # a negated set, or one this does not read
+    return re.compile("[" + "".join(parts) + "]", re.IGNORECASE)
+
+
 def phrase_to_regex(phrase: str) -> str:
     """A plain phrase -> regex: whole words, flexible spaces, optional apostrophes, `*` suffix."""
     out: list[str] = []
@@ -308,8 +343,10 @@ class Matcher:
         self._automaton = ahocorasick.Automaton()
         for form, items in by_form.items():
             # a form with and without `*` (refund / refund*) keeps both readings
-            self._automaton.add_word(" " + form, (len(form), tuple({star for star, _ in items}),
-                                            {star: tuple(t for s, t in items if s == star) for star, _ in items}))
+            # (length, terms read as the whole word or None, terms read as a word start with `*` or None)
+            plain = tuple(t for s, t in items if not s) or None
+            starred = tuple(t for s, t in items if s) or None
+            self._automaton.add_word(" " + form, (len(form), plain, starred))
         self._has_phrases = bool(by_form)
         if self._has_phrases:
             self._automaton.make_automaton()
@@ -319,7 +356,7 @@ class Matcher:
         self._entries: list[tuple[re.Pattern[str], tuple[Term, ...]]] = []
         self._gated: dict[int, bool] = {}  # entry -> True: searched once its gate word is seen; False: tried at its starts
         self._substring: dict[str, list[int]] = {}  # start with punctuation -> entries
-        self._always: list[int] = []
+        self._always: list[tuple[int, re.Pattern[str] | None]] = []  # (entry, what its first character must be)
         keys: dict[str, list[tuple[bool, int, bool]]] = {}  # word start -> (whole word, entry, is a gate)
         for rx, ts in by_regex.items():
             idx = len(self._entries)
@@ -336,7 +373,7 @@ class Matcher:
                     keys.setdefault(p, []).append((whole, idx, True))
             if first is None:
                 if idx not in self._gated:
-                    self._always.append(idx)
+                    self._always.append((idx, first_character(rx)))
                 continue
             for p, whole in first:
                 keys.setdefault(p, []).append((whole, idx, False))
@@ -344,11 +381,18 @@ class Matcher:
         # made a space: a hit is then always at a word start ("a" does not fire inside "flight")
         self._triggers = ahocorasick.Automaton()
         for key, items in keys.items():
-            # (word length, gates it opens, entries tried here always, entries tried here once opened)
-            gates = tuple((whole, idx) for whole, idx, gate in items if gate)
-            free = tuple((whole, idx) for whole, idx, gate in items if not gate and idx not in self._gated)
-            held = tuple((whole, idx) for whole, idx, gate in items if not gate and idx in self._gated)
-            self._triggers.add_word(" " + key, (len(key), gates, free, held))
+            # (word length, then for a hit that is a whole word and for one that starts a longer
+            # word: the gates it opens, the entries tried here always (regex match, terms) and the
+            # entries tried here once opened (entry, regex match, terms)), each in the file's order
+            value: list[object] = [len(key)]
+            for hit_whole in (True, False):
+                fits = [(idx, gate) for whole, idx, gate in items if hit_whole or not whole]
+                value.append(tuple(idx for idx, gate in fits if gate) or None)
+                value.append(tuple((self._entries[idx][0].match, self._entries[idx][1]) for idx, gate in fits
+                                   if not gate and idx not in self._gated) or None)
+                value.append(tuple((idx, self._entries[idx][0].match, self._entries[idx][1]) for idx, gate in fits
+                                   if not gate and idx in self._gated) or None)
+            self._triggers.add_word(" " + key, tuple(value))
         self._has_triggers = bool(keys)
         if self._has_triggers:
             self._triggers.make_automaton()
@@ -365,16 +409,21 @@ class Matcher:
             self._slowly(text, found)  # rare letters ("İ") change length when lower-cased
         else:
             low = lower.translate(_SPACES) if _ODD_SPACES.search(lower) else lower
+            # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched);
+            # with a trailing space, so a hit ends a word when the next character is a space
+            bounded = " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
             if self._has_phrases:
-                self._phrases(text, low, found)
+                self._phrases(text, low, found, bounded)
             if self._has_triggers:
-                self._patterns(text, low, found)
+                # every non-word character a space (_PUNCT keeps apostrophes and hyphens)
+                self._patterns(text, bounded.replace("'", " ").replace("-", " "), found)
         for sub, idxs in self._substring.items():
             if sub in lower:
                 for idx in idxs:
                     self._search(idx, text, found)
-        for idx in self._always:
-            self._search(idx, text, found)
+        for idx, first in self._always:
+            if first is None or first.search(text):
+                self._search(idx, text, found)
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
         for start, end, said, terms in found:
@@ -389,38 +438,39 @@ class Matcher:
             if m.start() == 0 or text[m.start() - 1] != "@":
                 found.append((m.start(), m.end(), m.group(0), terms))
 
-    def _patterns(self, text: str, low: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
-        """Patterns at the word starts the trigger automaton finds, once their gate word is seen."""
-        # "@" joins the handle it starts, so "@FireTV" is one word that no trigger starts
-        bounded = " " + _NONWORD.sub(" ", low.replace("@", "_"))
-        n = len(bounded)
-        tries: list[tuple[int, bool, tuple[tuple[bool, int], ...]]] = []
-        held_at: list[tuple[int, bool, tuple[tuple[bool, int], ...]]] = []
+    def _patterns(self, text: str, bounded: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        """Patterns at the word starts the trigger automaton finds, once their gate word is seen.
+
+        `bounded`: the lower-cased post with every non-word character a space, "@" made "_" (so
+        "@FireTV" is one word that no trigger starts), one space before and one after.
+        """
+        held_at: list[tuple[int, tuple[tuple[int, object, tuple[Term, ...]], ...]]] = []
         opened: set[int] = set()
-        for last, (length, gates, free, held) in self._triggers.iter(bounded):
+        for last, (length, gates_w, free_w, held_w, gates_p, free_p, held_p) in self._triggers.iter(bounded):
             start = last - length  # the word's first character, in the post's offsets
-            whole = last + 1 >= n or bounded[last + 1] == " "
-            for needs_whole, idx in gates:
-                if whole or not needs_whole:
-                    opened.add(idx)
-            if free:
-                tries.append((start, whole, free))
-            if held:
-                held_at.append((start, whole, held))
+            if bounded[last + 1] == " ":  # the hit is a whole word
+                gates, free, held = gates_w, free_w, held_w
+            else:
+                gates, free, held = gates_p, free_p, held_p
+            if gates is not None:
+                opened.update(gates)
+            if free is not None:
+                for match, terms in free:
+                    m = match(text, start)
+                    if m is not None:
+                        found.append((start, m.end(), m.group(0), terms))
+            if held is not None:
+                held_at.append((start, held))
         if opened:
-            tries += [(start, whole, tuple(x for x in held if x[1] in opened)) for start, whole, held in held_at]
-        entries = self._entries
-        for start, whole, items in tries:
-            for needs_whole, idx in items:
-                if needs_whole and not whole:
-                    continue
-                rx, terms = entries[idx]
-                m = rx.match(text, start)
-                if m is not None:
-                    found.append((start, m.end(), m.group(0), terms))
-        for idx in opened:
-            if self._gated[idx]:  # no literal start to try it at: search the post
-                self._search(idx, text, found)
+            for start, held in held_at:
+                for idx, match, terms in held:
+                    if idx in opened:
+                        m = match(text, start)
+                        if m is not None:
+                            found.append((start, m.end(), m.group(0), terms))
+            for idx in opened:
+                if self._gated[idx]:  # no literal start to try it at: search the post
+                    self._search(idx, text, found)
 
     def _slowly(self, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
         if self._compiled_phrases is None:
@@ -429,50 +479,61 @@ class Matcher:
             for m in rx.finditer(text):
                 found.append((m.start(), m.end(), m.group(0), (t,)))
         for idx in range(len(self._entries)):
-            if not any(idx in v for v in self._substring.values()) and idx not in self._always:
+            if not any(idx in v for v in self._substring.values()) and all(idx != i for i, _ in self._always):
                 self._search(idx, text, found)
 
-    def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+    def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]],
+                 bounded: str) -> None:
         """Every plain phrase in one Aho-Corasick pass, kept where it starts and ends a word.
 
         A phrase's words may be apart by several spaces ("charged  twice"): runs of spaces are
         squeezed to one for the pass, and the few hits are mapped back to the post's offsets.
+        `bounded` is `lower` made ready for the pass: punctuation made spaces, "@" made "_" (it joins
+        its handle: never matched), a space before and after.
         """
         squeezed: list[tuple[int, int]] = []  # (offset in the squeezed text, spaces removed before it)
         if "  " in lower:
             removed = 0
+            kept: list[str] = []
+            kept_bounded = [" "]
+            last = 0
             for m in _RUNS.finditer(lower):
                 extra = m.end() - m.start() - 1
                 squeezed.append((m.start() + 1 - removed, removed + extra))
                 removed += extra
-            lower = _RUNS.sub(" ", lower)
-        bounded = " " + _PUNCT.sub(" ", lower.replace("@", "_"))  # "@" joins its handle: never matched
-        n = len(bounded)
-        for last, (length, stars, terms_by_star) in self._automaton.iter(bounded):
+                # `bounded` maps each character of `lower` to one: squeezing it at the same places
+                # is the same as preparing the squeezed text
+                kept.append(lower[last:m.start() + 1])
+                kept_bounded.append(bounded[last + 1:m.start() + 2])
+                last = m.end()
+            kept.append(lower[last:])
+            kept_bounded.append(bounded[last + 1:])
+            lower = "".join(kept)
+            bounded = "".join(kept_bounded)
+        n = len(lower)
+        for last, (length, plain, starred) in self._automaton.iter(bounded):
             start = last - length  # in `lower`'s offsets (bounded has one leading space)
             end = start + length
-            whole = last + 1 >= n or bounded[last + 1] == " "
-            for star in stars:
-                if star:
-                    e = end
-                    while e < n - 1 and _is_word(lower[e]):
-                        e += 1  # `refund*` takes the rest of the word
-                elif whole:
-                    e = end
+            if plain is not None and bounded[last + 1] == " ":
+                if squeezed:
+                    s0, e0 = _unsqueeze(squeezed, start), _unsqueeze(squeezed, end - 1) + 1
                 else:
-                    continue
+                    s0, e0 = start, end
+                found.append((s0, e0, text[s0:e0], plain))
+            if starred is not None:
+                e = end
+                while e < n and (lower[e].isalnum() or lower[e] == "_"):
+                    e += 1  # `refund*` takes the rest of the word
                 s0, e0 = (_unsqueeze(squeezed, start), _unsqueeze(squeezed, e - 1) + 1) if squeezed else (start, e)
-                found.append((s0, e0, text[s0:e0], terms_by_star[star]))
+                found.append((s0, e0, text[s0:e0], starred))
+
+def _by_start_longest(h: tuple[int, int, str, Term]) -> tuple[int, int]:
+    return h[0], -h[1]
 
 
-def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]]) -> Found:
-    """Cancel what a negation overlaps, count a match inside a longer one once; O(n log n).
-
-    Both checks used to compare every pair (quadratic: a long post full of matches took seconds).
-    Now negations are sorted by start with a running furthest end, so "does a negation overlap
-    [s, e)" is one bisection; and matches sorted by (start, longest first) with a running furthest
-    end per category tell at once whether a match lies inside an earlier one.
-    """
+def _cancel(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]],
+            cancelled: list[tuple[str, str]]) -> list[tuple[int, int, str, Term]]:
+    """The hits no negation overlaps (in its category, or a top-level one); `cancelled` gets the rest."""
     by_scope: dict[str, tuple[list[int], list[tuple[int, int]]]] = {}
     for n in sorted(negations, key=lambda n: n[0]):
         starts, reach = by_scope.setdefault(n[3].category, ([], []))
@@ -493,7 +554,6 @@ def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, i
             return negs[reach[i][1]]
         return None
 
-    cancelled: list[tuple[str, str]] = []
     kept: list[tuple[int, int, str, Term]] = []
     for h in hits:
         s, e, said, t = h
@@ -502,24 +562,51 @@ def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, i
             cancelled.append((neg[2], t.category))
         else:
             kept.append(h)
+    return kept
+
+
+def _settle(hits: list[tuple[int, int, str, Term]], negations: list[tuple[int, int, str, Term]]) -> Found:
+    """Cancel what a negation overlaps, count a match inside a longer one once; O(n log n).
+
+    Both checks used to compare every pair (quadratic: a long post full of matches took seconds).
+    Now negations are sorted by start with a running furthest end, so "does a negation overlap
+    [s, e)" is one bisection; and matches sorted by (start, longest first) with a running furthest
+    end per category tell at once whether a match lies inside an earlier one.
+    """
+    cancelled: list[tuple[str, str]] = []
+    if negations:
+        kept = _cancel(hits, negations, cancelled)
+    else:
+        kept = hits  # most posts: nothing to cancel
     danger: list[tuple[str, str]] = []
     for _, _, said, t in kept:
         if t.critical and (said, t.category) not in danger:
             danger.append((said, t.category))
     # by start, the longest first: a match inside another comes after it and ends before its end
-    kept.sort(key=lambda h: (h[0], -h[1]))
+    kept.sort(key=_by_start_longest)
     evidence: dict[str, float] = {}
     quoted: dict[str, list[str]] = {}
+    quoted_lower: dict[str, set[str]] = {}
     furthest: dict[str, int] = {}
     for s, e, said, t in kept:
         c = t.category
         if furthest.get(c, -1) >= e:
             continue
         furthest[c] = e
-        evidence[c] = evidence.get(c, 0.0) + t.weight
-        q = quoted.setdefault(c, [])
-        if len(q) < 8 and said.lower() not in (x.lower() for x in q):
-            q.append(said)
+        if c in evidence:
+            evidence[c] += t.weight
+            q = quoted[c]
+            if len(q) < 8:
+                low = said.lower()
+                if low not in quoted_lower[c]:
+                    q.append(said)
+                    quoted_lower[c].add(low)
+        else:
+            evidence[c] = 0.0 + t.weight
+            quoted[c] = [said]
+            quoted_lower[c] = {said.lower()}
+    if not cancelled:
+        return Found(evidence, quoted, cancelled, danger, len(negations))
     seen: set[tuple[str, str]] = set()
     unique = [c for c in cancelled if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
     return Found(evidence, quoted, unique, danger, len(negations))

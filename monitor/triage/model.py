@@ -11,6 +11,7 @@ import json
 import math
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,16 @@ class ModelError(ValueError):
     """A model file that cannot be used (unreadable, another format, a newer version)."""
 
 
-def features(text: str) -> list[str]:
+def feature_set(text: str) -> set[str]:
+    """The post's words and adjacent word pairs, each once (features are binary)."""
     toks = _TOKEN.findall(_NOISE.sub(" ", text.lower()))
-    return list({*toks, *(f"{a} {b}" for a, b in zip(toks, toks[1:]))})
+    feats = set(toks)
+    feats.update(map(" ".join, zip(toks, toks[1:])))
+    return feats
+
+
+def features(text: str) -> list[str]:
+    return list(feature_set(text))
 
 
 @dataclass
@@ -175,20 +183,22 @@ class ComplaintModel:
 
     def __post_init__(self) -> None:
         self._weights = {f: r[0] for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
+        # the words worth quoting as a reason: found in a post by one C-speed set intersection
+        self._strong = {f: w for f, w in self._weights.items() if w > 0.3}
 
-    def probability(self, feats: list[str]) -> float:
+    def probability(self, feats: Iterable[str]) -> float:
         z = self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats)))
         return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
 
-    def strongest(self, feats: list[str], k: int = 3) -> list[str]:
+    def strongest(self, feats: Iterable[str], k: int = 3) -> list[str]:
         """The words present that pushed towards "complaint" most, strongest first."""
-        w = self._weights
-        pushing = sorted(((w[f], f) for f in feats if w.get(f, 0.0) > 0.3), reverse=True)
+        w = self._strong
+        pushing = sorted(((w[f], f) for f in w.keys() & feats), reverse=True)
         return [f for _, f in pushing[:k]]
 
     def complaint(self, text: str) -> tuple[float, list[str]]:
         """(probability of a complaint, the words present that pushed it up most, strongest first)."""
-        feats = features(text)
+        feats = feature_set(text)
         return self.probability(feats), self.strongest(feats)
 
     def save(self, path: Path) -> None:
