@@ -69,12 +69,14 @@ Index("ix_mentions_created_at", mentions.c.created_at)
 Index("ix_mentions_author", mentions.c.source, mentions.c.author_id, mentions.c.created_at)
 Index("ix_mentions_source_fetched", mentions.c.source, mentions.c.fetched_at)  # the quiet-source watchdog
 
+CURSOR_VALUE_MAX = 256  # a longer cursor is refused before it is written (monitor/quarantine.py)
+
 cursors = Table(
     "cursors",
     metadata,
     Column("source", String(64), primary_key=True),
     Column("stream", String(128), primary_key=True),
-    Column("value", String(256), nullable=False),
+    Column("value", String(CURSOR_VALUE_MAX), nullable=False),
     Column("updated_at", Float, nullable=False),
 )
 
