@@ -6,6 +6,7 @@
                                            that may have landed (custom fields are searched without `cf_`)
     POST /api/v2/tickets/{id}/notes       {"body", "private": true}
     GET  /api/v2/tickets/{id}/conversations   the notes and replies (a note that may have landed)
+    PUT  /api/v2/tickets/{id}             {"status": 2}: open again (the customer wrote after it was resolved)
     GET  /api/v2/tickets/{id}             {"status": 2 open | 3 pending | 4 resolved | 5 closed | custom}
     GET  /api/v2/agents/me                who the API key belongs to (`check`)
 
@@ -60,7 +61,9 @@ class Freshdesk:
         }
         return _id(await self.http.request("POST", "/api/v2/tickets", json_body=body))
 
-    async def comment(self, ticket_id: str, body: str) -> str:
+    async def comment(self, ticket_id: str, body: str, *, reopen: bool = False) -> str:
+        if reopen:  # first, so a retry after the note landed (found, not re-sent) still leaves it open
+            await self.http.request("PUT", f"/api/v2/tickets/{ticket_id}", json_body={"status": 2})
         return _id(await self.http.request("POST", f"/api/v2/tickets/{ticket_id}/notes",
                                            json_body={"body": _html(body), "private": True}))
 

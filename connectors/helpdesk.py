@@ -93,8 +93,9 @@ class Helpdesk(Protocol):
     async def create(self, t: NewTicket) -> str:
         ...
 
-    async def comment(self, ticket_id: str, body: str) -> str:
-        """Add a private comment (Zendesk) or note (Freshdesk); returns its id when the service gives one."""
+    async def comment(self, ticket_id: str, body: str, *, reopen: bool = False) -> str:
+        """Add a private comment (Zendesk) or note (Freshdesk); returns its id. `reopen`: the customer
+        wrote again after the ticket was solved, so it is set open again too."""
         ...
 
     async def find_comment(self, ticket_id: str, marker: str) -> str | None:

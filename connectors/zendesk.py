@@ -49,9 +49,11 @@ class Zendesk:
         }}
         return _id((await self.http.request("POST", "/api/v2/tickets.json", json_body=body)).get("ticket"))
 
-    async def comment(self, ticket_id: str, body: str) -> str:
-        data = await self.http.request("PUT", f"/api/v2/tickets/{ticket_id}.json",
-                                       json_body={"ticket": {"comment": {"body": body, "public": False}}})
+    async def comment(self, ticket_id: str, body: str, *, reopen: bool = False) -> str:
+        change: dict[str, object] = {"comment": {"body": body, "public": False}}
+        if reopen:
+            change["status"] = "open"
+        data = await self.http.request("PUT", f"/api/v2/tickets/{ticket_id}.json", json_body={"ticket": change})
         events = (data.get("audit") or {}).get("events") or []
         added = [e for e in events if e.get("type") == "Comment" and e.get("id")]
         return str(added[0]["id"]) if added else _id(data.get("ticket"))

@@ -33,6 +33,7 @@ from monitor.storage.schema import (
     ticket_handling,
     tickets,
 )
+from outreach import replies as reply_desk
 
 UPDATE_KIND = "slack.update"
 MAX_RACE_RETRIES = 5  # a conditional UPDATE that lost a race re-reads; more than a few means a bug
@@ -363,6 +364,8 @@ async def _suppress(conn: AsyncConnection, mention_id: int, user: str, now: floa
     await conn.execute(insert_for(conn, suppressed_authors).on_conflict_do_nothing(
         index_elements=["source", "author_id"]).values(source=m.source, author_id=m.author_id,
                                                        username=m.author_username, by=user, at=now))
+    # nothing more is said to them in public: their replies still waiting are skipped
+    await reply_desk.skip_for_spam(conn, m.source, m.author_id, by=user, now=now)
     # the team's "spam" is also a label triage learns from
     await conn.execute(feedback.insert().values(mention_id=mention_id, text=m.text, urgency="ignore",
                                                 category="spam", by=user, created_at=now))

@@ -63,10 +63,12 @@ def create_effect(target: str, ticket_id: int, urgency: str | None) -> NewEffect
 
 
 def comment_effect(target: str, ticket_id: int, source: str, post_id: str, *, urgency: str | None = None,
-                   reply_id: int | None = None) -> NewEffect:
+                   reply_id: int | None = None, reopen: bool = False) -> NewEffect:
     payload: dict[str, Any] = {"ticket_id": ticket_id, "source": source, "post_id": post_id}
     if reply_id is not None:
         payload["reply_id"] = reply_id
+    if reopen:  # the customer wrote after the ticket was solved: open it in the helpdesk too
+        payload["reopen"] = True
     return NewEffect(f"helpdesk:note:{source}:{post_id}", COMMENT_KIND, target, payload,
                      priority=PRIORITY.get(urgency or "normal", 2), thread_of=_about(ticket_id))
 
@@ -74,12 +76,14 @@ def comment_effect(target: str, ticket_id: int, source: str, post_id: str, *, ur
 def ingest_effects(target: str, source: str, events: Iterable[tuple[int, str, str]],
                    urgency: dict[str, str | None]) -> list[NewEffect]:
     """From the resolver's events (ticket, kind, post id): a create per ticket opened, a comment per post added."""
+    events = list(events)
+    reopening = {ref for _, kind, ref in events if kind == "reopened"}
     out = []
     for tid, kind, ref in events:
         if kind == "opened":
             out.append(create_effect(target, tid, urgency.get(ref)))
         elif kind in _COMMENTED:
-            out.append(comment_effect(target, tid, source, ref, urgency=urgency.get(ref)))
+            out.append(comment_effect(target, tid, source, ref, urgency=urgency.get(ref), reopen=ref in reopening))
     return out
 
 
@@ -190,7 +194,8 @@ class HelpdeskSync:
             if reply is None:
                 m = (await conn.execute(select(mentions).where(mentions.c.source == p["source"],
                                                                mentions.c.external_id == p["post_id"]))).first()
-        return await self.desk.comment(hid, f"{comment_text(m, reply)}\n\n{marker(item.key)}")
+        return await self.desk.comment(hid, f"{comment_text(m, reply)}\n\n{marker(item.key)}",
+                                       reopen=bool(p.get("reopen")))
 
     async def find_comment(self, item: OutboxItem) -> str | None:
         hid = await self.stored_id(int(item.payload["ticket_id"]))

@@ -295,22 +295,44 @@ async def skip(engine: AsyncEngine, reply_id: int, by: str, *, now: float | None
             return Outcome(False, f"There is no reply {reply_id}.")
         if r.status not in ("held", "approved", "dry_run"):
             return Outcome(r.status == "skipped", _not_waiting(r))
-        if r.status == "approved":
-            # only a row nobody is sending right now may be taken back; one in flight is past stopping
-            await conn.execute(update(outbox).where(outbox.c.key == f"dm:{r.thread_key}", outbox.c.status == "pending",
-                                                    outbox.c.in_doubt.is_(False), outbox.c.claimed_by.is_(None))
-                               .values(status="dropped"))
-            res = await conn.execute(update(outbox).where(outbox.c.key == outbox_key(r.thread_key),
-                                                          outbox.c.status == "pending", outbox.c.in_doubt.is_(False),
-                                                          outbox.c.claimed_by.is_(None))
-                                     .values(status="dropped"))
-            if res.rowcount != 1:
-                return Outcome(False, f"Reply {reply_id} is being posted right now; it cannot be stopped.")
+        if r.status == "approved" and not await _take_back(conn, r.thread_key):
+            return Outcome(False, f"Reply {reply_id} is being posted right now; it cannot be stopped.")
         await conn.execute(update(replies).where(replies.c.id == reply_id, replies.c.status == r.status)
                            .values(status="skipped", decided_at=now, decided_by=by[:128]))
         await conn.execute(insert_for(conn, ticket_events).values(
             ticket_id=r.ticket_id, kind="reply_skipped", at=now, ref=str(reply_id), detail=f"by {by}"[:200]))
     return Outcome(True, f"Reply {reply_id} skipped by {by}; nothing will be posted.")
+
+
+async def _take_back(conn: AsyncConnection, key: str) -> bool:
+    """Drop an approved reply's outbox rows, unless its sending began (one in flight is past stopping)."""
+    idle = (outbox.c.status == "pending", outbox.c.in_doubt.is_(False), outbox.c.claimed_by.is_(None))
+    res = await conn.execute(update(outbox).where(outbox.c.key == outbox_key(key), *idle).values(status="dropped"))
+    if res.rowcount != 1:
+        return False
+    await conn.execute(update(outbox).where(outbox.c.key == f"dm:{key}", *idle).values(status="dropped"))
+    return True
+
+
+async def skip_for_spam(conn: AsyncConnection, source: str, author_id: str, *, by: str, now: float) -> int:
+    """The team marked this author as spam: their replies still waiting are skipped, in the caller's
+    transaction (the click's). Returns how many; an approved one already being posted goes out."""
+    waiting = (await conn.execute(select(replies).where(
+        replies.c.source == source, replies.c.author_id == author_id,
+        replies.c.status.in_(["held", "dry_run", "approved"])))).all()
+    skipped = 0
+    for r in waiting:
+        if r.status == "approved" and not await _take_back(conn, r.thread_key):
+            continue
+        res = await conn.execute(update(replies).where(replies.c.id == r.id, replies.c.status == r.status)
+                                 .values(status="skipped", decided_at=now, decided_by=by[:128],
+                                         reason="the author was marked as spam"))
+        if res.rowcount == 1:
+            await conn.execute(insert_for(conn, ticket_events).values(
+                ticket_id=r.ticket_id, kind="reply_skipped", at=now, ref=str(r.id),
+                detail=f"author marked as spam by {by}"[:200]))
+            skipped += 1
+    return skipped
 
 
 def _not_waiting(r: Any) -> str:

@@ -5,6 +5,7 @@
                                             an unknown custom field
     GET  /api/v2/search/tickets?query="…"   {"results": [...], "total"}: `field:'value'` or `status:N` (custom
                                             fields without `cf_`), AND-joined; the query must be in double quotes
+    PUT  /api/v2/tickets/{id}               {"status": N}
     GET  /api/v2/tickets/{id}               the ticket (status 2 open, 3 pending, 4 resolved, 5 closed); 404
     POST /api/v2/tickets/{id}/notes         201 the note {"id", "body", "body_text", "private", ...}
     GET  /api/v2/tickets/{id}/conversations the notes and replies
@@ -91,6 +92,15 @@ def make_freshdesk_app(world: HelpdeskWorld) -> web.Application:
         t = ticket_of(request)
         return json_response(t) if t is not None else web.Response(status=404)
 
+    async def update(request: web.Request) -> web.Response:
+        t = ticket_of(request)
+        if t is None:
+            return web.Response(status=404)
+        changes = await request.json()
+        if "status" in changes:
+            t["status"] = int(changes["status"])
+        return json_response(t)
+
     async def note(request: web.Request) -> web.Response:
         t = ticket_of(request)
         if t is None:
@@ -115,6 +125,7 @@ def make_freshdesk_app(world: HelpdeskWorld) -> web.Application:
     app.router.add_post("/api/v2/tickets", create)
     app.router.add_get("/api/v2/search/tickets", search)
     app.router.add_get("/api/v2/tickets/{id}", show)
+    app.router.add_put("/api/v2/tickets/{id}", update)
     app.router.add_post("/api/v2/tickets/{id}/notes", note)
     app.router.add_get("/api/v2/tickets/{id}/conversations", conversations)
     app.router.add_get("/api/v2/agents/me", me)

@@ -73,6 +73,9 @@ async def test_create_find_comment_and_status_follow_the_documented_shapes(desk)
     assert await client.status(hid) in ("open",)
     world.solve(hid)
     assert await client.status(hid) == "solved"
+    await client.comment(hid, "the customer again", reopen=True)  # they wrote after it was solved
+    assert await client.status(hid) == "open"
+    world.solve(hid)
     world.close(hid)
     assert await client.status(hid) == "closed"
     assert await client.status("999999") is None  # deleted in the helpdesk

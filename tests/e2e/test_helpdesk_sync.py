@@ -90,6 +90,13 @@ async def test_complaint_one_ticket_follow_up_one_comment_solved_there_solves_ou
             events = (await conn.execute(select(ticket_events.c.kind, ticket_events.c.detail)
                                          .where(ticket_events.c.ticket_id == t.id))).all()
         assert ("solved", f"solved in {world.kind}") in events
+
+        # the customer writes again: our ticket reopens, and so does the helpdesk's
+        stack.x.post("carla", "@acme no it is NOT solved, nothing arrived", reply_to=complaint)
+        await wait_for(stack, lambda: world.tickets[int(t.helpdesk_id)]["status"] in ("open", 2)
+                       and bool(comments_with(world, t.helpdesk_id, "NOT solved")),
+                       what="the helpdesk ticket opened again, with the new message", timeout=30)
+        assert (await ticket_of(daemon.engine, complaint)).status == "open"
     finally:
         await daemon.stop()
     assert len(world.with_external_id(key)) == 1

@@ -32,6 +32,11 @@ def test_ingest_effects(events, rows) -> None:
     assert [(e.key, e.kind, e.about, e.thread_of) for e in effects] == rows
     assert all(e.target == "zendesk" for e in effects)  # one lane per helpdesk: "helpdesk:zendesk"
     assert [e.priority for e in effects if e.key == "helpdesk:create:7"] in ([], [0])  # a critical ticket first
+    # the customer wrote after it was solved: the comment opens the helpdesk ticket again
+    assert [e.payload.get("reopen", False) for e in effects if e.kind == COMMENT_KIND] == \
+        [any(k == "reopened" and r == e.payload["post_id"] for _, k, r in events) for e in effects
+         if e.kind == COMMENT_KIND]
+    assert any(e.payload.get("reopen") for e in effects) == any(k == "reopened" for _, k, _ in events)
 
 
 @pytest.mark.parametrize(("error", "outcome", "counts", "retry_after"), [
