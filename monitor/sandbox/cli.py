@@ -43,6 +43,8 @@ def sandbox(
         print(f"Reddit API:    {urls['reddit']}   (client {REDDIT_CLIENT[0]} / {REDDIT_CLIENT[1]}, "
               f"user {REDDIT_BOT[0]} / {REDDIT_BOT[1]})")
         print(f"Slack Web API: {urls['slack']}   (bot token: {SLACK_TOKEN})")
+        print(f"Slack by hand: {urls['slack'].removesuffix('api/')}   (open it in a browser: the channels, "
+              "and the alerts' buttons to click as a teammate)")
         from monitor.sandbox.core import Server
         from monitor.sandbox.health_world import HealthWorld, make_health_app
         from monitor.sandbox.smtp import SandboxSMTP

@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from monitor.sandbox.core import Faults, Recorder, json_response, make_middleware
+from monitor.sandbox.slack_page import add_routes as add_page
 from monitor.sandbox.slack_socket import SocketMode
 
 TEAM_ID = "T0SANDBOX"
@@ -736,6 +737,7 @@ def make_slack_app(workspace: SlackWorkspace) -> web.Application:
     app.router.add_post("/upload/{file_id}", upload)
     app.router.add_get("/socket-mode", workspace.socket.handle)
     app.router.add_post("/response/{id}", workspace.socket.handle_response_url)
+    add_page(app, workspace)  # a person clicking by hand in a browser
     return app
 
 
