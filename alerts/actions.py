@@ -129,7 +129,7 @@ class EscalationRule:
     channel_after_s: float  # M minutes: post in the escalation channel
 
 
-def escalation_due(s: Handling, *, urgency: str | None, opened_at: float, now: float,
+def escalation_due(s: Handling, *, urgency: str | None, critical_since: float, now: float,
                    rule: EscalationRule) -> int | None:
     """The escalation level a ticket should now be at, when higher than its current one; else None.
 
@@ -137,6 +137,6 @@ def escalation_due(s: Handling, *, urgency: str | None, opened_at: float, now: f
     """
     if urgency != "critical" or s.solved or s.acknowledged_by or s.claimed_by:
         return None
-    age = now - opened_at
+    age = now - critical_since  # since it became critical: a relabel or follow-up starts the clock
     level = 2 if age >= rule.channel_after_s else 1 if age >= rule.reannounce_after_s else 0
     return level if level > s.escalation_level else None

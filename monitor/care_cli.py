@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import asyncio
 import getpass
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from monitor.ops_cli import _load
+from monitor.ops_cli import with_engine
 
 out = Console()
 err = Console(stderr=True)
@@ -37,22 +36,11 @@ def _dur(s: float | None) -> str:
 
 
 def _with_engine(ctx: typer.Context, config: Path | None, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    from monitor.storage.engine import create_engine
-
     path = config or (ctx.obj or {}).get("config")
     if path is None:
         err.print("--config is required")
         raise typer.Exit(2)
-    cfg = _load(path)
-
-    async def main() -> T:
-        engine = create_engine(cfg.storage.url)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
+    return with_engine(path, work)
 
 
 def _who() -> str:
@@ -144,7 +132,7 @@ def replies_list(
     rows = _with_engine(ctx, config, lambda e: list_replies(e, status=wanted, limit=limit))
     table = Table("id", "ticket", "status", "policy", "category", "private", "text", "created (UTC)")
     for r in rows:
-        table.add_row(str(r.id), f"#{r.ticket_id}", r.status, r.policy, r.category, "yes" if r.private else "",
+        table.add_row(str(r.id), f"#{r.ticket_id}" if r.ticket_id else "-", r.status, r.policy, r.category, "yes" if r.private else "",
                       r.text, _when(r.created_at))
     out.print(table)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alerts.actions import Action, Decision, Handling, decide
@@ -210,7 +210,11 @@ class Cockpit:
             await conn.execute(feedback.insert().values(mention_id=mention_id, text=text, urgency=urgency,
                                                         category=category, by=user, created_at=now))
             if urgency:
-                await conn.execute(update(tickets).where(tickets.c.id == tid).values(urgency=urgency, updated_at=now))
+                # a ticket relabelled critical is escalated from now, not from when it opened
+                since = case((tickets.c.urgency == "critical", tickets.c.critical_since), else_=now) \
+                    if urgency == "critical" else None
+                await conn.execute(update(tickets).where(tickets.c.id == tid).values(
+                    urgency=urgency, critical_since=since, updated_at=now))
             await enqueue(conn, await self._updates(conn, tid, row_id, clicked), now=now)
         return Outcome(tid, Decision({"relabel": detail}, f"Saved: {detail}. Thanks — triage learns from this."),
                        changed=True)
@@ -286,6 +290,9 @@ class Cockpit:
         from alerts.cockpit_messages import escalation_message  # pure builder
 
         view = await view_of(conn, mention_id)
+        # the ticket's urgency now (a relabel, a more urgent follow-up), not its first mention's
+        now_urgency = (await conn.execute(select(tickets.c.urgency).where(tickets.c.id == ticket_id))).scalar()
+        view = replace(view, urgency=now_urgency or view.urgency)
         out = []
         lane_channel = await _alert_channel(conn, ticket_id)
         if lane_channel is not None:

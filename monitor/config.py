@@ -86,6 +86,8 @@ class SlackConfig(_Strict):
     interactivity: Literal["socket", "http"] = "socket"
     signing_secret: SecretStr | None = None
     interactivity_path: str = "/slack/events"
+    # how often Socket Mode pings Slack; a dropped connection is noticed and reopened within about two
+    socket_ping_s: float = Field(10.0, gt=0)
     approvers_group: str | None = None  # user group id (S…) whose members may approve public replies
     oncall_group: str | None = None  # user group id (S…) mentioned when a critical ticket waits
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)

@@ -412,6 +412,10 @@ class Daemon:
         refused = next((blk for blk in blocked if blk.lane == "service:slack"), None)
         if self.cfg.slack is not None:
             delivery["slack_token"] = "ok" if refused is None else f"refused since {round(now - refused.since)} s"
+        interactivity = self.cockpit.interactivity(now) if self.cockpit is not None else None
+        buttons_dead = self.cockpit.interactivity_problem(now) if self.cockpit is not None else None
+        if buttons_dead:
+            problems.append(buttons_dead)  # degraded, not down: alerts still reach the team
         delivery["blocked"] = [
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
@@ -429,6 +433,7 @@ class Daemon:
             "sources": sources,
             "coverage": recent_coverage,  # persisted episodes: the history survives a restart
             "outbox": delivery,
+            "slack_interactivity": interactivity,  # Socket Mode connected or not, since when: are buttons live?
         }
 
     async def _render_metrics(self) -> bytes:

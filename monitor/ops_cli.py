@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 from rich.console import Console
-
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.config import Config, ConfigFileError, load_config
 from monitor.startup import EXIT_CONFIG, EXIT_ENVIRONMENT, StartupProblem
 
+T = TypeVar("T")
 err = Console(stderr=True)
 out = Console()
 
@@ -25,6 +28,23 @@ def _load(path: Path) -> Config:
     except ConfigFileError as e:
         err.print(f"[red]✗[/red] {e}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
+
+
+def with_engine(config: Path, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Load the config, run `work` with an engine on its database, dispose of the engine: what every
+    operator sub-command (outbox, quarantine, tickets, replies) does around its query."""
+    from monitor.storage.engine import create_engine
+
+    cfg = _load(config)
+
+    async def main() -> T:
+        engine = create_engine(cfg.storage.url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
 
 
 def _refuse(problem: StartupProblem) -> typer.Exit:
@@ -79,10 +99,9 @@ def check(config: Path = ConfigOpt) -> None:
 
 def db_upgrade(config: Path = ConfigOpt) -> None:
     """Create or migrate the database to the newest schema."""
+    from monitor.startup import storage_problem
     from monitor.storage.engine import create_engine
     from monitor.storage.migrate import upgrade
-
-    from monitor.startup import storage_problem
 
     cfg = _load(config)
 

@@ -1,37 +1,19 @@
 """`outreach-monitor outbox list|retry|drop`: see what waits or was given up, and send it again."""
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import typer
 from rich.table import Table
 
 from monitor import lanes, outbox
-from monitor.ops_cli import ConfigOpt, _load, out
+from monitor.ops_cli import ConfigOpt, out, with_engine
 
-T = TypeVar("T")
 app = typer.Typer(help="What waits to be delivered, what was given up, and sending it again.",
                   no_args_is_help=True)
 
-
-def _with_engine(config: Path, work: Callable[..., Awaitable[T]]) -> T:
-    from monitor.storage.engine import create_engine
-
-    cfg = _load(config)
-
-    async def main() -> T:
-        engine = create_engine(cfg.storage.url)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def _when(epoch: float) -> str:
@@ -50,7 +32,7 @@ def list_(
         return await outbox.list_rows(engine, status=("dead",) if dead else ("pending", "dead"), limit=limit), \
             await lanes.blocks(engine)
 
-    rows, blocked = _with_engine(config, work)
+    rows, blocked = with_engine(config, work)
     now = time.time()
     for b in blocked:
         if b.until > now:
@@ -75,14 +57,14 @@ def retry(
     """Send rows again now: given-up rows are requeued (a row that may have landed is checked first)."""
     if not ids and not dead:
         raise typer.BadParameter("name row ids, or --dead for every row given up")
-    n = _with_engine(config, lambda e: outbox.retry(e, ids or (), all_dead=dead, now=time.time()))
+    n = with_engine(config, lambda e: outbox.retry(e, ids or (), all_dead=dead, now=time.time()))
     out.print(f"requeued {n} row(s); a running daemon sends them within a second")
 
 
 @app.command("drop")
 def drop(ids: list[int] = typer.Argument(..., help="Row ids (from `outbox list`)."), config: Path = ConfigOpt) -> None:
     """Never send these rows (they are kept, marked dropped)."""
-    n = _with_engine(config, lambda e: outbox.drop(e, ids))
+    n = with_engine(config, lambda e: outbox.drop(e, ids))
     out.print(f"dropped {n} row(s)")
 
 

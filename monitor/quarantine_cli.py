@@ -1,37 +1,19 @@
 """`outreach-monitor quarantine list|show`: the items a source returned that could not be stored."""
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import typer
 from rich.table import Table
 
 from monitor import quarantine
-from monitor.ops_cli import ConfigOpt, _load, err, out
+from monitor.ops_cli import ConfigOpt, err, out, with_engine
 
-T = TypeVar("T")
 app = typer.Typer(help="Items a source returned that could not be stored, with their raw payload and error.",
                   no_args_is_help=True)
 
-
-def _with_engine(config: Path, work: Callable[..., Awaitable[T]]) -> T:
-    from monitor.storage.engine import create_engine
-
-    cfg = _load(config)
-
-    async def main() -> T:
-        engine = create_engine(cfg.storage.url)
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 @app.command("list")
@@ -41,7 +23,7 @@ def list_(
     limit: int = typer.Option(50, help="At most this many."),
 ) -> None:
     """Quarantined items, newest first."""
-    rows = _with_engine(config, lambda e: quarantine.list_kept(e, source=source, limit=limit))
+    rows = with_engine(config, lambda e: quarantine.list_kept(e, source=source, limit=limit))
     if not rows:
         out.print("nothing is quarantined")
         return
@@ -55,7 +37,7 @@ def list_(
 @app.command("show")
 def show(item: int = typer.Argument(..., help="The # from `quarantine list`."), config: Path = ConfigOpt) -> None:
     """One item: its error and its raw payload as JSON (non-ASCII characters escaped, exactly as it came)."""
-    row = _with_engine(config, lambda e: quarantine.get_kept(e, item))
+    row = with_engine(config, lambda e: quarantine.get_kept(e, item))
     if row is None:
         err.print(f"no quarantined item #{item}")
         raise typer.Exit(1)

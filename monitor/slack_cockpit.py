@@ -6,6 +6,7 @@ The daemon makes one `SlackCockpit`, lets it `register` its handlers before the 
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +30,7 @@ from monitor.alert_flow import STORM_KIND, newest_members, storm_step
 from monitor.cockpit import Cockpit, UnknownMention, Where, card, view_of
 from monitor.config import SlackConfig
 from monitor.delivery import DeliveryHandler, OutboxItem
+from monitor.socket_health import SocketHealth
 from monitor.storage.dialect import insert_for
 from monitor.storage.schema import alert_storms, replies, slack_messages, ticket_handling, tickets
 from monitor.storage.schema import outbox as outbox_table
@@ -37,6 +39,8 @@ log = structlog.get_logger("cockpit")
 
 ESCALATION_LEASE = "job:escalation"
 STORM_LEASE = "job:storms"
+# how long start() waits for Socket Mode before going on without it (it keeps trying meanwhile)
+SOCKET_START_WAIT_S = 10.0
 
 
 def storm_rule(cfg: SlackConfig) -> StormRule | None:
@@ -92,6 +96,8 @@ class SlackCockpit:
         self.storm = storm_rule(cfg)
         self.client = make_slack_client(cfg.token, cfg.api_base)
         self.socket: AsyncSocketModeHandler | None = None
+        self.socket_health: SocketHealth | None = None
+        self._connecting: asyncio.Task[None] | None = None
         # the signed HTTP endpoint, served by the daemon's web server at cfg.interactivity_path
         self.http_handler: Callable[[web.Request], Awaitable[web.Response]] | None = None
         self.incident_desk: Any = None  # monitor.incident_desk.IncidentDesk (the daemon sets it)
@@ -169,15 +175,46 @@ class SlackCockpit:
             log.info("cockpit.http", path=self.cfg.interactivity_path)
         elif self.cfg.app_token is not None:
             app = build_app(self.client, self.deps())
-            self.socket = AsyncSocketModeHandler(app, self.cfg.app_token.get_secret_value(), web_client=self.client)
+            self.socket_health = SocketHealth(self.clock)
+            self.socket = AsyncSocketModeHandler(app, self.cfg.app_token.get_secret_value(), web_client=self.client,
+                                                 logger=self.socket_health.logger,
+                                                 ping_interval=self.cfg.socket_ping_s)
             self.socket.client.proxy = self.client.proxy  # None for a local sandbox (slack-sdk reads HTTPS_PROXY)
-            await self.socket.connect_async()
-            log.info("cockpit.socket_mode", note="buttons, modals and /outreach are live")
+            # slack-sdk retries a refused connection forever: the daemon starts without it (alerts still go
+            # out) and /healthz says the buttons are dead, rather than hanging here
+            self._connecting = asyncio.create_task(self.socket.connect_async(), name="socket-mode-connect")
+            failed = asyncio.create_task(self.socket_health.answered.wait())
+            await asyncio.wait({self._connecting, failed}, timeout=SOCKET_START_WAIT_S,
+                               return_when=asyncio.FIRST_COMPLETED)
+            failed.cancel()
+            client = self.socket.client
+            self.socket_health.watch(client.is_connected)
+            self.socket_health.observe(await client.is_connected())
+            if not self.socket_health.connected:
+                log.warning("cockpit.socket_mode_down", reason=self.socket_health.last_error or "not connected yet",
+                            note="alerts are posted; buttons, modals and /outreach wait for the connection")
 
     async def stop(self) -> None:
+        if self.socket_health is not None:
+            await self.socket_health.stop()
         if self.socket is not None:
             await self.socket.close_async()
             self.socket = None
+        if self._connecting is not None:
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+            self._connecting = None
+
+    def interactivity(self, now: float) -> dict[str, Any]:
+        """For /healthz: how clicks reach the daemon, and whether they can right now."""
+        if self.http_handler is not None:
+            return {"mode": "http", "path": self.cfg.interactivity_path}
+        if self.socket_health is None:
+            return {"mode": "off"}
+        return {"mode": "socket", **self.socket_health.as_dict(now)}
+
+    def interactivity_problem(self, now: float) -> str | None:
+        return self.socket_health.problem(now) if self.socket_health is not None else None
 
     async def status(self) -> dict[str, Any]:
         health = await self.health() if self.health is not None else {}
@@ -236,13 +273,15 @@ class SlackCockpit:
         if not await leases.acquire(self.engine, ESCALATION_LEASE, self.instance, ttl=ttl, now=now):
             return 0
         h = ticket_handling.c
+        # the ticket's own urgency now (relabels, more urgent follow-ups), timed from when it became critical
+        critical_since = func.coalesce(tickets.c.critical_since, tickets.c.opened_at).label("critical_since")
         async with self.engine.begin() as conn:
             due = (await conn.execute(
-                select(tickets.c.id, tickets.c.status, tickets.c.urgency, tickets.c.opened_at, h.claimed_by,
+                select(tickets.c.id, tickets.c.status, tickets.c.urgency, critical_since, h.claimed_by,
                        h.acknowledged_by, h.escalation_level)
                 .select_from(tickets.outerjoin(ticket_handling, h.ticket_id == tickets.c.id))
                 .where(tickets.c.status == "open", tickets.c.urgency == "critical",
-                       tickets.c.opened_at <= now - self.rule.reannounce_after_s,
+                       critical_since <= now - self.rule.reannounce_after_s,
                        and_(h.acknowledged_by.is_(None), h.claimed_by.is_(None)) | h.ticket_id.is_(None))
                 .limit(200))).all()
             for r in due:
@@ -253,7 +292,7 @@ class SlackCockpit:
         for r in due:
             state = Handling(ticket_id=r.id, status=r.status, claimed_by=r.claimed_by,
                              acknowledged_by=r.acknowledged_by, escalation_level=r.escalation_level or 0)
-            level = escalation_due(state, urgency=r.urgency, opened_at=r.opened_at, now=now, rule=self.rule)
+            level = escalation_due(state, urgency=r.urgency, critical_since=r.critical_since, now=now, rule=self.rule)
             if level is not None and await self.cockpit.escalate_by_time(
                     r.id, level, expected_level=state.escalation_level):
                 raised += 1

@@ -251,6 +251,8 @@ async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, no
             "first_response_at": t.first_response_at, "first_response_ref": t.first_response_ref,
             "last_response_at": t.last_response_at, "updated_at": now,
         }
+        if t.urgency == "critical" and (tid < 0 or known.tickets[tid].urgency != "critical"):
+            values["critical_since"] = t.opened_at if tid < 0 else now  # a lift: critical from now on
         if tid < 0:
             new = await conn.execute(
                 insert_for(conn, tickets).values(

@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,11 @@ class SocketMode:
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._tickets: set[str] = set()
+        self._sent_on: dict[str, web.WebSocketResponse] = {}  # pending envelope → the connection it went to
+        # called as each ack arrives, before Slack takes it; True drops it (a test kills the app right
+        # there: the ack "never left", whatever the app had committed before sending it)
+        self.ack_hooks: list[Callable[[Envelope], bool]] = []
+        self._by_id: dict[str, Envelope] = {}
         self.connected = asyncio.Event()  # set while at least one app connection is open
         self.base_url = ""  # http://host:port of the server, learnt from the first request
 
@@ -93,9 +99,17 @@ class SocketMode:
                 envelope_id = data.get("envelope_id") if isinstance(data, dict) else None
                 fut = self._pending.get(str(envelope_id))
                 if fut is not None and not fut.done():
+                    envelope = self._by_id.get(str(envelope_id))
+                    if envelope is not None and any([hook(envelope) for hook in self.ack_hooks]):
+                        continue
                     fut.set_result(data)
         finally:
             self._connections.remove(ws)
+            # like Slack: an envelope whose connection closed before its ack failed (the clicker sees an error)
+            for envelope_id, on in list(self._sent_on.items()):
+                fut = self._pending.get(envelope_id)
+                if on is ws and fut is not None and not fut.done():
+                    fut.set_exception(ConnectionResetError("the app's connection closed before it acked"))
             if not self._connections:
                 self.connected.clear()
         return ws
@@ -115,15 +129,20 @@ class SocketMode:
         self.envelopes.append(envelope)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[envelope.envelope_id] = fut
+        self._by_id[envelope.envelope_id] = envelope
         body = {"envelope_id": envelope.envelope_id, "type": type_, "payload": payload,
                 "accepts_response_payload": accepts_response_payload, "retry_attempt": 0, "retry_reason": ""}
         # Slack picks one of the app's open connections (several daemons: each gets some)
         envelope.connection = len(self.envelopes) % len(self._connections)
-        await self._connections[envelope.connection].send_str(json.dumps(body))
+        ws = self._connections[envelope.connection]
+        self._sent_on[envelope.envelope_id] = ws
         try:
+            await ws.send_str(json.dumps(body))
             ack = await asyncio.wait_for(fut, timeout)
         finally:
             self._pending.pop(envelope.envelope_id, None)
+            self._sent_on.pop(envelope.envelope_id, None)
+            self._by_id.pop(envelope.envelope_id, None)
         envelope.acked = True
         envelope.ack = ack.get("payload") if isinstance(ack.get("payload"), dict) else None
         envelope.acked_in_s = time.monotonic() - envelope.sent_at

@@ -104,6 +104,8 @@ tickets = Table(
     Column("closed_at", Float, nullable=True),
     Column("handoff", String(16), nullable=True),  # "dm" | "link": the conversation moved private
     Column("handoff_at", Float, nullable=True),
+    # when it became critical (opening, a later mention, a relabel): the escalation timer starts here
+    Column("critical_since", Float, nullable=True),
 )
 Index("ix_tickets_author", tickets.c.source, tickets.c.author_id, tickets.c.status)
 

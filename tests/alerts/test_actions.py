@@ -76,4 +76,4 @@ RULE = EscalationRule(reannounce_after_s=600, channel_after_s=1800)
     ],
 )
 def test_escalation_due(state, urgency, age, expected) -> None:
-    assert escalation_due(state, urgency=urgency, opened_at=1000.0, now=1000.0 + age, rule=RULE) == expected
+    assert escalation_due(state, urgency=urgency, critical_since=1000.0, now=1000.0 + age, rule=RULE) == expected

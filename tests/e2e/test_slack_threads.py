@@ -100,7 +100,12 @@ async def test_an_unacknowledged_critical_is_reannounced_then_escalated(stack, d
     daemon = Daemon(parse_config(cfg, env={}))
     await daemon.start()
     try:
-        await wait_for(stack, lambda: len(stack.slack.messages("#care-escalations")) == 1, what="the escalation")
+        def escalated_in_thread() -> bool:  # the thread's note and the channel's post go out in separate lanes
+            urgent = stack.slack.messages("#care-urgent")
+            return bool(urgent) and any("Escalated" in m["text"] and m.get("thread_ts") == urgent[0]["ts"]
+                                        and m["ts"] != urgent[0]["ts"] for m in urgent)
+        await wait_for(stack, lambda: len(stack.slack.messages("#care-escalations")) == 1 and escalated_in_thread(),
+                       what="the escalation, in the channel and in the ticket's thread")
     finally:
         await daemon.stop()
     urgent = stack.slack.messages("#care-urgent")

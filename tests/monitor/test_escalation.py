@@ -22,11 +22,12 @@ def _cockpit(engine, clock, instance="d1") -> SlackCockpit:
     return SlackCockpit(cfg.slack, engine, instance=instance, clock=clock)
 
 
-async def _critical(engine) -> int:
-    mid = await _mention(engine, "900", urgency="critical")
+async def _critical(engine, eid: str = "900", urgency: str = "critical") -> int:
+    """A ticket's mention of `urgency`, alerted in #care-urgent."""
+    mid = await _mention(engine, eid, urgency=urgency)
     async with engine.begin() as conn:
         tid = (await conn.execute(select(mentions.c.ticket_id).where(mentions.c.id == mid))).scalar_one()
-        await enqueue(conn, [NewEffect("slack.mention:x:900", "slack.mention", "#care-urgent", {"mention_id": mid},
+        await enqueue(conn, [NewEffect(f"slack.mention:x:{eid}", "slack.mention", "#care-urgent", {"mention_id": mid},
                                        about=f"ticket:{tid}")], now=NOW)
     return mid
 
@@ -72,3 +73,27 @@ async def test_two_daemons_escalate_once(engine) -> None:
     a, b = _cockpit(engine, clock, "host:1:a"), _cockpit(engine, clock, "host:2:b")
     assert sum(await asyncio.gather(a.escalation_job(), b.escalation_job())) == 1
     assert len(await _escalations(engine)) == 1
+
+
+async def test_a_ticket_relabelled_critical_escalates_from_the_relabel_with_its_urgency_now(engine) -> None:
+    mid = await _critical(engine, "901", urgency="high")
+    clock = ManualClock(NOW + 3600)
+    cockpit = _cockpit(engine, clock)
+    assert await cockpit.escalation_job() == 0  # high: never escalated by time
+    await Cockpit(engine, clock=clock).relabel(mid, urgency="critical", category=None, user="U0ANN", dedupe="v1")
+    assert await cockpit.escalation_job() == 0  # an hour after it opened, but critical only since now
+    clock.now = NOW + 3600 + 600
+    assert await cockpit.escalation_job() == 1
+    (first,) = await _escalations(engine)  # level 1 first, not straight to the escalation channel
+    assert "Still unacknowledged critical ticket" in first[2]  # the ticket's urgency now, not its first mention's
+    clock.now = NOW + 3600 + 1800
+    assert await cockpit.escalation_job() == 1
+    assert "Escalated critical ticket" in (await _escalations(engine))[-1][2]
+
+
+async def test_a_ticket_relabelled_down_stops_escalating(engine) -> None:
+    mid = await _critical(engine)
+    clock = ManualClock(NOW + 100)
+    await Cockpit(engine, clock=clock).relabel(mid, urgency="normal", category=None, user="U0ANN", dedupe="v1")
+    clock.now = NOW + 99_999
+    assert await _cockpit(engine, clock).escalation_job() == 0

@@ -90,7 +90,7 @@ class TableTriage:
 
     def classify(self, m: Mention, **_: object) -> Verdict:
         act = "!" in m.text
-        return Verdict("high" if act else "low", "billing" if act else "other", act, act, -0.5 if act else 0.2,
+        return Verdict(("critical" if "fire" in m.text else "high") if act else "low", "billing" if act else "other", act, act, -0.5 if act else 0.2,
                        80 if act else 10, 0.9)
 
 
@@ -149,3 +149,14 @@ async def test_a_solved_ticket_reopens_when_the_customer_writes(engine) -> None:
         kinds = [r.kind for r in await conn.execute(select(ticket_events).order_by(ticket_events.c.id))]
     assert row.status == "open" and row.solved_at is None
     assert kinds == ["opened", "reopened", "joined"]
+
+
+async def test_a_ticket_is_critical_since_it_opened_critical_or_a_follow_up_made_it_so(engine) -> None:
+    await poll(engine, post("100", "anna", "charged twice!"), post("300", "bob", "the charger is on fire!", at=5))
+    await poll(engine, post("101", "anna", "and now it is on fire!", conv="100", to="100", at=7200))
+    async with engine.connect() as conn:
+        rows = {r.root_key: r for r in await conn.execute(select(tickets))}
+    assert rows["x:300"].critical_since == rows["x:300"].opened_at  # critical from the start
+    anna = rows["x:100"]
+    # lifted by the follow-up: critical since it was read (the poll's time), not since the ticket opened
+    assert anna.urgency == "critical" and anna.critical_since == 1_764_000_000 + 7200 + 60

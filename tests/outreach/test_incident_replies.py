@@ -150,3 +150,32 @@ async def test_a_held_acknowledgement_is_withdrawn_when_the_incident_resolves_fi
     finally:
         await env.source.close()
         await server.stop()
+
+
+async def test_a_follow_up_in_doubt_after_a_crash_is_found_on_x_not_taken_for_the_acknowledgement(env: ReplyEnv) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from monitor.models import Author, Mention
+
+    iid = await open_public(env)
+    carla = env.say("carla", "outage the checkout is down", name="Carla Diaz")
+    await env.ingest(carla)
+    acks = acks_of(env)
+    await acks.run()
+    await env.dispatch()
+    (ack_post,) = env.brand_posts()
+    await resolve(env, iid)
+    await acks.run()
+    (_, follow) = await env.replies()
+    # the daemon asked X, X posted it, the daemon died before recording it: the row is in doubt
+    to = Mention(source="x", external_id=ack_post.id, text="", conversation_id=carla.conversation_id,
+                 author=Author(carla.author.id, "carla", "Carla Diaz"), created_at=datetime.now(UTC))
+    landed = await env.source.reply(to, follow.text, key="crash")
+    async with env.engine.begin() as conn:
+        await conn.execute(update(outbox).where(outbox.c.key == f"reply:{follow.thread_key}").values(in_doubt=True))
+    await env.dispatch()
+    assert len(env.brand_posts()) == 2  # nothing posted again
+    (_, recorded) = await env.replies()
+    assert recorded.status == "sent" and recorded.ref == landed != ack_post.id
