@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
 
-from monitor.sandbox.core import Fault
+from monitor.sandbox.core import Fault, Recorder
 from monitor.sandbox.crash_run import kill_repeatedly, last_life
 from monitor.sandbox.ledger import settled, slack_keys
 from monitor.sandbox.stack import X_BEARER
@@ -33,11 +34,18 @@ async def _warm(h: Harness) -> None:
 
 async def _fault_case(h: Harness, fault_s: float, begin: Callable[[], Awaitable[None] | None],
                       end: Callable[[], Awaitable[None] | None], *, after_lift: Callable[[], None] | None = None,
-                      posts: int = POSTS_DURING_FAULT) -> Result:
-    """The shape most cases share: warm up, damage for `fault_s` while posts keep coming, lift, recover."""
+                      posts: int = POSTS_DURING_FAULT, damaged: Recorder | None = None,
+                      resumed: Callable[[float], Awaitable[bool]] | None = None) -> Result:
+    """The shape most cases share: warm up, damage for `fault_s` while posts keep coming, lift, recover.
+
+    `damaged`: the recorder of the service the fault is on (its first call during the fault is when the
+    daemon can know). `resumed(lifted_at)`: when the daemon is working again; then recover_s is the
+    time to it, and `drained_s` (every alert sent) is a figure of its own."""
     d = await h.daemon(config=h.config())
     await _warm(h)
-    h.sample_health(d)
+    t_fault = time.time()
+    h.sample_health(d, tried=None if damaged is None else
+                    (lambda: any(r.at >= t_fault for r in reversed(damaged.requests[-50:]))))
     h.publish(min(posts, max(3, int(fault_s))), fault_s)
     maybe = begin()
     if maybe is not None:
@@ -51,7 +59,22 @@ async def _fault_case(h: Harness, fault_s: float, begin: Callable[[], Awaitable[
         after_lift()
     if not d.running:
         h.result.notes.append(f"the daemon died during the fault (exit {d.proc.returncode if d.proc else '?'})")
-    return await h.finish(await h.settle(alive=d))
+    if resumed is None:
+        return await h.finish(await h.settle(alive=d))
+    lifted_at, t_lift = time.time(), time.monotonic()
+    resumed_s = None
+    try:
+        resumed_s = await h.stack.wait_until(lambda: resumed(lifted_at), timeout=h.s.settle_s,
+                                             what="the daemon working again", alive=lambda: d.running)
+    except (TimeoutError, RuntimeError) as e:
+        h.result.notes.append(str(e))
+    drained = await h.settle(alive=d)
+    backlog = Counter(m["channel"] for m in h.stack.slack.all_messages() if float(m["ts"]) >= lifted_at)
+    h.result.figures.update(drained_s=_r(None if drained is None else time.monotonic() - t_lift),
+                            sent_after_lift=dict(backlog),
+                            # Slack takes about one message a second per channel: no daemon drains faster
+                            slack_pace_floor_s=max(backlog.values(), default=1) - 1)
+    return await h.finish(resumed_s)
 
 
 # ── the cases ──────────────────────────────────────────────────────────────────────────────
@@ -148,7 +171,9 @@ async def failover(h: Harness) -> Result:
 
 async def database_down(h: Harness) -> Result:
     """The database unavailable for `db_down` seconds (PostgreSQL: our own server stopped; SQLite: an
-    exclusive lock held by another process). recover_s: database back → all stored and sent."""
+    exclusive lock held by another process). recover_s: database back → every post stored and alerts
+    flowing again (one delivered after the outage); figures: drained_s (→ every alert sent, which
+    Slack's pace of a message a second per channel bounds: slack_pace_floor_s)."""
     fault_s = h.s.fault_s["database_down"]
     h.result.figures["what"] = h.backend.what_unavailable_means
     outage = h.backend.unavailable(h.db_url)
@@ -157,7 +182,22 @@ async def database_down(h: Harness) -> Result:
         await h.engine.dispose()  # our own pooled connections would die with the server
         await outage.__aenter__()
 
-    return await _fault_case(h, fault_s, begin, lambda: outage.__aexit__(None, None, None))
+    async def resumed(lifted_at: float) -> bool:
+        delivered = any(r.at >= lifted_at and r.status == 200
+                        for r in h.stack.slack.recorder.matching("/api/chat.postMessage"))
+        return delivered and await _all_stored(h)
+
+    return await _fault_case(h, fault_s, begin, lambda: outage.__aexit__(None, None, None), resumed=resumed)
+
+
+async def _all_stored(h: Harness) -> bool:
+    try:
+        async with h.engine.connect() as conn:
+            stored = (await conn.execute(select(func.count()).select_from(mentions)
+                                         .where(mentions.c.external_id.in_(h.ids)))).scalar_one()
+    except Exception:  # the database is what is being damaged
+        return False
+    return stored >= len(h.ids)
 
 
 async def slack_down(h: Harness) -> Result:
@@ -166,7 +206,7 @@ async def slack_down(h: Harness) -> Result:
     return await _fault_case(
         h, h.s.fault_s["slack_down"],
         lambda: lift.append(h.stack.slack.faults.hold("/api/", Fault("503"))),
-        lambda: lift.pop()())
+        lambda: lift.pop()(), damaged=h.stack.slack.recorder)
 
 
 async def rate_limit_storm(h: Harness) -> Result:
@@ -187,7 +227,7 @@ async def rate_limit_storm(h: Harness) -> Result:
         h.result.figures["x_429s"] = sum(1 for r in h.stack.x.recorder.requests if r.status == 429)
         h.result.figures["slack_429s"] = sum(1 for r in h.stack.slack.recorder.requests if r.status == 429)
 
-    return await _fault_case(h, fault_s / 2, begin, end)
+    return await _fault_case(h, fault_s / 2, begin, end, damaged=h.stack.slack.recorder)
 
 
 async def revoked_x_token(h: Harness) -> Result:
@@ -198,7 +238,8 @@ async def revoked_x_token(h: Harness) -> Result:
         h.stack.x.bearer_tokens.add(X_BEARER)
         _sighup(h)
 
-    result = await _fault_case(h, h.s.fault_s["revoked"], lambda: h.stack.x.bearer_tokens.discard(X_BEARER), restore)
+    result = await _fault_case(h, h.s.fault_s["revoked"], lambda: h.stack.x.bearer_tokens.discard(X_BEARER), restore,
+                               damaged=h.stack.x.recorder)
     result.figures["operators_told"] = len(h.stack.slack.messages("#care-ops"))
     return result
 
@@ -211,7 +252,8 @@ async def revoked_slack_token(h: Harness) -> Result:
         h.stack.slack.restore_token()
         _sighup(h)
 
-    return await _fault_case(h, h.s.fault_s["revoked"], h.stack.slack.revoke_token, restore)
+    return await _fault_case(h, h.s.fault_s["revoked"], h.stack.slack.revoke_token, restore,
+                             damaged=h.stack.slack.recorder)
 
 
 POISON = {
@@ -290,7 +332,7 @@ async def burst(h: Harness) -> Result:
 def _sighup(h: Harness) -> None:
     for d in h.daemons:
         if d.running:
-            d.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+            d.signal(signal.SIGHUP)
 
 
 def _r(x: float | None) -> float | None:

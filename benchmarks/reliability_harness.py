@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,10 +147,14 @@ class Harness:
         except Exception:  # the database is what is being damaged: not settled yet
             return False
 
-    def sample_health(self, daemon: DaemonProcess) -> None:
-        """Ask /healthz once a second until stop_sampling(); count "<http status> <status field>"."""
+    def sample_health(self, daemon: DaemonProcess, *, tried: Callable[[], bool] | None = None) -> None:
+        """Ask /healthz once a second until stop_sampling(); count "<http status> <status field>".
+
+        `tried`: whether the daemon has called the damaged service since the fault began. Until it has,
+        it cannot know (an outage of Slack shows only to a delivery that fails), and its answers are
+        counted apart, as "untried: …", so an "ok" there is not taken for a lie."""
         self._health = Counter()
-        self._health_task = asyncio.create_task(self._sample(daemon.http_port, self._health))
+        self._health_task = asyncio.create_task(self._sample(daemon.http_port, self._health, tried))
 
     async def stop_sampling(self) -> dict[str, int]:
         if self._health_task is not None:
@@ -164,10 +169,11 @@ class Harness:
         return seen
 
     @staticmethod
-    async def _sample(port: int | None, into: Counter[str]) -> None:
+    async def _sample(port: int | None, into: Counter[str], tried: Callable[[], bool] | None) -> None:
         url = f"http://127.0.0.1:{port}/healthz"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             while True:
+                known = tried is None or tried()  # before the request: an answer after the first call counts
                 try:
                     async with http.get(url) as r:
                         text = await r.text()
@@ -175,9 +181,10 @@ class Harness:
                             status = json.loads(text).get("status", "?")
                         except ValueError:
                             status = "not-json"
-                        into[f"{r.status} {status}"] += 1
+                        seen = f"{r.status} {status}"
                 except (aiohttp.ClientError, TimeoutError):
-                    into["no answer"] += 1
+                    seen = "no answer"
+                into[seen if known else f"untried: {seen}"] += 1
                 await asyncio.sleep(1.0)
 
     # ── the end ──────────────────────────────────────────────────────────────────────────

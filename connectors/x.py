@@ -339,16 +339,20 @@ class XSource:
         seen: set[str] = set()
         new_cursors: list[Cursor] = []
         skipped = 0
+        partial: dict[str, int] = {}
         for stream in self.streams() if streams is None else [s for s in self.streams() if s in streams]:
             endpoint: Endpoint = "mentions" if stream.startswith("mentions:") else "search"
             if "all" in blocked or endpoint in blocked:  # not asked: it would fail the same way
                 self.last_errors.append((stream, blocked.get("all") or blocked[endpoint]))
                 continue
             touched.add(endpoint)
+            partial_before = self.partial_errors
             try:
                 result = await self._fetch_stream(stream, cursors.get(stream))
             except SourceError as e:
                 result = _StreamResult(error=e)
+            if self.partial_errors > partial_before:
+                partial[stream] = self.partial_errors - partial_before
             for m in result.mentions:
                 if m.external_id not in seen:  # a tweet can match several streams
                     seen.add(m.external_id)
@@ -366,7 +370,7 @@ class XSource:
             raise most_serious([e for _, e in self.last_errors])
         remaining, reset = self._tightest(touched)
         return Batch(mentions, new_cursors, requests=self.requests_total - before, rate_limit_remaining=remaining,
-                     rate_limit_reset=reset, skipped_bad=skipped)
+                     rate_limit_reset=reset, skipped_bad=skipped, partial_errors=partial)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -59,6 +59,8 @@ async def _check_sources_and_slack(cfg: Config) -> list[CheckResult]:
         finally:
             await source.close()
 
+    if cfg.tickets.helpdesk is not None:
+        results.append(await _check_helpdesk(cfg))
     if cfg.slack is not None:
         from alerts.slack_delivery import check_slack
 
@@ -75,3 +77,17 @@ async def _check_sources_and_slack(cfg: Config) -> list[CheckResult]:
 
         results += [CheckResult(what, ok, detail) for what, ok, detail in await check_cockpit(cfg.slack)]
     return results
+
+
+async def _check_helpdesk(cfg: Config) -> CheckResult:
+    from connectors.helpdesk import build_helpdesk
+
+    hc = cfg.tickets.helpdesk
+    assert hc is not None
+    desk = build_helpdesk(hc)
+    try:
+        return CheckResult(f"helpdesk {hc.kind}", True, f"{hc.base_url}: {await desk.check()}")
+    except SourceError as e:
+        return CheckResult(f"helpdesk {hc.kind}", False, f"tickets.helpdesk: {type(e).__name__}: {e}")
+    finally:
+        await desk.close()

@@ -54,6 +54,8 @@ class BrandConfig(_Strict):
 
 class StorageConfig(_Strict):
     url: str = "sqlite+aiosqlite:///outreach-monitor.db"
+    # quarantined posts (raw payloads of posts the database refused) are deleted after this many days
+    quarantine_days: float = Field(30.0, gt=0)
 
 
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
@@ -149,6 +151,9 @@ class OutboxConfig(_Strict):
     poll_interval: float = Field(0.5, gt=0)
     max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
     announce_after: float = Field(60.0, ge=0)  # a delivery block lasting this long is told to the operators
+    # /healthz says "down" (503) once the critical channel, or every channel with alerts waiting, has
+    # been blocked this long; before that "degraded" (monitor/delivery_health.py)
+    down_after: float = Field(10.0, ge=0)
 
 
 class ServerConfig(_Strict):

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.source_health import SourceHealth
 from monitor.storage.dialect import insert_for
+from monitor.storage.engine import READ_ONLY
 from monitor.storage.schema import coverage_events
 
 log = structlog.get_logger("coverage")
@@ -251,6 +252,7 @@ async def events_between(conn: AsyncConnection, start: float, end: float) -> lis
 async def recent(engine: AsyncEngine, limit: int = 20) -> list[CoverageEvent]:
     c = coverage_events.c
     async with engine.connect() as conn:
+        await conn.execution_options(**READ_ONLY)
         rows = await conn.execute(
             select(c.source, c.stream, c.kind, c.start_at, c.end_at, c.detail)
             .order_by(c.start_at.desc(), c.id.desc()).limit(limit))

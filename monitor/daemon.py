@@ -29,14 +29,17 @@ from alerts.mention_delivery import MentionAlertDelivery
 from alerts.slack_delivery import SlackDelivery, make_slack_client
 from connectors.base import Source
 from alerts.ops_alert import build_delivery_blocked, build_delivery_dead, build_delivery_recovered, build_task_failing
-from monitor import coverage, lanes, leases, outbox
+from monitor import coverage, lanes, leases, outbox, quarantine
 from monitor.budget import planner_for
 from monitor.care import DM_KIND, REPLY_KIND, build_care
 from monitor.config import Config
 from monitor.delivery import DeliveryHandler
 from monitor.digest.competitors import listen_only_streams, with_competitor_queries
 from monitor.digest.service import Digests, add_digest_handlers
+from monitor.delivery_health import BlockFact, judge
 from monitor.dispatcher import Dispatcher
+from connectors.helpdesk import build_helpdesk
+from monitor.helpdesk_sync import HelpdeskSync
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
 from monitor.metrics import Metrics
@@ -44,7 +47,7 @@ from monitor.outbox import NewEffect
 from monitor.poller import Poller
 from monitor.slack_cockpit import SlackCockpit, storm_rule
 from monitor.sources import build_sources
-from monitor.storage.engine import create_engine
+from monitor.storage.engine import create_engine, create_probe_engine, probe_writable
 from monitor.storage.migrate import upgrade
 from monitor.supervisor import TaskHealth, describe, is_storage_error, supervise
 from monitor.triage import load_triage
@@ -54,7 +57,6 @@ from monitor.web import make_web_app
 log = structlog.get_logger("daemon")
 
 DRAIN_SECONDS = 8.0  # SIGTERM must end the process within 10 s
-STALE_URGENT_S = 120.0  # a critical or high alert waiting longer than this means alerts are not flowing
 
 
 class Daemon:
@@ -74,6 +76,7 @@ class Daemon:
         self.instance = leases.holder_name(socket.gethostname(), os.getpid(), uuid.uuid4().hex[:6])
         self.metrics = Metrics()
         self.engine = create_engine(cfg.storage.url)
+        self.probe_engine = create_probe_engine(cfg.storage.url) or self.engine  # /healthz's: gives up in seconds
         self._given_sources = sources
         self._given_handlers = handlers
         self._serve_http = serve_http
@@ -92,8 +95,11 @@ class Daemon:
         self._stopping_dispatch = asyncio.Event()
         self._started_at = clock()
         self.cockpit: SlackCockpit | None = None
+        self.helpdesk: HelpdeskSync | None = None
         self.tasks = {"dispatcher": TaskHealth("dispatcher", clock=clock, on_recover=self._task_recovered)}
-        self.storage = TaskHealth("storage", clock=clock)  # any storage error seen by a job, until one works
+        # any storage error seen by a job, until one works; its recovery restarts a failed dispatcher at once
+        self._storage_back = asyncio.Event()
+        self.storage = TaskHealth("storage", clock=clock, on_recover=lambda _n, _s: self._storage_back.set())
         # poll leases and outbox claims last two thirds of the failover time; a survivor's tick (≤ 5 s)
         # then takes over within failover_seconds
         self.hold = cfg.failover_seconds * 2 / 3
@@ -132,6 +138,13 @@ class Daemon:
         handlers.setdefault(REPLY_KIND, self.care.delivery)
         handlers.setdefault(DM_KIND, self.care.dm)
         policy = replace(policy or AlertPolicy({}), ticket_window=self.care.ticket_window, voice=self.care.voice)
+        if cfg.tickets.helpdesk is not None:  # tickets mirrored in Zendesk / Freshdesk, through the outbox
+            self.helpdesk = HelpdeskSync(cfg.tickets.helpdesk, self.engine, build_helpdesk(cfg.tickets.helpdesk),
+                                         clock=self.clock)
+            for kind, handler in self.helpdesk.handlers().items():
+                handlers.setdefault(kind, handler)
+            self.care.delivery.on_sent = self.helpdesk.reply_sent
+            policy = replace(policy, helpdesk=self.helpdesk.target)
 
         if listen_only := listen_only_streams(cfg):  # competitors' posts: stored, never ticketed or alerted
             policy = replace(policy, listen_only=listen_only) if policy is not None else \
@@ -205,6 +218,11 @@ class Daemon:
                 )
         self.scheduler.add_job(self._care_job, "interval", seconds=cfg.tickets.sweep_every_s, id="tickets:sweep",
                                replace_existing=True, max_instances=1, coalesce=True)
+        self.scheduler.add_job(self._quarantine_job, "interval", seconds=3600, id="quarantine:prune",
+                               replace_existing=True, max_instances=1, coalesce=True, next_run_time=_now_dt())
+        if self.helpdesk is not None:
+            self.scheduler.add_job(self._helpdesk_job, "interval", seconds=self.helpdesk.cfg.status_every_s,
+                                   id="helpdesk:status", replace_existing=True, max_instances=1, coalesce=True)
         self.digests = Digests(cfg, self.engine, holder=self.instance, clock=self.clock,
                                wake=lambda: self.dispatcher.wake() if self.dispatcher else None)
         self.digests.register(self.scheduler, self._job_failed)
@@ -217,7 +235,7 @@ class Daemon:
             await self.cockpit.start()
         self._dispatch_task = asyncio.create_task(
             supervise(self.tasks["dispatcher"], self.dispatcher.run, stopping=self._stopping_dispatch,
-                      on_first_failure=self._task_failing),
+                      on_first_failure=self._task_failing, retry_now=self._storage_back),
             name="dispatcher",
         )
         if self._serve_http:
@@ -273,6 +291,26 @@ class Daemon:
                 self.dispatcher.wake()
         except Exception as e:  # the next tick tries again; storage errors show in /healthz
             self._job_failed("tickets", "sweep", e)
+
+    async def _quarantine_job(self) -> None:
+        try:
+            n = await quarantine.prune(self.engine, keep_seconds=self.cfg.storage.quarantine_days * 86400,
+                                       now=self.clock())
+            if n:
+                log.info("quarantine.pruned", items=n, older_than_days=self.cfg.storage.quarantine_days)
+        except Exception as e:
+            self._job_failed("quarantine", "prune", e)
+
+    async def _helpdesk_job(self) -> None:
+        """The helpdesk's statuses read back, by one daemon at a time (a lease): "solved" there solves ours."""
+        assert self.helpdesk is not None
+        try:
+            if not await leases.acquire(self.engine, "helpdesk:status", self.instance, ttl=self.hold, now=self.clock()):
+                return
+            if solved := await self.helpdesk.read_back():
+                log.info("helpdesk.solved_tickets", count=solved, kind=self.helpdesk.cfg.kind)
+        except Exception as e:  # the next tick tries again
+            self._job_failed("helpdesk", "status", e)
 
     async def _watch_job(self, name: str) -> None:
         try:
@@ -355,7 +393,8 @@ class Daemon:
 
     # ── observe ──────────────────────────────────────────────────────────────────────────
     async def health(self) -> dict[str, Any]:
-        """What /healthz says. "down" (503) when storage is unreachable, the dispatcher is not running, or a
+        """What /healthz says (the README's table). "down" (503) when storage is busy or unreachable, the
+        dispatcher is not running, alerts are not reaching the team (monitor/delivery_health.py), or a
         source is paused or failing; "degraded" when something needs a person but alerts still flow."""
         now = self.clock()
         problems: list[str] = []
@@ -373,35 +412,35 @@ class Daemon:
         down |= any(p.health.state == "paused" or p.health.failures_in_row >= 3 for p in self.pollers.values())
 
         delivery: dict[str, Any] = {}
-        try:
-            b = await outbox.backlog(self.engine)
-            blocked = await lanes.blocks(self.engine)
-            recent_coverage = [e.as_dict() for e in await coverage.recent(self.engine, 20)]
+        try:  # on the probe engine: a locked or unreachable database answers within seconds, as "down"
+            await probe_writable(self.probe_engine)
+            b = await outbox.backlog(self.probe_engine)
+            blocked = await lanes.blocks(self.probe_engine)
+            recent_coverage = [e.as_dict() for e in await coverage.recent(self.probe_engine, 20)]
             self.storage.progress()
         except Exception as e:
             self.storage.failed(e)
             b, blocked, recent_coverage = None, [], []
         if self.storage.state == "failing":
             down = True
-            problems.append(f"storage is failing: {self.storage.last_error}")
+            problems.append(f"storage is busy or unreachable: {self.storage.last_error}")
         dispatcher = self.tasks["dispatcher"]
         last_loop = self.dispatcher.last_loop_at if self.dispatcher else None
         stalled = last_loop is None or now - last_loop > max(10.0, 20 * self.cfg.outbox.poll_interval)
         if self._dispatch_task is not None and (dispatcher.state == "failing" or self._dispatch_task.done() or stalled):
             down = True
             problems.append(f"the dispatcher is not delivering ({dispatcher.state}): {dispatcher.last_error or 'stalled'}")
-        # a block lasts until a delivery works again, even between two tries
-        for blk in blocked:
-            what = "Slack refuses the bot token" if blk.lane.startswith("service:") else f"delivery to {blk.lane}"
-            problems.append(f"{what} since {round(now - blk.since)} s: {blk.reason}")
-        if any(blk.lane.startswith("service:") for blk in blocked):
-            down = True  # nothing reaches the team
+        # a block lasts until a delivery works again, even between two tries (monitor/delivery_health.py)
+        urgent_age = None if b is None or b.oldest_urgent_at is None else now - b.oldest_urgent_at
+        verdict = judge([BlockFact(blk.lane, blk.reason, blk.since) for blk in blocked],
+                        waiting=self._alert_lanes(b.waiting_lanes if b is not None else ()),
+                        critical=self._critical_lanes(),
+                        urgent_age=urgent_age, now=now, down_after=self.cfg.outbox.down_after)
+        down |= verdict.down
+        problems += verdict.problems
         if b is not None:
             if b.dead:
                 problems.append(f"{b.dead} outbox rows are dead-lettered (outreach-monitor outbox list)")
-            urgent_age = None if b.oldest_urgent_at is None else now - b.oldest_urgent_at
-            if urgent_age is not None and urgent_age > STALE_URGENT_S:
-                problems.append(f"a critical or high alert has waited {round(urgent_age)} s")
             delivery = {
                 "pending": b.pending,
                 "sent": b.sent,
@@ -420,7 +459,12 @@ class Daemon:
             {"lane": blk.lane, "reason": blk.reason, "since_s": round(now - blk.since, 1),
              "retry_in_s": round(max(0.0, blk.until - now), 1)} for blk in blocked
         ]
-        services = await self.health_runner.report(problems) if self.health_runner is not None else None
+        services = None
+        if self.health_runner is not None:
+            try:
+                services = await self.health_runner.report(problems, self.probe_engine)
+            except Exception as e:  # storage already says why; the rest of the answer stands
+                services = {"error": describe(e)}
         return {
             "status": "down" if down else ("degraded" if problems else "ok"),
             "problems": problems,
@@ -435,6 +479,15 @@ class Daemon:
             "outbox": delivery,
             "slack_interactivity": interactivity,  # Socket Mode connected or not, since when: are buttons live?
         }
+
+    def _alert_lanes(self, lanes: frozenset[str] | tuple[()]) -> set[str]:
+        """Waiting lanes but the operators' channel: what it waits with is news of the outage itself."""
+        ops = f"slack:{self.cfg.slack.operators_channel}" if self.cfg.slack is not None else None
+        return {lane for lane in lanes if lane != ops}
+
+    def _critical_lanes(self) -> set[str]:
+        channels = self.cfg.slack.channels if self.cfg.slack is not None else {}
+        return {f"slack:{channels[u]}" for u in ("critical",) if channels.get(u)}
 
     async def _render_metrics(self) -> bytes:
         m = self.metrics
@@ -512,11 +565,15 @@ class Daemon:
             await self.health_runner.close()
         for s in self.sources.values():
             await s.close()
+        if self.helpdesk is not None:
+            await self.helpdesk.close()
         if self._web is not None:
             await self._web.cleanup()
         if self.digests is not None:
             await self.digests.stop()
         await self.engine.dispose()
+        if self.probe_engine is not self.engine:
+            await self.probe_engine.dispose()
         log.info("daemon.stopped", instance=self.instance)
 
 

@@ -31,6 +31,7 @@ from connectors.http_check import HttpCheck, make_session
 from connectors.statuspage import StatuspageProbe
 from monitor import leases
 from monitor.health import Tracker, Watched
+from monitor.storage.engine import READ_ONLY
 
 log = structlog.get_logger("health")
 
@@ -175,7 +176,7 @@ class HealthRunner:
         except Exception:
             log.exception("health.job_crashed", job=name)
 
-    async def report(self, problems: list[str]) -> dict[str, Any]:
+    async def report(self, problems: list[str], engine: AsyncEngine | None = None) -> dict[str, Any]:
         """For /healthz: the checks' states, the open incidents, and (into `problems`) the probes that
         cannot look at all — a status page we cannot read is the operator's problem, an outage is not."""
         from sqlalchemy import func, select
@@ -185,7 +186,8 @@ class HealthRunner:
 
         for name, error in sorted(self.failing.items()):
             problems.append(f"health probe {name} cannot look: {error}")
-        async with self.engine.connect() as conn:
+        async with (engine or self.engine).connect() as conn:
+            await conn.execution_options(**READ_ONLY)
             states = dict((await conn.execute(select(alert_states.c.status, func.count())
                                               .group_by(alert_states.c.status))).all())
             open_ = await list_incidents(conn, open_only=True)

@@ -21,7 +21,7 @@ from alerts.mention_alert import MentionView
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.routing import channel_for
 from alerts.storm import StormRule
-from monitor import incidents, ticket_resolver
+from monitor import helpdesk_sync, incidents, ticket_resolver
 from monitor.alert_flow import route_alerts
 from monitor.cockpit import suppressed
 from monitor.models import URGENCIES, Batch, Mention, Verdict, withheld_in
@@ -49,6 +49,7 @@ class AlertPolicy:
     # returning customer) and whether the brand answers in public (outreach/replies.py; None: never)
     ticket_window: float = ticket_resolver.DEFAULT_WINDOW_S
     voice: Voice | None = None
+    helpdesk: str | None = None  # mirror tickets in this helpdesk (tickets.helpdesk.kind; monitor/helpdesk_sync.py)
 
     def channel(self, verdict: Verdict) -> str | None:
         if URGENCIES.index(verdict.urgency) > URGENCIES.index(self.min_urgency):  # type: ignore[arg-type]
@@ -202,9 +203,14 @@ async def ingest(
         result.tickets_opened = applied.opened
         result.tickets_joined = applied.joined
         result.responses = applied.responses
+        if policy is not None and policy.helpdesk is not None and applied.events:
+            # the helpdesk hears of a ticket and its posts in the transaction that decided them
+            urgency = {m.external_id: v.urgency if v is not None else None for m, v in zip(fresh, verdicts)}
+            await enqueue(conn, helpdesk_sync.ingest_effects(policy.helpdesk, source, applied.events, urgency), now=now)
 
         effects = []
         if policy is not None:
+            incident_of = {r["external_id"]: r["incident_id"] for r in rows if r["incident_id"] is not None}
             for m, v in zip(fresh, verdicts):
                 if v is None or m.external_id not in ids or m.author.id in muted or m.stream in listen_only:
                     continue
@@ -214,7 +220,10 @@ async def ingest(
                 ticket_id = ticket_ids.get(m.external_id)
                 view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_id)
                 about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
-                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
+                payload = view.to_payload()
+                if m.external_id in incident_of:  # storm control collapses it into the incident's thread
+                    payload["incident_id"] = incident_of[m.external_id]
+                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, payload,
                                          priority=PRIORITY[v.urgency], about=about))
         if effects and policy is not None:  # threads and storm control decide where each alert goes
             effects = await route_alerts(conn, effects, now=now, storm=policy.storm)

@@ -41,6 +41,9 @@ class Metrics:
                                registry=r)
         self.stream_errors = Counter("om_stream_errors_total", "Failed polls of one stream", ["source", "stream", "kind"],
                                      registry=r)
+        self.partial_errors = Counter("om_stream_partial_errors_total",
+                                      "Things the platform left out beside the data it sent (X: errors next to data)",
+                                      ["source", "stream"], registry=r)
         self.stream_lag = Gauge("om_stream_lag_seconds", "Seconds since the stream's last successful poll",
                                 ["source", "stream"], registry=r)
         self.stream_interval = Gauge("om_stream_poll_interval_seconds", "The planner's current poll interval",

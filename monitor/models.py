@@ -141,6 +141,9 @@ class Batch:
     rate_limit_remaining: int | None = None
     rate_limit_reset: float | None = None  # epoch seconds
     skipped_bad: int = 0  # malformed items dropped (BadPayload), counted not fatal
+    # per stream: things the platform said it left out beside the data (X's `errors` next to `data`:
+    # an author or a referenced post it will not show); the items themselves are stored
+    partial_errors: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

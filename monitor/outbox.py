@@ -219,6 +219,7 @@ class Backlog:
     sent: int
     oldest_pending_at: float | None
     oldest_urgent_at: float | None = None  # the oldest pending critical or high row
+    waiting_lanes: frozenset[str] = frozenset()  # lanes with at least one pending row
 
 
 async def backlog(engine: AsyncEngine) -> Backlog:
@@ -234,8 +235,11 @@ async def backlog(engine: AsyncEngine) -> Backlog:
                 select(func.min(outbox.c.created_at)).where(outbox.c.status == "pending", outbox.c.priority <= 1)
             )
         ).scalar()
+        waiting = frozenset((await conn.execute(select(outbox.c.lane).where(outbox.c.status == "pending")
+                                                .distinct())).scalars())
     by = {status: (count, oldest) for status, count, oldest in rows}
     return Backlog(
+        waiting_lanes=waiting,
         pending=by.get("pending", (0, None))[0],
         dead=by.get("dead", (0, None))[0],
         sent=by.get("sent", (0, None))[0],

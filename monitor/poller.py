@@ -212,7 +212,8 @@ class Poller:
             raise
         result = stored.result
         self.metrics.poll_seconds.labels(self.name).observe(time.perf_counter() - started)
-        self._streams_after(now, asked, batch, None)
+        self._streams_after(now, asked, batch, None,
+                            refused={n: BadPayload(why) for n, why in stored.refused_cursors.items()})
         self._succeeded(batch, result)
         await self._quarantined(now, stored)
         if self._resuming:
@@ -255,9 +256,11 @@ class Poller:
         return reads
 
     # ── per stream ─────────────────────────────────────────────────────────────────────────
-    def _streams_after(self, now: float, asked: Sequence[str], batch: Batch | None, error: Exception | None) -> None:
-        """Each asked stream succeeded or failed: its health, its metrics, and its next due time."""
-        errors: dict[str, SourceError] = {}
+    def _streams_after(self, now: float, asked: Sequence[str], batch: Batch | None, error: Exception | None,
+                       *, refused: dict[str, SourceError] | None = None) -> None:
+        """Each asked stream succeeded or failed: its health, its metrics, and its next due time.
+        `refused`: streams whose answer could not be stored whole (their cursor), failing with it."""
+        errors: dict[str, SourceError] = dict(refused or {})
         for stream, e in self.source.last_errors:
             errors.setdefault(stream, e)
         counts: dict[str, int] = {}
@@ -267,6 +270,9 @@ class Poller:
         if batch is not None and asked:
             cost = batch.requests / len(asked)
         m, n = self.metrics, self.name
+        for stream, count in (batch.partial_errors if batch is not None else {}).items():
+            self.health.streams.setdefault(stream, StreamHealth()).partial_errors += count
+            m.partial_errors.labels(n, stream).inc(count)
         for stream in asked:
             sh = self.health.streams.setdefault(stream, StreamHealth())
             e = errors.get(stream) or (error if batch is None else None)

@@ -19,19 +19,19 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import delete, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.ingest import AlertPolicy, IngestResult, ingest
 from monitor.models import Batch, Mention, bounded, storable
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import quarantine
+from monitor.storage.schema import CURSOR_VALUE_MAX, quarantine
 from monitor.triage import Triage
 
 log = structlog.get_logger("quarantine")
@@ -44,6 +44,7 @@ class Stored:
     result: IngestResult
     quarantined: list[tuple[Mention, str]] = field(default_factory=list)  # (item, why) found bad in this poll
     newly_quarantined: int = 0  # rows written now (an item fetched again is quarantined once)
+    refused_cursors: dict[str, str] = field(default_factory=dict)  # stream -> why its cursor was not stored
 
 
 def is_poison(e: BaseException) -> bool:
@@ -82,14 +83,22 @@ async def store(
     clock: Callable[[], float] = time.time,
 ) -> Stored:
     """Store a poll with `ingest`; when it fails because of some items, store all the others, keep the
-    bad ones in the quarantine, then the cursors. Raises when the database, not an item, is at fault."""
+    bad ones in the quarantine, then the cursors. Raises when the database, not an item, is at fault.
+
+    A cursor longer than its column is refused up front (`refused_cursors`): on PostgreSQL it would
+    fail every poll of the source; its stream keeps its last stored cursor and says why."""
+    refused = refuse_long_cursors(batch, source)
+    if refused:
+        batch = replace(batch, cursors=[c for c in batch.cursors if c.stream not in refused])
     try:
-        return Stored(await ingest(engine, batch, source=source, triage=triage, policy=policy, clock=clock))
+        stored = Stored(await ingest(engine, batch, source=source, triage=triage, policy=policy, clock=clock))
+        stored.refused_cursors = refused
+        return stored
     except Exception as e:
         if not is_poison(e) or not batch.mentions:
             raise
         log.warning("batch.poisoned", source=source, items=len(batch.mentions), error=describe(e))
-    out = Stored(IngestResult())
+    out = Stored(IngestResult(), refused_cursors=refused)
     unique: dict[str, Mention] = {}
     loose: list[Mention] = []  # no usable id: each is its own item
     for m in batch.mentions:
@@ -125,6 +134,26 @@ async def store(
         _add(out.result, await ingest(engine, Batch([], batch.cursors), source=source, triage=triage,
                                       policy=policy, clock=clock))
     return out
+
+
+def refuse_long_cursors(batch: Batch, source: str) -> dict[str, str]:
+    """stream -> why, for each cursor the database could not keep whole (a cut cursor would be wrong)."""
+    refused = {}
+    for c in batch.cursors:
+        if len(c.value) > CURSOR_VALUE_MAX:
+            refused[c.stream] = (f"the platform's cursor for stream {c.stream!r} is {len(c.value)} characters, longer "
+                                 f"than the {CURSOR_VALUE_MAX} the database keeps: it was not stored, and the stream "
+                                 f"is read again from its last stored cursor")
+            log.error("cursor.refused", source=source, stream=_text(c.stream), length=len(c.value),
+                      max=CURSOR_VALUE_MAX)
+    return refused
+
+
+async def prune(engine: AsyncEngine, *, keep_seconds: float, now: float) -> int:
+    """Delete quarantined items older than `keep_seconds`; returns how many. They hold strangers' raw
+    posts, kept for an operator to look at, not for ever."""
+    async with engine.begin() as conn:
+        return (await conn.execute(delete(quarantine).where(quarantine.c.created_at < now - keep_seconds))).rowcount
 
 
 async def _database_answers(engine: AsyncEngine, e: Exception) -> None:

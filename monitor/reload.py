@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Source, SourceError
+from monitor import lanes
 from monitor.budget import planner_for
 from monitor.config import Config, ConfigFileError, load_config
 from monitor.ingest import AlertPolicy
@@ -62,6 +65,13 @@ async def apply_config(daemon: Daemon, path: str | os.PathLike[str]) -> bool:
             if scheduler is not None:
                 scheduler.resume()
     _take_slack(daemon, old, new)
+    if daemon.dispatcher is not None:
+        # like paused sources, blocked deliveries are tried again at once, not at their next recheck
+        try:
+            await lanes.try_blocked_now(daemon.engine, now=daemon.clock())
+        except (SQLAlchemyError, OSError) as e:  # storage down: the blocks end on their own timer
+            log.warning("config.reload_retry_deliveries_failed", error=str(e))
+        daemon.dispatcher.wake()
     # Whatever needs a restart keeps its old value, so what runs is what the log says.
     triage = old.triage.model_copy(update={"alert_min_urgency": new.triage.alert_min_urgency})
     daemon.cfg = new.model_copy(update={"storage": old.storage, "server": old.server, "triage": triage,
@@ -109,6 +119,7 @@ def _take_slack(daemon: Daemon, old: Config, new: Config) -> None:
                               min_interval=new.slack.min_interval_per_channel, auth_retry_after=new.slack.auth_recheck)
         daemon.dispatcher.handlers["slack.message"] = slack
         daemon.dispatcher.handlers[MENTION_ALERT] = MentionAlertDelivery(slack)
-    policy = AlertPolicy(new.slack.channels, new.triage.alert_min_urgency)
     for poller in daemon.pollers.values():
-        poller.policy = policy
+        # only the routing changes: tickets, replies, storms, the helpdesk and listen-only streams stay
+        old_policy = poller.policy or AlertPolicy({})
+        poller.policy = replace(old_policy, channels=new.slack.channels, min_urgency=new.triage.alert_min_urgency)

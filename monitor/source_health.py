@@ -17,6 +17,7 @@ class StreamHealth:
     failures_in_row: int = 0
     errors: int = 0
     fetched: int = 0
+    partial_errors: int = 0  # things the platform left out beside the data it sent (X's partial `errors`)
     last_error: str = ""
     alerted: bool = False  # the operators were told it keeps failing
 
@@ -27,6 +28,7 @@ class StreamHealth:
             "failures_in_row": self.failures_in_row,
             "errors": self.errors,
             "fetched": self.fetched,
+            "partial_errors": self.partial_errors,
             "last_error": self.last_error,
         }
 

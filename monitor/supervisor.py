@@ -4,7 +4,9 @@
 an expected one, such as the database being unreachable; a traceback only for a bug), shown in
 /healthz, reported to the operators once, and the task is started again after a backoff (1, 2, 4 …
 `max_backoff` s). The task says it is healthy again by calling `TaskHealth.progress()`; the recovery
-is logged and reported once.
+is logged and reported once. A task that failed on storage is started again at once when `retry_now`
+is set (the daemon sets it the moment any job finds the database answering again), rather than at
+the end of its backoff: after an outage, alerts flow again as soon as the database does.
 """
 from __future__ import annotations
 
@@ -83,9 +85,12 @@ async def supervise(
     base_backoff: float = 1.0,
     max_backoff: float = 5.0,
     on_first_failure: Callable[[str, str], None] | None = None,
+    retry_now: asyncio.Event | None = None,
 ) -> None:
     """Run `run()` until `stopping` is set, restarting it after every failure."""
     while not stopping.is_set():
+        if retry_now is not None:
+            retry_now.clear()  # only a recovery seen after this start counts
         try:
             await run()
             if stopping.is_set():
@@ -105,8 +110,15 @@ async def supervise(
                 on_first_failure(health.name, health.last_error)
             delay = min(max_backoff, base_backoff * 2 ** min(health.failures_in_row - 1, 10))
             health.restarts += 1
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            await _first_of(stopping, retry_now if is_storage_error(e) else None, timeout=delay)
     health.state = "stopped"
+
+
+async def _first_of(*events: asyncio.Event | None, timeout: float) -> None:
+    """Wait until one of `events` is set, at most `timeout` seconds."""
+    waits = [asyncio.ensure_future(ev.wait()) for ev in events if ev is not None]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

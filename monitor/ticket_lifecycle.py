@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connectors.helpdesk import HelpdeskConfig
 from monitor.alert_flow import ticket_thread_channel
 from monitor.models import URGENCIES
 from monitor.outbox import PRIORITY, NewEffect, enqueue
@@ -66,6 +67,7 @@ class TicketsConfig(_Strict):
     sla: SlaTargets = Field(default_factory=SlaTargets)
     sla_by_source: dict[str, SlaTargets] = Field(default_factory=dict)  # a source's own targets
     replies: ReplyConfig = Field(default_factory=ReplyConfig)  # public acknowledgements (outreach/policy.py)
+    helpdesk: HelpdeskConfig | None = None  # mirror tickets in Zendesk or Freshdesk (monitor/helpdesk_sync.py)
 
     def targets(self, source: str, urgency: str | None) -> tuple[float, float]:
         """(first response, resolution) targets in seconds."""

@@ -236,6 +236,7 @@ class Applied:
     reopened: int
     responses: int
     customer_posts: list[str]  # external ids that opened or joined their author's own ticket
+    events: list[tuple[int, str, str]] = field(default_factory=list)  # (stored ticket id, kind, external id)
 
 
 async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, now: float,
@@ -291,4 +292,5 @@ async def apply(conn: AsyncConnection, source: str, items: Sequence[Item], *, no
             await conn.execute(update(tickets).where(tickets.c.id.in_(sorted(untouched))).values(updated_at=now))
     return Applied(assign=assign, opened=plan.count("opened"), joined=plan.count("joined"),
                    reopened=plan.count("reopened"), responses=plan.count("responded"),
-                   customer_posts=[e.ref for e in plan.events if e.kind in ("opened", "joined")])
+                   customer_posts=[e.ref for e in plan.events if e.kind in ("opened", "joined")],
+                   events=[(real.get(e.ticket, e.ticket), e.kind, e.ref) for e in plan.events])

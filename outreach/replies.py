@@ -17,7 +17,7 @@ switch, hourly cap, quiet hours), are in outreach/reply_delivery.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,22 +295,44 @@ async def skip(engine: AsyncEngine, reply_id: int, by: str, *, now: float | None
             return Outcome(False, f"There is no reply {reply_id}.")
         if r.status not in ("held", "approved", "dry_run"):
             return Outcome(r.status == "skipped", _not_waiting(r))
-        if r.status == "approved":
-            # only a row nobody is sending right now may be taken back; one in flight is past stopping
-            await conn.execute(update(outbox).where(outbox.c.key == f"dm:{r.thread_key}", outbox.c.status == "pending",
-                                                    outbox.c.in_doubt.is_(False), outbox.c.claimed_by.is_(None))
-                               .values(status="dropped"))
-            res = await conn.execute(update(outbox).where(outbox.c.key == outbox_key(r.thread_key),
-                                                          outbox.c.status == "pending", outbox.c.in_doubt.is_(False),
-                                                          outbox.c.claimed_by.is_(None))
-                                     .values(status="dropped"))
-            if res.rowcount != 1:
-                return Outcome(False, f"Reply {reply_id} is being posted right now; it cannot be stopped.")
+        if r.status == "approved" and not await _take_back(conn, r.thread_key):
+            return Outcome(False, f"Reply {reply_id} is being posted right now; it cannot be stopped.")
         await conn.execute(update(replies).where(replies.c.id == reply_id, replies.c.status == r.status)
                            .values(status="skipped", decided_at=now, decided_by=by[:128]))
         await conn.execute(insert_for(conn, ticket_events).values(
             ticket_id=r.ticket_id, kind="reply_skipped", at=now, ref=str(reply_id), detail=f"by {by}"[:200]))
     return Outcome(True, f"Reply {reply_id} skipped by {by}; nothing will be posted.")
+
+
+async def _take_back(conn: AsyncConnection, key: str) -> bool:
+    """Drop an approved reply's outbox rows, unless its sending began (one in flight is past stopping)."""
+    idle = (outbox.c.status == "pending", outbox.c.in_doubt.is_(False), outbox.c.claimed_by.is_(None))
+    res = await conn.execute(update(outbox).where(outbox.c.key == outbox_key(key), *idle).values(status="dropped"))
+    if res.rowcount != 1:
+        return False
+    await conn.execute(update(outbox).where(outbox.c.key == f"dm:{key}", *idle).values(status="dropped"))
+    return True
+
+
+async def skip_for_spam(conn: AsyncConnection, source: str, author_id: str, *, by: str, now: float) -> int:
+    """The team marked this author as spam: their replies still waiting are skipped, in the caller's
+    transaction (the click's). Returns how many; an approved one already being posted goes out."""
+    waiting = (await conn.execute(select(replies).where(
+        replies.c.source == source, replies.c.author_id == author_id,
+        replies.c.status.in_(["held", "dry_run", "approved"])))).all()
+    skipped = 0
+    for r in waiting:
+        if r.status == "approved" and not await _take_back(conn, r.thread_key):
+            continue
+        res = await conn.execute(update(replies).where(replies.c.id == r.id, replies.c.status == r.status)
+                                 .values(status="skipped", decided_at=now, decided_by=by[:128],
+                                         reason="the author was marked as spam"))
+        if res.rowcount == 1:
+            await conn.execute(insert_for(conn, ticket_events).values(
+                ticket_id=r.ticket_id, kind="reply_skipped", at=now, ref=str(r.id),
+                detail=f"author marked as spam by {by}"[:200]))
+            skipped += 1
+    return skipped
 
 
 def _not_waiting(r: Any) -> str:
@@ -323,18 +345,25 @@ def _not_waiting(r: Any) -> str:
     }.get(r.status, f"Reply {r.id} is {r.status}.")
 
 
-async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: float, asked_at: float | None = None) -> None:
+OnSent = Callable[[AsyncConnection, Any, str], Awaitable[None]]  # (transaction, reply row, its post id)
+
+
+async def record_sent(engine: AsyncEngine, reply_id: int, ref: str, *, now: float, asked_at: float | None = None,
+                      on_sent: OnSent | None = None) -> None:
     """The reply is public: on the reply, and on its ticket as a response (the first one sets first_response_at).
 
     `asked_at`: when we asked the platform to post it. A customer message newer than that keeps the
     ticket open (the poll that stored it may have run before this). Idempotent: a reconcile after a
-    crash may call it again for the same reply.
+    crash may call it again for the same reply. `on_sent` adds what follows from it (the helpdesk
+    comment) in the same transaction.
     """
     async with engine.begin() as conn:
         r = (await conn.execute(select(replies).where(replies.c.id == reply_id))).first()
         if r is None or r.status == "sent":
             return
         await conn.execute(update(replies).where(replies.c.id == reply_id).values(status="sent", ref=ref, sent_at=now))
+        if on_sent is not None:
+            await on_sent(conn, r, ref)
         t = (await conn.execute(select(tickets).where(tickets.c.id == r.ticket_id))).first()
         if t is None:
             return

@@ -59,6 +59,7 @@ class ReplyDelivery:
         self.paused = paused
         self.clock = clock
         self._min_interval = min_interval
+        self.on_sent: reply_store.OnSent | None = None  # what else a posted reply causes (the helpdesk comment)
 
     @property
     def min_interval(self) -> float:
@@ -83,7 +84,7 @@ class ReplyDelivery:
                          else self._poster(replier).post_status(r.text, key=item.key))
         except SourceError as e:
             raise _translate(e) from e
-        await reply_store.record_sent(self.engine, r.id, ref, now=self.clock(), asked_at=now)
+        await reply_store.record_sent(self.engine, r.id, ref, now=self.clock(), asked_at=now, on_sent=self.on_sent)
         return ref
 
     async def reconcile(self, item: OutboxItem) -> str | None:
@@ -100,7 +101,7 @@ class ReplyDelivery:
         except SourceError as e:
             raise _translate(e) from e
         if ref is not None:
-            await reply_store.record_sent(self.engine, r.id, ref, now=self.clock())
+            await reply_store.record_sent(self.engine, r.id, ref, now=self.clock(), on_sent=self.on_sent)
         return ref
 
     def _replier(self, source: str) -> Replier:

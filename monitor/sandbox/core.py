@@ -22,7 +22,8 @@ FaultKind = Literal["429", "429-no-reset", "401", "403", "500", "503", "timeout"
                     # what real platforms also do:
                     "errors-only",  # X: 200 with only an `errors` list (a suspended account), no data, no meta
                     "401-bare",  # Reddit's edge: 401 without a www-authenticate challenge
-                    "403-private"]  # Reddit: 403 {"reason": "private"} for one subreddit (not the token)
+                    "403-private",  # Reddit: 403 {"reason": "private"} for one subreddit (not the token)
+                    "lost-answer"]  # the request is carried out, then the connection drops before the answer
 
 
 @dataclass
@@ -130,9 +131,26 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> web.StreamResponse | None:
+Style = Literal["x", "slack", "reddit", "zendesk", "freshdesk"]
+
+# how the helpdesks word a refusal (their API docs' error examples)
+_HELPDESK_ERRORS: dict[str, dict[int, Any]] = {
+    "zendesk": {429: {"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"},
+                401: {"error": "Couldn't authenticate you"},
+                403: {"error": "Forbidden", "description": "You do not have access to this page."}},
+    "freshdesk": {429: {"code": "rate_limit_exceeded", "message": "You have exceeded the limit of requests per minute"},
+                  401: {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."},
+                  403: {"code": "access_denied", "message": "You are not authorized to perform this action."}},
+}
+
+
+def fault_response(fault: Fault, *, style: Style) -> web.StreamResponse | None:
     """The answer a real service gives for this fault, in its own dialect. None: handled by caller."""
     now = int(time.time())
+    if style in _HELPDESK_ERRORS and fault.kind in ("429", "429-no-reset", "401", "403"):
+        status = int(fault.kind[:3])
+        headers = {"Retry-After": str(int(fault.reset_in))} if fault.kind == "429" else {}
+        return json_response(_HELPDESK_ERRORS[style][status], status, headers)
     if fault.kind in ("429", "429-no-reset"):
         headers: dict[str, str] = {}
         if style == "x":
@@ -182,7 +200,7 @@ def fault_response(fault: Fault, *, style: Literal["x", "slack", "reddit"]) -> w
     return None  # timeout, hang and drop need the request object
 
 
-def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "slack", "reddit"]):  # type: ignore[no-untyped-def]
+def make_middleware(recorder: Recorder, faults: Faults, *, style: Style):  # type: ignore[no-untyped-def]
     @web.middleware
     async def middleware(request: web.Request, handler):  # type: ignore[no-untyped-def]
         body = await request.read()
@@ -193,6 +211,12 @@ def make_middleware(recorder: Recorder, faults: Faults, *, style: Literal["x", "
             if fault is not None:
                 if fault.kind == "timeout":
                     await asyncio.sleep(fault.delay)
+                elif fault.kind == "lost-answer":  # done on the service's side; the client never hears
+                    await handler(request)
+                    if request.transport is not None:
+                        request.transport.abort()
+                    rec.status = -1
+                    raise ConnectionResetError("sandbox dropped the answer")
                 elif fault.kind in ("drop", "hang"):
                     if fault.kind == "hang":
                         await asyncio.sleep(fault.delay)

@@ -91,7 +91,7 @@ class DaemonProcess:
         if not self.running:
             return self.proc.returncode if self.proc else None
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+        self.signal(signal.SIGTERM)
         try:
             code = await asyncio.wait_for(self.proc.wait(), timeout)
         except TimeoutError:
@@ -103,10 +103,7 @@ class DaemonProcess:
     async def reap(self) -> None:
         """Whatever state it is in: make sure the child is gone and waited for."""
         if self.proc is not None and self.proc.returncode is None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
+            self.signal(signal.SIGKILL)
         if self.proc is not None:
             await self.proc.wait()
         await self._finish_reader()
@@ -120,14 +117,23 @@ class DaemonProcess:
     async def __aexit__(self, *exc: object) -> None:
         await self.reap()
 
-    async def _signal_and_wait(self, sig: int) -> int:
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the child if it has not been reaped yet (SIGHUP, SIGTERM, SIGKILL).
+
+        By pid, never through Popen: Popen.send_signal() first polls, and that poll can reap a child
+        that is already dead (killed from elsewhere, e.g. mid-delivery) before asyncio's child
+        watcher does; the watcher then finds no child and reports exit code 255 instead of -9.
+        Signalling a dead but unreaped child is harmless; a reaped one raises ProcessLookupError."""
         assert self.proc is not None, "not started"
         if self.proc.returncode is None:
             try:
-                self.proc.send_signal(sig)
+                os.kill(self.proc.pid, sig)
             except ProcessLookupError:
                 pass
-        code = await self.proc.wait()
+
+    async def _signal_and_wait(self, sig: int) -> int:
+        self.signal(sig)
+        code = await self.proc.wait()  # type: ignore[union-attr]
         await self._finish_reader()
         return code
 

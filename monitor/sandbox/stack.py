@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from monitor.sandbox.core import Server
+from monitor.sandbox.core import Recorder, Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 from monitor.sandbox.scenario import Scenario
 from monitor.sandbox.slack_api import SlackWorkspace, make_slack_app
@@ -56,6 +56,10 @@ class SandboxStack:
         for s in self._servers.values():
             await s.start()
         return self.urls
+
+    def watch(self, recorder: Recorder) -> None:
+        """Count another sandbox server's answers as activity (a helpdesk a test started beside the stack)."""
+        recorder.listen(self._activity.set)
 
     async def activity(self, timeout: float) -> None:
         """Return once any sandbox server has answered a request since the last call, or after `timeout`."""

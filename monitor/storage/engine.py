@@ -29,6 +29,9 @@ def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+PROBE_TIMEOUT_S = 2.0  # /healthz answers within a few of these, whatever the database does
+
+
 def create_engine(url: str) -> AsyncEngine:
     url = normalise_url(url)
     u = make_url(url)
@@ -36,9 +39,34 @@ def create_engine(url: str) -> AsyncEngine:
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
             owner_only(Path(u.database))
         engine = create_async_engine(url, connect_args={"timeout": 30})
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, busy_ms=30_000)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=5, pool_pre_ping=True)
+
+
+def create_probe_engine(url: str) -> AsyncEngine | None:
+    """A small engine for /healthz that gives up after PROBE_TIMEOUT_S instead of waiting for the database
+    like the work does (30 s for a lock on SQLite, a minute for a connection on PostgreSQL): a health
+    check that hangs is as bad as one that lies. None for an in-memory SQLite database (a second
+    engine would see another, empty one)."""
+    url = normalise_url(url)
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:"):
+        return None
+    if u.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": PROBE_TIMEOUT_S})
+        _sqlite_pragmas(engine, busy_ms=int(PROBE_TIMEOUT_S * 1000))
+        return engine
+    return create_async_engine(url, pool_size=2, max_overflow=0, pool_timeout=PROBE_TIMEOUT_S, pool_pre_ping=True,
+                               connect_args={"timeout": PROBE_TIMEOUT_S, "command_timeout": PROBE_TIMEOUT_S})
+
+
+async def probe_writable(engine: AsyncEngine) -> None:
+    """Raise unless a write could start now. On SQLite, take the write lock and let it go: another process
+    holding the file (a backup, a stuck writer) stops every write, so alerts too; a plain read would not
+    notice under WAL. PostgreSQL locks rows, not the database: answering a query is enough."""
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("SELECT 1")
 
 
 def owner_only(db: Path) -> None:
@@ -61,7 +89,7 @@ def owner_only(db: Path) -> None:
     os.close(fd)
 
 
-def _sqlite_pragmas(engine: AsyncEngine) -> None:
+def _sqlite_pragmas(engine: AsyncEngine, *, busy_ms: int) -> None:
     sync = engine.sync_engine
 
     @event.listens_for(sync, "connect")
@@ -71,7 +99,7 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cur.close()
 
     @event.listens_for(sync, "begin")

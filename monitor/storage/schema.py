@@ -69,12 +69,14 @@ Index("ix_mentions_created_at", mentions.c.created_at)
 Index("ix_mentions_author", mentions.c.source, mentions.c.author_id, mentions.c.created_at)
 Index("ix_mentions_source_fetched", mentions.c.source, mentions.c.fetched_at)  # the quiet-source watchdog
 
+CURSOR_VALUE_MAX = 256  # a longer cursor is refused before it is written (monitor/quarantine.py)
+
 cursors = Table(
     "cursors",
     metadata,
     Column("source", String(64), primary_key=True),
     Column("stream", String(128), primary_key=True),
-    Column("value", String(256), nullable=False),
+    Column("value", String(CURSOR_VALUE_MAX), nullable=False),
     Column("updated_at", Float, nullable=False),
 )
 
@@ -106,6 +108,7 @@ tickets = Table(
     Column("handoff_at", Float, nullable=True),
     # when it became critical (opening, a later mention, a relabel): the escalation timer starts here
     Column("critical_since", Float, nullable=True),
+    Column("helpdesk_id", String(64), nullable=True),  # its mirror in Zendesk/Freshdesk (monitor/helpdesk_sync.py)
 )
 Index("ix_tickets_author", tickets.c.source, tickets.c.author_id, tickets.c.status)
 
@@ -468,6 +471,8 @@ alert_storms = Table(
     Column("summarised", Integer, nullable=False, default=0),  # members covered by the last summary
     Column("summarised_at", Float, nullable=False),
     Column("closed_at", Float, nullable=True),
+    # "incident:N": mentions about an open incident, collapsed into its thread; None: a channel's burst
+    Column("about", String(64), nullable=True),
 )
 Index("ix_alert_storms_open", alert_storms.c.channel, alert_storms.c.closed_at)
 

@@ -248,3 +248,16 @@ async def test_a_query_only_the_api_rejects_stops_that_stream_not_the_source(eng
     assert bad.state == "failing" and "sources[0].queries[0]" in bad.last_error
     assert told == [f"ops.stream_failing:x:search:acme is:bogus:{int(T0)}"]
     assert rig.requests("/2/tweets/search") <= 5  # retried at the recheck pace, not every tick
+
+
+async def test_partial_errors_beside_data_are_counted_per_stream_in_metrics_and_healthz(rig: Rig) -> None:
+    await rig.poll_for(20)  # the streams' first read starts from "now"
+    rig.world.post("carla", "@acme my card was charged twice")
+    rig.world.suspend("carla")  # X leaves the author out of `includes` and says so beside the data
+    await rig.poll_for(60)
+    h = rig.poller.health
+    assert h.stored == 1 and h.streams["mentions:acme"].state == "ok"  # the post itself is kept
+    assert metric(rig.poller, "om_stream_partial_errors_total", source="x", stream="mentions:acme") == 1
+    assert rig.poller.report(rig.clock.now)["streams"]["mentions:acme"]["partial_errors"] == 1
+    # the search matches the same post, with the same author left out: counted where it was read
+    assert metric(rig.poller, "om_stream_partial_errors_total", source="x", stream=SEARCH) == 1

@@ -354,3 +354,54 @@ def test_operators_list_and_read_the_quarantine(tmp_path, triage) -> None:
     assert shown.exit_code == 0 and "bad \\udc80 one" in shown.output, shown.output
     missing = runner.invoke(app, ["quarantine", "show", "99", "--config", str(tmp_path / "c.yaml")])
     assert missing.exit_code == 1
+
+
+# ── what does not fit, and what is kept how long ───────────────────────────────────────────────
+
+class LongCursorX(XSource):
+    """The real X connector, over the wire, whose platform hands back a cursor longer than its column."""
+
+    async def fetch(self, cursors: dict[str, Cursor], **kw: Any) -> Batch:
+        batch = await super().fetch(cursors, **kw)
+        return replace(batch, cursors=[Cursor(c.stream, f"{c.value}:{'7' * 300}") for c in batch.cursors])
+
+
+async def test_a_cursor_longer_than_its_column_is_refused_and_its_stream_says_why(engine, triage) -> None:
+    r, source, server = await make_rig(engine, triage)
+    long = LongCursorX(source.cfg, clock=r.clock)
+    try:
+        poller = Poller(long, name="x", engine=engine, triage=triage, policy=POLICY, metrics=Metrics(), holder="t",
+                        lease_ttl=30, clock=r.clock)
+        r.world.post("carla", "@acme my order is late")
+        r.clock.now += 10
+        result = await poller.poll()  # on PostgreSQL the cursor used to fail every poll of the source
+        assert result is not None and result.stored == 1
+        assert await r.rows(cursors) == []  # never cut: the stream is read again from where it was
+        stream = poller.health.streams["mentions:acme"]
+        assert stream.state == "failing" and "longer than the 256 the database keeps" in stream.last_error
+        r.world.post("carla", "@acme still late")
+        r.clock.now += 60
+        again = await poller.poll()  # the next poll reads again, stores only what is new
+        assert again is not None and again.stored == 1 and again.duplicates == 1
+    finally:
+        await long.close()
+        await source.close()
+        await server.stop()
+
+
+async def test_quarantined_items_are_pruned_after_the_retention(engine, triage) -> None:
+    day = 86_400.0
+    for i, age in enumerate([40 * day, 31 * day, 29 * day, 1.0]):
+        batch = Batch([replace(mention(str(i)), author=Author(None, "x"))], [])  # type: ignore[arg-type]
+        await quarantine.store(engine, batch, source="x", triage=triage, policy=None, clock=lambda a=age: T0 - a)
+    assert len(await quarantine.list_kept(engine)) == 4
+    assert await quarantine.prune(engine, keep_seconds=30 * day, now=T0) == 2
+    assert sorted(k.external_id for k in await quarantine.list_kept(engine)) == ["2", "3"]
+    assert await quarantine.prune(engine, keep_seconds=30 * day, now=T0) == 0
+
+
+def test_quarantine_retention_defaults_to_30_days_and_is_configurable() -> None:
+    from monitor.config import parse_config
+
+    assert parse_config({}).storage.quarantine_days == 30
+    assert parse_config({"storage": {"quarantine_days": 7}}).storage.quarantine_days == 7

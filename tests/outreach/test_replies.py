@@ -123,3 +123,33 @@ async def test_billing_handed_off_by_direct_message_where_configured(env: ReplyE
         t = (await conn.execute(select(tickets))).one()
         pools = sorted(p for (p,) in await conn.execute(select(spend.c.pool)))
     assert t.handoff == "dm" and pools == ["dm", "tweets"]
+
+
+async def test_marking_the_author_as_spam_skips_their_waiting_replies(env: ReplyEnv) -> None:
+    """Held (waiting for a person) and approved-not-yet-sent (auto) replies are skipped by the spam click;
+    someone else's held reply is left alone."""
+    from monitor.cockpit import Cockpit
+    from monitor.storage.schema import mentions
+
+    env.paused = True  # the auto reply waits in the outbox, approved
+    await env.ingest(env.say("ivan", "delivery where is my parcel"), env.say("ivan2", "outage the app is down"),
+                     env.say("jo", "delivery my box is lost"))
+    held, auto, other = await env.replies()
+    assert (held.status, auto.status, other.status) == ("held", "approved", "held")
+    async with env.engine.connect() as conn:
+        mids = {m.author_username: m.id for m in await conn.execute(select(mentions))}
+    cockpit = Cockpit(env.engine, clock=env.clock)
+    assert (await cockpit.act("spam", mids["ivan"], "U0ANN")).changed
+    assert (await cockpit.act("spam", mids["ivan2"], "U0ANN")).changed
+    held, auto, other = await env.replies()
+    assert (held.status, auto.status, other.status) == ("skipped", "skipped", "held")
+    assert held.reason == "the author was marked as spam" and held.decided_by == "U0ANN"
+    assert not (await desk.approve(env.engine, held.id, "U0CAT")).ok  # nothing to approve any more
+    env.paused = False
+    await env.dispatch()
+    assert env.brand_posts() == []
+    async with env.engine.connect() as conn:
+        dropped = (await conn.execute(select(outbox.c.status).where(outbox.c.kind == desk.KIND))).scalars().all()
+        events = (await conn.execute(select(ticket_events.c.detail).where(ticket_events.c.kind == "reply_skipped"))
+                  ).scalars().all()
+    assert dropped == ["dropped"] and events == ["author marked as spam by U0ANN"] * 2
