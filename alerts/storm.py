@@ -6,12 +6,16 @@ non-critical ones are not posted one by one. They join the channel's open storm:
 ("Storm in #care: 57 mentions since 10:02"), kept current with `chat.update`, and every
 `summary_every_s` a summary of the newest in its thread. A critical alert always gets its own message.
 
-| urgency  | alerts in window | open ticket thread | →                     |
-|----------|------------------|--------------------|-----------------------|
-| critical | any              | any                | own message           |
-| other    | < burst          | —                  | own message           |
-| other    | any              | yes                | the ticket's thread   |
-| other    | ≥ burst          | no                 | the storm             |
+Mentions about an open incident (with a Slack thread) collapse the same way, whatever the burst:
+into one counter message in the incident's thread, with the periodic summaries there too.
+
+| urgency  | alerts in window | open ticket thread | open incident | →                        |
+|----------|------------------|--------------------|---------------|--------------------------|
+| critical | any              | any                | any           | own message              |
+| other    | any              | yes                | any           | the ticket's thread      |
+| other    | any              | no                 | yes           | the incident's thread    |
+| other    | < burst          | no                 | no            | own message              |
+| other    | ≥ burst          | no                 | no            | the storm                |
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from typing import Any, Literal
 
 from alerts.escape import escape_mrkdwn, escape_truncated, truncate_plain
 
-Route = Literal["own", "thread", "storm"]
+Route = Literal["own", "thread", "incident", "storm"]
 NEWEST_SHOWN = 5
 
 
@@ -33,11 +37,14 @@ class StormRule:
     quiet_after_s: float = 180.0  # a storm with no new member for this long is over
 
 
-def route(urgency: str, *, alerts_in_window: int, in_ticket_thread: bool, rule: StormRule | None) -> Route:
+def route(urgency: str, *, alerts_in_window: int, in_ticket_thread: bool, rule: StormRule | None,
+          in_open_incident: bool = False) -> Route:
     if urgency == "critical":
         return "own"
     if in_ticket_thread:
         return "thread"
+    if rule is not None and in_open_incident:
+        return "incident"
     if rule is not None and alerts_in_window >= rule.burst:
         return "storm"
     return "own"
@@ -71,10 +78,13 @@ def _line(m: StormMember) -> str:
 
 
 def storm_parent(*, channel_label: str, members: int, started_at: float, last_at: float,
-                 newest: list[StormMember], closed: bool) -> dict[str, Any]:
-    """The storm's one message in the channel: the live counter and the newest mentions."""
-    state = "Storm over" if closed else "Storm"
-    head = (f":cyclone: {state} in {escape_mrkdwn(channel_label)}: *{members}* mention{'s' if members != 1 else ''} "
+                 newest: list[StormMember], closed: bool, incident_id: int | None = None) -> dict[str, Any]:
+    """The storm's one message (in the channel, or in the incident's thread): the live counter and the newest."""
+    if incident_id is not None:
+        state = f"Mentions about incident #{incident_id}" + (" (over)" if closed else "")
+    else:
+        state = ("Storm over" if closed else "Storm") + f" in {escape_mrkdwn(channel_label)}"
+    head = (f":cyclone: {state}: *{members}* mention{'s' if members != 1 else ''} "
             f"collapsed since {_hhmm(started_at)} (latest {_hhmm(last_at)})")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head, "verbatim": True}}]
     if newest:
@@ -82,7 +92,7 @@ def storm_parent(*, channel_label: str, members: int, started_at: float, last_at
                                                    "text": "*Newest*\n" + "\n".join(_line(m) for m in newest)}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "verbatim": True, "text":
                    "Critical mentions are still posted on their own; summaries of the rest follow in this thread."}]})
-    text = f"{state} in {channel_label}: {members} mentions collapsed"
+    text = f"{state}: {members} mentions collapsed"
     return {"text": truncate_plain(text, 300), "blocks": blocks}
 
 

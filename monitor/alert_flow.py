@@ -10,7 +10,9 @@ Called by ingest inside its transaction, on the alert effects it is about to enq
   then on (alerts.routing.joins_ticket_thread); the old parent is refreshed too;
 - once a channel had `storm.burst` alerts within `storm.window_s`, further non-critical alerts join
   the channel's open storm instead (one parent with a live counter; summaries in its thread, see
-  `storm_job`). Critical alerts always get their own message.
+  `storm_job`). Critical alerts always get their own message;
+- a non-critical mention about an open incident that has a Slack thread (and not in a ticket's thread)
+  joins the incident's storm: one counter message in the incident's thread, summaries there too.
 
 The per-channel window is one row per channel in `alert_rate`, locked for the transaction, so two
 daemons ingesting at once count the same burst.
@@ -67,11 +69,13 @@ async def route_alerts(conn: AsyncConnection, effects: list[NewEffect], *, now: 
         return effects
     out = [e for e in effects if e.kind != MENTION_ALERT]
     threads = await _ticket_threads(conn, {e.about for e in alerts if e.about and e.about.startswith("ticket:")})
+    incident_threads = await _incident_threads(conn, {int(e.payload["incident_id"]) for e in alerts
+                                                      if e.payload.get("incident_id") is not None})
     windows: dict[str, tuple[float, int]] = {}
     if storm is not None:  # lock every channel's window up front, in one order: two daemons never deadlock
         for channel in sorted({e.target for e in alerts} | {t.target for t in threads.values()}):
             windows[channel] = await _window(conn, channel, now, storm)
-    storms: dict[str, int] = {}
+    storms: dict[str, int] = {}  # channel, or "incident:N" → the open storm they collapse into
     updated: set[tuple[str, str]] = set()
     for e in alerts:  # in posting order: a ticket's first alert in this batch is the parent of the next
         urgency = str(e.payload.get("urgency") or "")
@@ -82,13 +86,17 @@ async def route_alerts(conn: AsyncConnection, effects: list[NewEffect], *, now: 
                                                              thread_urgency=thread.urgency)
         channel = thread.target if follows and thread is not None else e.target
         start, count = windows.get(channel, (now, 0))
-        where = route(urgency, alerts_in_window=count, in_ticket_thread=follows, rule=storm)
-        if storm is not None and where != "own" and count >= storm.burst and urgency != "critical":
+        incident = f"incident:{e.payload['incident_id']}" if e.payload.get("incident_id") is not None else None
+        where = route(urgency, alerts_in_window=count, in_ticket_thread=follows, rule=storm,
+                      in_open_incident=incident in incident_threads)
+        if storm is not None and where == "thread" and count >= storm.burst:
             where = "storm"  # in a burst even a ticket's follow-ups collapse: the counter says how many
-        if where == "storm":
-            if channel not in storms:
-                storms[channel] = await _open_storm(conn, channel, now, out)
-            await _join(conn, storms[channel], int(e.payload["mention_id"]), urgency, now)
+        if where in ("storm", "incident"):
+            key = incident if where == "incident" and incident is not None else channel
+            if key not in storms:
+                storms[key] = await _open_storm(conn, incident_threads.get(key, channel), now, out,
+                                                about=incident if where == "incident" else None)
+            await _join(conn, storms[key], int(e.payload["mention_id"]), urgency, now)
             continue
         windows[channel] = (start, count + 1)
         if where == "thread" and thread is not None and ticket is not None:
@@ -129,17 +137,34 @@ async def _window(conn: AsyncConnection, channel: str, now: float, storm: StormR
     return window(row.window_start, row.alerts, now, storm)
 
 
-async def _open_storm(conn: AsyncConnection, channel: str, now: float, out: list[NewEffect]) -> int:
+async def _incident_threads(conn: AsyncConnection, incident_ids: set[int]) -> dict[str, str]:
+    """"incident:N" → the channel of the incident's opening message (its thread), for those that have one."""
+    if not incident_ids:
+        return {}
+    rows = await conn.execute(select(outbox.c.about, outbox.c.target).where(
+        outbox.c.about.in_([f"incident:{i}" for i in incident_ids]), outbox.c.kind == "slack.message",
+        outbox.c.thread_of.is_(None)).order_by(outbox.c.id))
+    found: dict[str, str] = {}
+    for about, target in rows:
+        found.setdefault(about, target)
+    return found
+
+
+async def _open_storm(conn: AsyncConnection, channel: str, now: float, out: list[NewEffect], *,
+                      about: str | None = None) -> int:
+    """The open storm of a channel's burst (about None), or of an incident ("incident:N": its counter and
+    summaries go in the incident's thread); opened, with its counter message queued, if there is none."""
     found = (await conn.execute(select(alert_storms.c.id).where(
-        alert_storms.c.channel == channel, alert_storms.c.closed_at.is_(None)).order_by(alert_storms.c.id)
-        .limit(1))).scalar()
+        alert_storms.c.channel == channel, alert_storms.c.closed_at.is_(None),
+        alert_storms.c.about.is_(None) if about is None else alert_storms.c.about == about)
+        .order_by(alert_storms.c.id).limit(1))).scalar()
     if found is not None:
         return int(found)
     sid = int((await conn.execute(alert_storms.insert().values(
         channel=channel, started_at=now, last_member_at=now, members=0, summarised=0, summarised_at=now,
-    ).returning(alert_storms.c.id))).scalar_one())
+        about=about).returning(alert_storms.c.id))).scalar_one())
     out.append(NewEffect(f"{STORM_KIND}:{sid}", STORM_KIND, channel, {"storm_id": sid}, priority=1,
-                         about=f"storm:{sid}"))
+                         about=f"storm:{sid}", thread_of=about))
     return sid
 
 
@@ -165,7 +190,9 @@ async def storm_step(conn: AsyncConnection, *, now: float, rule: StormRule) -> l
             effects.append(NewEffect(f"storm:{s.id}:summary:{s.members}", "slack.message", s.channel,
                                      storm_summary(new_members=s.members - s.summarised, total=s.members,
                                                    newest=newest),
-                                     priority=2, about=about, thread_of=about))
+                                     # an incident's storm is a message in the incident's thread: its
+                                     # summaries go there too (Slack threads are one level deep)
+                                     priority=2, about=about, thread_of=s.about or about))
         if due or closing:
             effects.append(NewEffect(f"{UPDATE_KIND}:{about}:{s.members}:{int(closing)}", UPDATE_KIND, s.channel,
                                      {"storm_id": s.id}, priority=2, thread_of=about))

@@ -279,12 +279,22 @@ class Cockpit:
         if self._messages_about is not None:
             for w in await self._messages_about(conn, ticket_id):
                 targets.setdefault((w.channel, w.ts), w)
-        return [
+        out = [
             NewEffect(f"{UPDATE_KIND}:{w.channel}:{w.ts}:{row_id}", UPDATE_KIND, w.channel,
                    {"channel": w.channel, "ts": w.ts, "mention_id": w.mention_id, "ticket_id": ticket_id},
                    priority=1, about=f"ticket:{ticket_id}")
             for w in targets.values()
         ]
+        # An alert of the ticket still in the outbox may already have been rendered (the state before this
+        # action) and be on its way: an update in its thread waits for it, then shows the state now.
+        about = f"ticket:{ticket_id}"
+        pending = await conn.execute(select(outbox.c.target, outbox.c.lane, outbox.c.priority).where(
+            outbox.c.about == about, outbox.c.kind == "slack.mention", outbox.c.thread_of.is_(None),
+            outbox.c.status == "pending").distinct())
+        out += [NewEffect(f"{UPDATE_KIND}:{about}:{lane}:a{row_id}", UPDATE_KIND, target,
+                          {"about": about, "ticket_id": ticket_id}, priority=prio, lane=lane, thread_of=about)
+                for target, lane, prio in pending]
+        return out
 
     async def _escalation_messages(self, conn: AsyncConnection, ticket_id: int, mention_id: int, level: int,
                                    *, by: str | None) -> list[NewEffect]:

@@ -210,6 +210,7 @@ async def ingest(
 
         effects = []
         if policy is not None:
+            incident_of = {r["external_id"]: r["incident_id"] for r in rows if r["incident_id"] is not None}
             for m, v in zip(fresh, verdicts):
                 if v is None or m.external_id not in ids or m.author.id in muted or m.stream in listen_only:
                     continue
@@ -219,7 +220,10 @@ async def ingest(
                 ticket_id = ticket_ids.get(m.external_id)
                 view = MentionView.from_models(ids[m.external_id], m, v, ticket_id=ticket_id)
                 about = f"ticket:{ticket_id}" if ticket_id is not None else f"mention:{ids[m.external_id]}"
-                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, view.to_payload(),
+                payload = view.to_payload()
+                if m.external_id in incident_of:  # storm control collapses it into the incident's thread
+                    payload["incident_id"] = incident_of[m.external_id]
+                effects.append(NewEffect(alert_key(m), MENTION_ALERT, channel, payload,
                                          priority=PRIORITY[v.urgency], about=about))
         if effects and policy is not None:  # threads and storm control decide where each alert goes
             effects = await route_alerts(conn, effects, now=now, storm=policy.storm)

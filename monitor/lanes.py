@@ -174,6 +174,18 @@ async def block(engine: AsyncEngine, lane: str, *, until: float, reason: str, no
         return since
 
 
+async def try_blocked_now(engine: AsyncEngine, *, now: float) -> int:
+    """Let every blocked lane and service try again at once (an operator fixed something and sent
+    SIGHUP): the block stays recorded until a delivery works, so recovery is still told once."""
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(delivery_lanes)
+            .where(delivery_lanes.c.blocked_since.is_not(None), delivery_lanes.c.blocked_until > now)
+            .values(blocked_until=now)
+        )
+        return result.rowcount or 0
+
+
 @dataclass(frozen=True)
 class Block:
     lane: str

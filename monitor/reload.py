@@ -15,8 +15,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import Source, SourceError
+from monitor import lanes
 from monitor.budget import planner_for
 from monitor.config import Config, ConfigFileError, load_config
 from monitor.ingest import AlertPolicy
@@ -63,6 +65,13 @@ async def apply_config(daemon: Daemon, path: str | os.PathLike[str]) -> bool:
             if scheduler is not None:
                 scheduler.resume()
     _take_slack(daemon, old, new)
+    if daemon.dispatcher is not None:
+        # like paused sources, blocked deliveries are tried again at once, not at their next recheck
+        try:
+            await lanes.try_blocked_now(daemon.engine, now=daemon.clock())
+        except (SQLAlchemyError, OSError) as e:  # storage down: the blocks end on their own timer
+            log.warning("config.reload_retry_deliveries_failed", error=str(e))
+        daemon.dispatcher.wake()
     # Whatever needs a restart keeps its old value, so what runs is what the log says.
     triage = old.triage.model_copy(update={"alert_min_urgency": new.triage.alert_min_urgency})
     daemon.cfg = new.model_copy(update={"storage": old.storage, "server": old.server, "triage": triage,

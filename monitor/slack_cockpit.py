@@ -116,9 +116,12 @@ class SlackCockpit:
         p = item.payload
         async with self.engine.connect() as conn:
             if "storm_id" in p:
-                if item.parent is None:
-                    return None
-                return item.parent.channel_id, item.parent.ts, await self._storm_message(conn, int(p["storm_id"]))
+                # the storm's own message: top-level in its channel, or a reply in an incident's thread
+                posted = (await conn.execute(select(slack_messages.c.channel_id, slack_messages.c.ts).where(
+                    slack_messages.c.outbox_key == f"{STORM_KIND}:{int(p['storm_id'])}"))).first()
+                if posted is None:
+                    return None  # not posted yet (or dead-lettered): when it is, it renders the counter itself
+                return posted.channel_id, posted.ts, await self._storm_message(conn, int(p["storm_id"]))
             if "reply_id" in p:
                 r = (await conn.execute(select(replies).where(replies.c.id == int(p["reply_id"])))).first()
                 if r is None:
@@ -147,9 +150,10 @@ class SlackCockpit:
 
     async def _storm_message(self, conn: Any, storm_id: int) -> dict[str, Any]:
         s = (await conn.execute(select(alert_storms).where(alert_storms.c.id == storm_id))).one()
+        incident = int(s.about.split(":")[1]) if s.about and s.about.startswith("incident:") else None
         return storm_parent(channel_label=s.channel, members=s.members, started_at=s.started_at,
                             last_at=s.last_member_at, newest=await newest_members(conn, storm_id),
-                            closed=s.closed_at is not None)
+                            closed=s.closed_at is not None, incident_id=incident)
 
     def register(self, handlers: dict[str, DeliveryHandler]) -> None:
         slack = handlers.get("slack.message")

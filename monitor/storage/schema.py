@@ -471,6 +471,8 @@ alert_storms = Table(
     Column("summarised", Integer, nullable=False, default=0),  # members covered by the last summary
     Column("summarised_at", Float, nullable=False),
     Column("closed_at", Float, nullable=True),
+    # "incident:N": mentions about an open incident, collapsed into its thread; None: a channel's burst
+    Column("about", String(64), nullable=True),
 )
 Index("ix_alert_storms_open", alert_storms.c.channel, alert_storms.c.closed_at)
 

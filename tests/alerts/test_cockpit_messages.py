@@ -94,6 +94,20 @@ def test_storm_route(urgency, in_window, in_thread, expected) -> None:
     assert route(urgency, alerts_in_window=in_window, in_ticket_thread=False, rule=None) == "own"
 
 
+@pytest.mark.parametrize("urgency, in_window, in_thread, expected", [
+    ("critical", 0, False, "own"),  # critical: on its own, incident or not
+    ("high", 0, False, "incident"),  # no burst needed
+    ("normal", 99, False, "incident"),  # the incident's thread, not the channel's storm
+    ("normal", 0, True, "thread"),  # a customer's ticket thread comes first
+])
+def test_storm_route_for_a_mention_about_an_open_incident(urgency, in_window, in_thread, expected) -> None:
+    assert route(urgency, alerts_in_window=in_window, in_ticket_thread=in_thread, rule=RULE,
+                 in_open_incident=True) == expected
+    # storm control off: nothing collapses
+    assert route(urgency, alerts_in_window=in_window, in_ticket_thread=in_thread, rule=None,
+                 in_open_incident=True) in ("own", "thread")
+
+
 def test_storm_window_and_messages() -> None:
     assert window(None, 0, 100.0, RULE) == (100.0, 0)
     assert window(100.0, 5, 159.0, RULE) == (100.0, 5)
@@ -106,3 +120,7 @@ def test_storm_window_and_messages() -> None:
     assert summary["text"] == "12 more mentions (57 in this storm)"
     for msg in (parent, summary):
         assert "<!channel>" not in json.dumps(msg) and "<@U123>" not in json.dumps(msg)
+    about = storm_parent(channel_label="#care-ops", members=1, started_at=1e9, last_at=1e9, newest=newest,
+                         closed=True, incident_id=4)
+    assert about["text"] == "Mentions about incident #4 (over): 1 mentions collapsed"
+    assert "*1* mention collapsed" in about["blocks"][0]["text"]["text"]

@@ -1,17 +1,21 @@
 """The outage again, with the daemon (a real subprocess) killed -9 at the worst moments and restarted:
 the instant Slack receives the incident's first message (Slack answers 150 ms later: the row is left
-in doubt) and the instant the first e-mail is accepted. Each subscriber must still get exactly one
-first notice and one all-clear, the team one thread, and the incident must end resolved."""
+in doubt), the instant the first e-mail is accepted, and the instant X receives the acknowledgement
+of a customer complaining (X keeps it but answers late). Each subscriber must still get exactly one
+first notice and one all-clear, the complainer one acknowledgement and one follow-up, the team one
+thread, and the incident must end resolved."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections import Counter
 
 import pytest
 from helpers import write_config
 from sqlalchemy import select
 
-from monitor.sandbox.core import Fault, Server
+from monitor.sandbox.core import Fault, Recorded, Server
 from monitor.sandbox.daemon_process import DaemonProcess
 from monitor.sandbox.health_world import HealthWorld, make_health_app
 from monitor.sandbox.smtp import SandboxSMTP
@@ -45,6 +49,13 @@ async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
     db_url = f"sqlite:///{tmp_path / 'kill.db'}"
     cfg = outage_config(stack, world, smtp, db_url)
     cfg["logging"] = {"level": "info", "json": True}
+    stack.x.add_user("acme", token="acme-brand-user-token")
+    stack.x.add_user("carla", "Carla Diaz")
+    cfg["sources"][0].update(interval=0.3, user_token="acme-brand-user-token")
+    cfg["tickets"] = {"replies": {"categories": {"outage": "auto"}, "auto_allowed": ["outage"], "min_interval": 0}}
+    brand = stack.x.user_by_username("acme")
+    ours = lambda: [t for t in stack.x.tweets.values() if t.author_id == brand.id]  # noqa: E731
+    tweeted: list[Recorded] = []
     path = write_config(tmp_path / "kill.yaml", cfg)
     log = tmp_path / "daemon.log"
     posted = lambda: len(stack.slack.recorder.matching("/api/chat.postMessage"))  # noqa: E731
@@ -59,12 +70,28 @@ async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
             await _until(lambda: len(smtp.messages) >= 1, "the first e-mail")
             await d.kill()
         async with DaemonProcess(path, log_path=log, name="life-3") as d:
+            # X keeps the acknowledgement but answers late; the daemon dies the instant X receives it
+            stack.x.faults.add("/2/tweets", Fault("timeout", times=1, delay=1.5))
+
+            def kill_on_post(rec: Recorded) -> None:
+                if rec.method == "POST" and rec.path == "/2/tweets" and d.running and not tweeted:
+                    tweeted.append(rec)
+                    os.kill(d.pid, signal.SIGKILL)
+
+            stack.x.recorder.listen_received(kill_on_post)
+            await d.start()
+            complaint = stack.x.post("carla", "@acme checkout is down, I cannot pay for my order!")
+            await _until(lambda: bool(tweeted), "the acknowledgement reaching X")
+            await d.reap()
+        async with DaemonProcess(path, log_path=log, name="life-4") as d:
             await d.start()
             await _until(lambda: len({m.message["Message-ID"] for m in smtp.messages}) >= 2
                          and len(world.hooks) >= 1, "the first notice to everyone")
+            await _until(lambda: len(ours()) >= 1, "the acknowledgement kept by X")
             world.set_mode("checkout", "up")
             await _until(lambda: len({m.message["Message-ID"] for m in smtp.messages}) >= 4
-                         and len(world.hooks) >= 2 and len(stack.slack.messages("#incidents")) >= 2, "the all-clear")
+                         and len(world.hooks) >= 2 and len(stack.slack.messages("#incidents")) >= 2
+                         and len(ours()) >= 2, "the all-clear and the follow-up")
             assert await d.terminate() == 0
     finally:
         await smtp.stop()
@@ -80,9 +107,13 @@ async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
     assert all(n <= 2 for n in copies.values()), copies  # at most the one copy a kill can cause
     hooks = Counter(h.headers["Idempotency-Key"] for h in world.hooks)
     assert len(hooks) == 2
+    (ack,) = [t for t in ours() if t.reply_to == complaint]
+    (follow,) = [t for t in ours() if t.reply_to == ack.id]
+    assert len(ours()) == 2 and "https://status.acme.test" in ack.text and "fixed" in follow.text
     slack = stack.slack.messages("#incidents")
     roots = [m for m in slack if m.get("thread_ts") in (None, m["ts"])]
-    assert len(roots) == 1 and len(slack) == 2, slack  # one thread, the opening message never twice
+    # one thread: the opening message never twice; in it the all-clear and the two replies' notes
+    assert len(roots) == 1 and len(slack) == 4, slack
     engine = create_engine(db_url)
     try:
         async with engine.connect() as conn:

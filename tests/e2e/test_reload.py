@@ -7,7 +7,7 @@ from structlog.testing import capture_logs
 
 from monitor.config import load_config
 from monitor.daemon import Daemon
-from monitor.sandbox.stack import X_BEARER
+from monitor.sandbox.stack import SLACK_TOKEN, X_BEARER
 
 
 async def test_sighup_takes_a_fixed_token_from_the_environment(stack, tmp_path, monkeypatch) -> None:
@@ -53,5 +53,29 @@ async def test_sighup_without_changes_keeps_the_sources(stack, tmp_path) -> None
         before = daemon.pollers["x"].source
         assert await daemon.reload() is True
         assert daemon.pollers["x"].source is before  # nothing changed: nothing swapped
+    finally:
+        await daemon.stop()
+
+
+async def test_sighup_with_a_fixed_slack_token_sends_at_once_not_at_the_next_recheck(stack, tmp_path, monkeypatch) -> None:
+    cfg = stack.config(brand="acme", db_url=f"sqlite:///{tmp_path / 'db.sqlite'}", x_interval=0.3,
+                       slack_min_interval=0)
+    cfg["slack"]["token"] = "${OM_TEST_SLACK_TOKEN}"
+    cfg["slack"]["auth_recheck"] = 3600  # without SIGHUP, the refused token would be tried again in an hour
+    path = write_config(tmp_path / "om.yaml", cfg)
+    monkeypatch.setenv("OM_TEST_SLACK_TOKEN", "xoxb-revoked")
+    stack.x.add_user("anna_k", "Anna")
+    tid = stack.x.post("anna_k", "@acme I was charged twice for my order")
+    daemon = Daemon(load_config(path), config_path=path)
+    await daemon.start()
+    try:
+        async def refused() -> bool:
+            return str((await daemon.health())["outbox"].get("slack_token", "")).startswith("refused")
+
+        await wait_for(stack, refused, what="delivery blocked on the refused token")
+        monkeypatch.setenv("OM_TEST_SLACK_TOKEN", SLACK_TOKEN)  # the operator fixes the secret, sends SIGHUP
+        assert await daemon.reload() is True
+        await wait_for(stack, lambda: any(m["metadata"]["event_payload"]["key"] == f"slack.mention:x:{tid}"
+                                          for m in stack.slack.all_messages()), what="the alert, right after SIGHUP")
     finally:
         await daemon.stop()

@@ -1,9 +1,12 @@
 """One thread per ticket, the parent kept current, and storm control — over the sandbox, real daemon."""
 from __future__ import annotations
 
+import time
+
 from helpers import wait_for
 from sqlalchemy import func, select
 
+from monitor import incidents
 from monitor.config import parse_config
 from monitor.daemon import Daemon
 from monitor.storage.schema import alert_storm_members, alert_storms
@@ -100,12 +103,13 @@ async def test_an_unacknowledged_critical_is_reannounced_then_escalated(stack, d
     daemon = Daemon(parse_config(cfg, env={}))
     await daemon.start()
     try:
-        def escalated_in_thread() -> bool:  # the thread's note and the channel's post go out in separate lanes
+        def escalated_everywhere() -> bool:  # the channel's post, the thread's note and the card: three rows
             urgent = stack.slack.messages("#care-urgent")
-            return bool(urgent) and any("Escalated" in m["text"] and m.get("thread_ts") == urgent[0]["ts"]
-                                        and m["ts"] != urgent[0]["ts"] for m in urgent)
-        await wait_for(stack, lambda: len(stack.slack.messages("#care-escalations")) == 1 and escalated_in_thread(),
-                       what="the escalation, in the channel and in the ticket's thread")
+            return bool(urgent) and len(stack.slack.messages("#care-escalations")) == 1 and any(
+                "Escalated" in m["text"] and m.get("thread_ts") == urgent[0]["ts"] and m["ts"] != urgent[0]["ts"]
+                for m in urgent) and "Escalated" in _card(urgent[0])
+        await wait_for(stack, escalated_everywhere,
+                       what="the escalation in its channel, in the ticket's thread and on its card")
     finally:
         await daemon.stop()
     urgent = stack.slack.messages("#care-urgent")
@@ -121,3 +125,43 @@ async def test_an_unacknowledged_critical_is_reannounced_then_escalated(stack, d
     assert "Escalated" in _card(next(m for m in urgent if m["ts"] == parent["ts"]))
     # the normal mention was never escalated
     assert all("parcel" not in str(m["blocks"]) for m in stack.slack.messages("#care-escalations"))
+
+
+async def test_mentions_about_an_open_incident_collapse_into_its_thread(stack, db_url) -> None:
+    cfg = stack.config(brand="acme", db_url=db_url, x_interval=0.3, slack_min_interval=0)
+    # no burst needed: belonging to the incident is enough
+    cfg["slack"]["storm"] = {"burst": 50, "window_s": 600, "summary_every_s": 0.5, "quiet_after_s": 600}
+    daemon = Daemon(parse_config(cfg, env={}))
+    await daemon.start()
+    try:
+        async with daemon.engine.begin() as conn:
+            await incidents.open_incident(conn, service="checkout", title="Checkout is failing", message="Looking",
+                                          by="test", now=time.time(), slack_channel="#care-ops", terms=["checkout"])
+        await wait_for(stack, lambda: any("Incident #1" in m["text"] for m in stack.slack.messages("#care-ops")),
+                       what="the incident's opening message")
+        (root,) = [m for m in stack.slack.messages("#care-ops") if "Incident #1" in m["text"]]
+        for i in range(4):
+            stack.x.add_user(f"cust{i}", f"Customer {i}")
+            stack.x.post(f"cust{i}", f"@acme checkout is broken, I cannot pay for order {i}")
+        stack.x.add_user("burnt", "Burnt")
+        critical = stack.x.post("burnt", "@acme checkout crashed and the charger caught fire, it burned my hand")
+
+        def in_incident_thread() -> list[dict]:
+            return [m for m in stack.slack.messages("#care-ops") if m.get("thread_ts") == root["ts"]
+                    and m["ts"] != root["ts"]]
+
+        def counted() -> bool:
+            counters = [m for m in in_incident_thread() if "Mentions about incident #1" in m["text"]]
+            return len(counters) == 1 and "*4* mentions" in counters[0]["blocks"][0]["text"]["text"]
+        await wait_for(stack, counted, what="one live counter in the incident's thread, at 4")
+        await wait_for(stack, lambda: any("4 in this storm" in m["text"] for m in in_incident_thread()),
+                       what="a summary of the newest in the incident's thread")
+        await wait_for(stack, lambda: f"slack.mention:x:{critical}" in str(stack.slack.messages("#care-urgent")),
+                       what="the critical mention, on its own")
+    finally:
+        await daemon.stop()
+    alerts = [m for m in stack.slack.all_messages() if "slack.mention:x:" in str(m.get("metadata"))]
+    assert len(alerts) == 1  # only the critical one was posted as an alert: the rest collapsed
+    assert not any("checkout is broken" in str(m["blocks"]) for m in stack.slack.messages("#care-urgent"))
+    summary = next(m for m in in_incident_thread() if "4 in this storm" in m["text"])
+    assert "checkout is broken" in summary["blocks"][0]["text"]["text"]  # the newest, quoted
