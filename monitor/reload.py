@@ -103,6 +103,8 @@ def _needs_restart(old: Config, new: Config) -> list[str]:
         out.append("sources (added or removed)")
     if (old.triage.rules, old.triage.model) != (new.triage.rules, new.triage.model):
         out.append("triage.rules / triage.model")
+    if old.tickets.helpdesk != new.tickets.helpdesk:
+        out.append("tickets.helpdesk")
     return out
 
 

@@ -28,6 +28,10 @@ _quoted = encode_basestring  # what _dumps escapes a string with (ensure_ascii=F
 
 def parse_item(line: str | bytes) -> dict[str, Any]:
     try:
+        # json.loads guesses the encoding of bytes from their first four; when those are ASCII
+        # and not NUL its guess is UTF-8, decoded the same way here without the guessing
+        if type(line) is bytes and line[:4].isascii() and b"\0" not in line[:4]:
+            line = line.decode("utf-8", "surrogatepass")
         item = _loads(line)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None

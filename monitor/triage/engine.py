@@ -275,8 +275,11 @@ class Triage:
                 best = intents[0]
         else:
             best = ranked[0]
+        if len(ranked) == 1:
+            return cats[best[0]], 0.0, False  # no rival
         # only a rival of the same kind makes the choice doubtful: asking about a refund is both
-        runner = max((v for c, v in ranked if c != best[0] and cats[c].intent == cats[best[0]].intent), default=0.0)
+        kind = cats[best[0]].intent
+        runner = max((v for c, v in ranked if c != best[0] and cats[c].intent == kind), default=0.0)
         return cats[best[0]], runner, False
 
     def _blend(self, probs: dict[str, float] | None, cat: Category, evidence: dict[str, float],

@@ -337,6 +337,14 @@ def parse_rules(data: Any, *, source: str = "<rules>", folder: Path | None = Non
             path = shipped_config(ref)  # a copied rules file keeps the shipped packs
         pack_terms[lang] = parse_pack(_read_yaml(path), categories, source=str(path))
     packs = {lang: Matcher(terms + t) for lang, t in pack_terms.items()}
+    # danger in a supported language is danger whatever the post is taken for: a short one
+    # ("quero morrer", "das Handy qualmt") is too short to detect and is read as English; the
+    # packs' negations of those categories come along ("ya no sale humo")
+    danger = [t for ts in pack_terms.values() for t in ts if t.critical]
+    guarded = {t.category for t in danger}
+    guards = [t for ts in pack_terms.values() for t in ts if t.negation and t.category in guarded]
+    if danger:
+        matcher = Matcher(terms + danger + guards)
     everything = Matcher(terms + [t for ts in pack_terms.values() for t in ts]) if pack_terms else None
     fallback = top.get("fallback_category", "other")
     positive_fallback = top.get("positive_fallback_category", "other")

@@ -93,3 +93,12 @@ async def test_check_tries_the_credentials(kind, tmp_path) -> None:
             assert "wrong" not in result.detail  # the secret is never printed
     finally:
         await server.stop()
+
+
+def test_a_changed_helpdesk_needs_a_restart() -> None:
+    from monitor.reload import _needs_restart
+
+    none = parse_config({})
+    zd = parse_config({"tickets": {"helpdesk": {"kind": "zendesk", "subdomain": "acme", "email": "a@acme.test",
+                                                "token": "t"}}})
+    assert _needs_restart(none, zd) == ["tickets.helpdesk"] and _needs_restart(zd, zd) == []

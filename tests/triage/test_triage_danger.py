@@ -40,6 +40,13 @@ DANGER = {
         "I can see someone else's orders and address in my account",
         "got food poisoning from your chicken wrap",
         "the driver threatened me at my door",
+        # tried by hand as a new user (issue 13)
+        "if my refund isn't here by friday I will find your driver and hurt him",
+        "I know where your CEO lives and I'm going to make him pay",
+        "I'll burn your shop down",
+        "gonna beat the crap out of your delivery guy",
+        "your staff member threatened to hit me",
+        "I'm thinking of ending it all",
     ],
     "es": [
         "el cargador echó humo y se incendió",
@@ -50,6 +57,13 @@ DANGER = {
         "me amenazó con un cuchillo",
         "hubo una filtración de datos y mis datos fueron publicados",
         "la batería está en llamas",
+        "voy a quemar vuestra tienda",
+        "te voy a partir la cara si no me devuelves el dinero",
+        "sé dónde vives y te vas a enterar",
+        "hay un hombre armado en la tienda",
+        "quiero acabar con mi vida",
+        "ya no tengo ganas de vivir",
+        "huele a quemado",
     ],
     "de": [
         "das Ladegerät hat Feuer gefangen",
@@ -59,6 +73,11 @@ DANGER = {
         "er hat mich mit einem Messer bedroht",
         "es gab ein Datenleck, meine Daten wurden gestohlen",
         "der Akku ist explodiert",
+        "ich bring euch alle um",
+        "ich werde euren Laden anzünden",
+        "ich weiß wo du wohnst",
+        "der Fahrer hat mich geschlagen",
+        "ich will mir das Leben nehmen",
     ],
     "fr": [
         "la batterie a pris feu cette nuit",
@@ -67,6 +86,9 @@ DANGER = {
         "je veux mourir, je n'en peux plus",
         "il m'a menacé avec un couteau",
         "fuite de données : mes données ont été volées",
+        "je vais brûler votre magasin",
+        "je sais où tu habites",
+        "ça sent le brûlé",
     ],
     "pt": [
         "o celular pegou fogo enquanto carregava",
@@ -75,6 +97,11 @@ DANGER = {
         "não quero mais viver",
         "o entregador me ameaçou com uma faca",
         "houve vazamento de dados e meus dados foram expostos",
+        "vou te matar",
+        "vou queimar a sua loja",
+        "sei onde você mora",
+        "estou pensando em suicídio",
+        "quero acabar com a minha vida",
     ],
 }
 
@@ -96,8 +123,11 @@ SAFE = {
         "the hospitality at the lounge was great",
         "to add insult to injury the refund is late",
         "my inbox exploded with your promo emails",
+        "I'll beat the traffic if the train is on time",
+        "the new update will burn through my data plan",
+        "she threatened to cancel her subscription",
     ],
-    "es": ["ya no sale humo del cargador", "nadie resultó herido, pero el paquete llegó roto", "me muero de risa con el anuncio"],
+    "es": ["ya no sale humo del cargador", "ya no huele a quemado", "nadie resultó herido, pero el paquete llegó roto", "me muero de risa con el anuncio"],
     "de": ["mein Handy raucht nicht mehr", "niemand wurde verletzt, das Paket war nur beschädigt"],
     "fr": ["plus de fumée depuis la mise à jour", "personne n'a été blessé, merci", "je suis mort de rire"],
     "pt": ["não sai mais fumaça do carregador", "ninguém ficou ferido, só o pacote chegou amassado", "morrendo de rir"],
@@ -115,6 +145,18 @@ def test_danger_is_always_critical_with_a_reason(triage, lang, text):
 @pytest.mark.parametrize("lang,text", [(lang, t) for lang, ts in DANGER.items() for t in ts if len(t) > 25])
 def test_danger_is_found_without_the_platform_saying_the_language(triage, lang, text):
     assert triage.classify_text(text).urgency == "critical"
+
+
+# short posts in a pack's language are often too short to detect and are read as English: the
+# packs' danger words count there too
+SHORT = ["me quiero morir", "quero morrer", "vou me matar", "das Handy qualmt", "o motorista me agrediu", "huele a quemado"]
+
+
+@pytest.mark.parametrize("text", SHORT)
+def test_short_danger_in_a_pack_language_is_critical_without_the_platform_saying_the_language(triage, text):
+    v = triage.classify_text(text)
+    assert v.urgency == "critical", v
+    assert v.reasons[0].startswith("danger: '"), v.reasons
 
 
 @pytest.mark.parametrize("lang,text", [(lang, t) for lang, ts in SAFE.items() for t in ts])

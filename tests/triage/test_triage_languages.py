@@ -48,6 +48,12 @@ CASES = [
     ("fui cobrado duas vezes no cartão", "pt", "billing", True),
     ("meu pedido ainda não chegou", "pt", "delivery", True),
     ("o app não funciona, está fora do ar", "pt", "outage", True),
+    # tried by hand as a new user (issue 13)
+    ("me han cobrado dos veces", "es", "billing", True),
+    ("die App ist seit 3 Stunden down", "de", "outage", True),
+    ("die Website geht seit heute Morgen nicht", "de", "outage", True),
+    ("seit Stunden kann ich mich nicht einloggen", "de", "outage", True),
+    ("le site ne marche plus depuis ce matin", "fr", "outage", True),
 ]
 
 
