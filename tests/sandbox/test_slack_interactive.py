@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,17 @@ async def _connect(slack: Slack, app: AsyncApp) -> AsyncSocketModeHandler:
     return handler
 
 
+async def _until_answered(slack: Slack, cond: Callable[[], bool]) -> None:
+    """Re-check `cond` each time the sandbox Slack answers a request (bolt's handlers act after their
+    ack): waits on traffic, not on time; 30 s is only a failure bound."""
+    answered = asyncio.Event()
+    slack.ws.recorder.listen(answered.set)
+    async with asyncio.timeout(30):
+        while not cond():
+            await answered.wait()
+            answered.clear()
+
+
 def _app(slack: Slack) -> AsyncApp:
     logging.getLogger("slack_bolt").setLevel(logging.WARNING)
     return AsyncApp(client=slack.client)
@@ -76,10 +87,7 @@ async def test_socket_mode_delivers_a_click_to_bolt_and_records_the_ack(slack: S
         envelope = await slack.ws.socket.click("U0ANN", posted["channel"], posted["ts"], "claim")
         assert envelope.acked and envelope.type == "interactive"
         # bolt acks before its handler finishes; wait for the update to land
-        for _ in range(100):
-            if slack.ws.updates:
-                break
-            await asyncio.sleep(0.02)
+        await _until_answered(slack, lambda: bool(slack.ws.updates))
         (body,) = seen
         assert body["actions"][0]["value"] == "42" and body["user"]["id"] == "U0ANN"
         assert body["container"]["message_ts"] == posted["ts"]
@@ -94,7 +102,7 @@ async def test_an_app_that_does_not_ack_is_noticed(slack: Slack) -> None:
 
     @app.action("claim")
     async def never_acks(body):  # type: ignore[no-untyped-def]
-        await asyncio.sleep(10)
+        await asyncio.Event().wait()  # never returns: cancelled when the handler closes
 
     app._process_before_response = True  # bolt then acks only after the listener: never, within the window
     posted = await slack.client.chat_postMessage(channel="#care", text="alert", blocks=BUTTONS)
@@ -137,10 +145,7 @@ async def test_modal_open_submit_and_slash_command(slack: Slack) -> None:
     handler = await _connect(slack, app)
     try:
         await slack.ws.socket.click("U0BOB", posted["channel"], posted["ts"], "claim")
-        for _ in range(100):
-            if slack.ws.views:
-                break
-            await asyncio.sleep(0.02)
+        await _until_answered(slack, lambda: bool(slack.ws.views))
         (view_id,) = slack.ws.views
         first = await slack.ws.socket.submit_view("U0BOB", view_id, {"urgency": {"pick": "high"}})
         assert first.ack == {"response_action": "errors", "errors": {"urgency": "no"}}
