@@ -291,8 +291,11 @@ class Cockpit:
         pending = await conn.execute(select(outbox.c.target, outbox.c.lane, outbox.c.priority).where(
             outbox.c.about == about, outbox.c.kind == "slack.mention", outbox.c.thread_of.is_(None),
             outbox.c.status == "pending").distinct())
+        # When the click was on that very alert, the click's own update (keyed by `action_row`) refreshes
+        # it too: at delivery this row finds that one and does nothing (one chat.update for one click).
         out += [NewEffect(f"{UPDATE_KIND}:{about}:{lane}:a{row_id}", UPDATE_KIND, target,
-                          {"about": about, "ticket_id": ticket_id}, priority=prio, lane=lane, thread_of=about)
+                          {"about": about, "ticket_id": ticket_id, "action_row": row_id},
+                          priority=prio, lane=lane, thread_of=about)
                 for target, lane, prio in pending]
         return out
 

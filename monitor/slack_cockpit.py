@@ -132,6 +132,8 @@ class SlackCockpit:
                 channel, ts, mention_id = str(p["channel"]), str(p["ts"]), p.get("mention_id")
             elif item.parent is not None:
                 channel, ts = item.parent.channel_id, item.parent.ts
+                if await _clicked_update_exists(conn, channel, ts, p.get("action_row")):
+                    return None  # the click's own update of this message shows the same state (or newer)
                 mention_id = await _mention_of(conn, channel, ts)
             else:
                 return None  # the parent was never posted: when it is, it renders the state itself
@@ -305,6 +307,15 @@ class SlackCockpit:
             self.wake()
         return raised
 
+
+
+async def _clicked_update_exists(conn: Any, channel: str, ts: str, action_row: Any) -> bool:
+    """Whether the action that queued a thread-parent update also queued one for the clicked message."""
+    if action_row is None:
+        return False
+    key = f"{UPDATE_KIND}:{channel}:{ts}:{int(action_row)}"
+    status = (await conn.execute(select(outbox_table.c.status).where(outbox_table.c.key == key))).scalar()
+    return status in ("pending", "sent")
 
 
 async def _mention_of(conn: Any, channel_id: str, ts: str) -> int | None:
