@@ -136,21 +136,24 @@ def status_text(status: dict[str, Any]) -> str:
 
 
 def reply_message(reply_id: int, ticket_id: int, text: str, status: str, decided_by: str | None,
-                  ref: str | None = None) -> dict[str, Any]:
+                  ref: str | None = None, *, subject: str | None = None) -> dict[str, Any]:
     """A public reply's message in Slack after someone acted on it; buttons only while it still waits.
 
-    `text` is the brand's words (a template or a teammate's edit), shown quoted and escaped.
+    `text` is the brand's words (a template or a teammate's edit), shown quoted and escaped. `subject`
+    says what the reply is (outreach.reply_subject: an incident's acknowledgement, a status post);
+    a ticket's reply by default.
     """
     from alerts.actions import REPLY_APPROVE, REPLY_EDIT, REPLY_SKIP
 
     who = user_mention(decided_by) if decided_by else "someone"
+    what = escape_mrkdwn(subject) if subject else f"Reply for ticket #{ticket_id}"
     head = {
-        "held": f"Reply for ticket #{ticket_id} waits for approval",
-        "approved": f":white_check_mark: Reply for ticket #{ticket_id} approved by {who}; it is posted once",
-        "sent": f":white_check_mark: Reply for ticket #{ticket_id} posted" + (f" ({escape_mrkdwn(ref)})" if ref else ""),
-        "skipped": f":no_entry_sign: Reply for ticket #{ticket_id} skipped by {who}; nothing is posted",
-        "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
-    }.get(status, f"Reply for ticket #{ticket_id}: {escape_mrkdwn(status)}")
+        "held": f"{what} waits for approval",
+        "approved": f":white_check_mark: {what} approved by {who}; it is posted once",
+        "sent": f":white_check_mark: {what} posted" + (f" ({escape_mrkdwn(ref)})" if ref else ""),
+        "skipped": f":no_entry_sign: {what} skipped by {who}; nothing is posted",
+        "dry_run": f"{what} (dry run: not posted)" if subject else f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
+    }.get(status, f"{what}: {escape_mrkdwn(status)}")
     quoted = "\n".join("> " + escape_mrkdwn(line) for line in text.splitlines()) or "> _(empty)_"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn(f"*{head}*\n{quoted}"[:3000])},

@@ -32,8 +32,9 @@ from monitor.config import SlackConfig
 from monitor.delivery import DeliveryHandler, OutboxItem
 from monitor.socket_health import SocketHealth
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import alert_storms, replies, slack_messages, ticket_handling, tickets
+from monitor.storage.schema import alert_storms, mentions, replies, slack_messages, ticket_handling, tickets
 from monitor.storage.schema import outbox as outbox_table
+from outreach.reply_subject import subject
 
 log = structlog.get_logger("cockpit")
 
@@ -126,8 +127,11 @@ class SlackCockpit:
                 r = (await conn.execute(select(replies).where(replies.c.id == int(p["reply_id"])))).first()
                 if r is None:
                     return None
-                return str(p["channel"]), str(p["ts"]), reply_message(r.id, r.ticket_id, r.text, r.status,
-                                                                      r.decided_by, r.ref)
+                username = (await conn.execute(select(mentions.c.author_username).where(
+                    mentions.c.id == r.mention_id))).scalar() or ""
+                return str(p["channel"]), str(p["ts"]), reply_message(
+                    r.id, r.ticket_id, r.text, r.status, r.decided_by, r.ref,
+                    subject=subject(r.thread_key, r.ticket_id, username=username, source=r.source))
             if p.get("channel") and p.get("ts"):
                 channel, ts, mention_id = str(p["channel"]), str(p["ts"]), p.get("mention_id")
             elif item.parent is not None:

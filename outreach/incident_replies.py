@@ -40,6 +40,7 @@ from monitor.storage.dialect import insert_for
 from monitor.storage.schema import incidents, mentions, replies, suppressed_authors, ticket_events
 from outreach import replies as desk
 from outreach.policy import HOUR, Candidate, Decision, History, decide
+from outreach.reply_subject import subject
 from outreach.reply_templates import Context
 from outreach.templates import UnsafePublicText, check_public
 
@@ -177,8 +178,9 @@ class IncidentAcks:
         d = decide(c, History(answered, last), self.voice.cfg, now=now, own_handles=self.voice.own_handles)
         if d.action == "none":
             return 0
-        return await self._write(conn, iid, m, ack_key(iid, m.source, m.author_id), ACK_CATEGORY, d, now,
-                                 head=f"Acknowledgement of @{m.author_username} for incident #{iid}")
+        key = ack_key(iid, m.source, m.author_id)
+        return await self._write(conn, iid, m, key, ACK_CATEGORY, d, now,
+                                 head=subject(key, 0, username=m.author_username))
 
     # ── once resolved ───────────────────────────────────────────────────────────────────────
     async def _follow_up(self, ack_id: int, iid: int, now: float) -> int:
@@ -190,8 +192,9 @@ class IncidentAcks:
             m = (await conn.execute(select(mentions).where(mentions.c.id == ack.mention_id))).first() if ack else None
             if ack is None or m is None:
                 return 0
-            return await self._write(conn, iid, m, follow_up_key(ack.thread_key), FOLLOW_UP_CATEGORY, d, now,
-                                     head=f"Follow-up to @{m.author_username}: incident #{iid} is resolved",
+            key = follow_up_key(ack.thread_key)
+            return await self._write(conn, iid, m, key, FOLLOW_UP_CATEGORY, d, now,
+                                     head=subject(key, ack.ticket_id, username=m.author_username),
                                      ticket_id=ack.ticket_id)
 
     async def _write(self, conn: AsyncConnection, iid: int, m: Any, key: str, category: str, d: Decision,

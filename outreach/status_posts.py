@@ -33,6 +33,7 @@ from monitor.outbox import NewEffect, enqueue
 from monitor.storage.dialect import insert_for
 from monitor.storage.schema import incident_updates, incidents, replies
 from outreach import replies as desk
+from outreach.reply_subject import subject
 from outreach.templates import PublicFacts, Templates, UnsafePublicText
 
 log = structlog.get_logger("status_posts")
@@ -49,6 +50,12 @@ def status_key(incident_id: int, state: str) -> str:
 
 def is_status_post(thread_key: str) -> bool:
     return thread_key.startswith(PREFIX)
+
+
+def status_of(thread_key: str) -> tuple[int, str]:
+    """The incident and state a status post's key names (the inverse of `status_key`)."""
+    iid, state = thread_key[len(PREFIX):].split(":", 1)
+    return int(iid), state
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class StatusPosts:
         if rid is None:
             return 0
         if self.slack_channel:
-            head = f"Status post on X for incident #{iid} ({inc['status']})"
+            head = subject(key, NO_TICKET, source=self.source)
             await enqueue(conn, [NewEffect(f"slack.reply:{rid}", desk.SLACK_KIND, self.slack_channel,
                                            desk.draft_message(rid, NO_TICKET, text, "held", reason, head=head),
                                            priority=1, about=f"reply:{rid}", thread_of=f"incident:{iid}")], now=now)

@@ -182,6 +182,19 @@ async def test_complainers_acknowledged_once_with_the_link_and_told_once_when_it
 
         await wait_for(stack, all_sent, what="the four replies recorded as sent")
         rows = await recorded()
+
+        def heads() -> list[str]:
+            return [m["blocks"][0]["text"]["text"].split("\n")[0] for m in stack.slack.messages("#incidents")
+                    if m.get("blocks") and "reply " in str(m["blocks"][-1])]
+
+        # after the click, each card still says what it is (not "Reply for ticket #N")
+        await wait_for(stack, lambda: sum(h.startswith("*:white_check_mark: ") for h in heads()) == 4,
+                       what="the four cards updated after the approvals")
+        done = sorted(h.split(" approved by")[0].split(" posted")[0] for h in heads())
+        assert done == ["*:white_check_mark: Acknowledgement of @carla for incident #1",
+                        "*:white_check_mark: Acknowledgement of @dev for incident #1",
+                        "*:white_check_mark: Follow-up to @carla: incident #1 is resolved",
+                        "*:white_check_mark: Follow-up to @dev: incident #1 is resolved"], heads()
     finally:
         await daemon.stop()
     follow_ups = ours()[2:]
