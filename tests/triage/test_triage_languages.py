@@ -54,6 +54,11 @@ CASES = [
     ("die Website geht seit heute Morgen nicht", "de", "outage", True),
     ("seit Stunden kann ich mich nicht einloggen", "de", "outage", True),
     ("le site ne marche plus depuis ce matin", "fr", "outage", True),
+    # a double charge as people say it in each language (issue 13's German example came out a question)
+    ("Sie haben meine Karte zweimal belastet, bitte erstatten", "de", "billing", True),
+    ("ihr habt mir zu viel berechnet", "de", "billing", True),
+    ("vous m'avez facturé deux fois ce mois-ci", "fr", "billing", True),
+    ("recebi uma cobrança indevida no cartão", "pt", "billing", True),
 ]
 
 
@@ -65,8 +70,10 @@ def test_packs_cover_the_main_categories(triage, text, lang, category, complaint
     assert triage.classify_text(text).category == category  # detected, same answer
 
 
-def test_a_german_double_charge_is_alerted_not_low(triage):
-    v = triage.classify_text("Ich wurde doppelt abgebucht, unverschämt", lang="de")
+@pytest.mark.parametrize("text", ["Ich wurde doppelt abgebucht, unverschämt",
+                                  "Sie haben meine Karte zweimal belastet, bitte erstatten"])
+def test_a_german_double_charge_is_alerted_not_low(triage, text):
+    v = triage.classify_text(text, lang="de")
     assert v.urgency in {"high", "critical"} and v.complaint
 
 
