@@ -148,6 +148,9 @@ class OutboxConfig(_Strict):
     give_up_after: float = Field(86_400.0, gt=0)
     base_backoff: float = Field(2.0, gt=0)
     max_backoff: float = Field(300.0, gt=0)
+    # a channel or service that keeps failing (5xx, timeouts) is tried again at least this often, with
+    # one request; everything waiting on it goes as soon as it answers
+    probe_every: float = Field(30.0, gt=0)
     poll_interval: float = Field(0.5, gt=0)
     max_lanes: int = Field(16, ge=1)  # channels (or addresses) delivered to side by side
     announce_after: float = Field(60.0, ge=0)  # a delivery block lasting this long is told to the operators

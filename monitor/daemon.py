@@ -158,6 +158,7 @@ class Daemon:
             give_up_after=cfg.outbox.give_up_after,
             base_backoff=cfg.outbox.base_backoff,
             max_backoff=cfg.outbox.max_backoff,
+            probe_every=cfg.outbox.probe_every,
             hold=self.hold,
             idle_wait=cfg.outbox.poll_interval,
             max_lanes=cfg.outbox.max_lanes,

@@ -58,6 +58,7 @@ class Dispatcher:
         min_attempts: int = 3,
         base_backoff: float = 2.0,
         max_backoff: float = 300.0,
+        probe_every: float = 30.0,
         hold: float = 30.0,
         idle_wait: float = 0.5,
         max_lanes: int = 16,
@@ -75,6 +76,7 @@ class Dispatcher:
         self.min_attempts = min_attempts
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
+        self.probe_every = probe_every
         self.hold = hold
         self.idle_wait = idle_wait
         self.max_lanes = max_lanes
@@ -209,7 +211,11 @@ class Dispatcher:
             await self._dead(item, f"gave up after {attempts} attempts over {(now - item.created_at) / 3600:.1f} h: "
                              f"{error}", in_doubt=True, next_at=now + handler.min_interval)
             return
-        delay = outbox.backoff(max(attempts, 1), base=self.base_backoff, cap=self.max_backoff,
+        # A failing channel or service (not this row) is tried again at least every `probe_every` s: one
+        # request per lane, and what waits goes as soon as it answers. With the row's cap, a 10-minute
+        # Slack outage left alerts waiting up to max_backoff after Slack was back.
+        cap = self.max_backoff if e.scope == "row" else min(self.max_backoff, self.probe_every)
+        delay = outbox.backoff(max(attempts, 1), base=self.base_backoff, cap=cap,
                                retry_after=e.retry_after, rng=self._rng)
         # After a failed call we cannot be sure it did not land (a timeout may have): stay in doubt.
         # A refusal that was not an attempt (429, bad token) landed nothing.

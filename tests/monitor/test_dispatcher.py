@@ -105,6 +105,28 @@ async def test_transient_failures_never_dead_letter_within_the_horizon(engine) -
     assert d.stats.dead == 1
 
 
+async def test_after_a_long_slack_outage_alerts_go_within_one_probe_interval(engine) -> None:
+    """Ten minutes of 5xx on a channel: the lane is tried about every 30 s (not every max_backoff), and
+    within 30 s of Slack answering again every waiting alert is sent."""
+    clock = Clock(1000.0)
+    h = Handler(script=[RetryLater("503", scope="lane")] * 10_000)
+    await add(engine, "a1", "a2", "a3")
+    d = Dispatcher(engine, {"slack.message": h}, worker="w", clock=clock, base_backoff=2, max_backoff=300,
+                   probe_every=30)
+    while clock.now < 1000 + 600:
+        await d.run_once()
+        clock.now += 1
+    tries = 10_000 - len(h.script)
+    assert 20 <= tries <= 40  # backoff 2, 4, ... then one probe per ≤30 s; never more than one at a time
+    h.script.clear()  # Slack is back
+    back = clock.now
+    while len(h.delivered) < 3:
+        await d.run_once()
+        clock.now += 1
+        assert clock.now - back <= 32, "alerts still waiting more than a probe interval after Slack came back"
+    assert sorted(h.delivered) == ["a1", "a2", "a3"]
+
+
 async def test_a_refused_token_is_never_an_attempt_and_resumes_as_soon_as_it_works(engine) -> None:
     clock = Clock(1000.0)
     token = RetryLater("invalid_auth", retry_after=30, counts=False, scope="service")
