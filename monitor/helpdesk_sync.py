@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from connectors.base import AuthError, BadPayload, SourceError, TransientError
@@ -33,7 +33,7 @@ from connectors.helpdesk import Helpdesk, HelpdeskConfig, NewTicket
 from monitor.delivery import OutboxItem, PermanentFailure, RetryLater
 from monitor.outbox import PRIORITY, NewEffect, enqueue
 from monitor.storage.dialect import insert_for
-from monitor.storage.schema import mentions, replies, ticket_events, tickets
+from monitor.storage.schema import mentions, outbox, replies, ticket_events, tickets
 
 log = structlog.get_logger("helpdesk")
 
@@ -55,6 +55,13 @@ def marker(key: str) -> str:
 
 def _about(ticket_id: int) -> str:
     return f"helpdesk:{ticket_id}"
+
+
+def _told_since(ticket_id: int, asked_at: float):  # type: ignore[no-untyped-def]
+    """Something for this ticket is still going to the helpdesk, or reached it after `asked_at`."""
+    about = _about(ticket_id)
+    return exists().where(or_(outbox.c.about == about, outbox.c.thread_of == about),
+                          or_(outbox.c.status == "pending", outbox.c.sent_at >= asked_at))
 
 
 def create_effect(target: str, ticket_id: int, urgency: str | None) -> NewEffect:
@@ -211,6 +218,7 @@ class HelpdeskSync:
                 .order_by(tickets.c.updated_at).limit(limit))).all()
         solved = 0
         for tid, status, hid in rows:
+            asked_at = self.clock()
             try:
                 theirs = await self.desk.status(str(hid))
             except (TransientError, AuthError) as e:  # the next run tries again; the outbox lane says more
@@ -223,9 +231,12 @@ class HelpdeskSync:
                 continue
             now = self.clock()
             async with self.engine.begin() as conn:
-                # conditional on what we read: a customer who wrote meanwhile keeps it open
-                res = await conn.execute(update(tickets).where(tickets.c.id == tid, tickets.c.status == status)
-                                         .values(status="solved", solved_at=now, updated_at=now))
+                # conditional on what we read: a customer who wrote meanwhile keeps it open. And their
+                # "solved" may be older than what we told them: while a comment (a reopen) is on its way,
+                # or landed after we asked, their answer is stale and the next read decides.
+                res = await conn.execute(update(tickets).where(
+                    tickets.c.id == tid, tickets.c.status == status, ~_told_since(tid, asked_at),
+                ).values(status="solved", solved_at=now, updated_at=now))
                 if res.rowcount == 1:
                     await conn.execute(insert_for(conn, ticket_events).values(
                         ticket_id=tid, kind="solved", at=now, ref=str(hid)[:64],
