@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from sqlalchemy import func, select
 
+from alerts.message_update import NOTHING as NOTHING_TO_UPDATE
 from monitor import demo_alerts
 from monitor.config import parse_config
 from monitor.daemon import Daemon
@@ -28,7 +29,7 @@ from monitor.sandbox.outage_demo import OutageDemo
 from monitor.sandbox.scenario import demo_scenario
 from monitor.sandbox.stack import SandboxStack
 from monitor.sandbox.teammate import Teammate
-from monitor.storage.schema import alert_storms, mentions, replies, ticket_actions, ticket_events, tickets
+from monitor.storage.schema import alert_storms, mentions, outbox, replies, ticket_actions, ticket_events, tickets
 from outreach.status_posts import PREFIX as STATUS_PREFIX
 
 BRAND = "acme"
@@ -74,6 +75,9 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         actions = dict((await conn.execute(
             select(ticket_actions.c.action, func.count()).group_by(ticket_actions.c.action))).all())
         care = await _tickets_report(conn)
+        # a message update that found nothing to change (the click's own update already showed it)
+        no_effect = (await conn.execute(select(func.count()).where(
+            outbox.c.status == "sent", outbox.c.result == NOTHING_TO_UPDATE))).scalar_one()
     health = await daemon.health()
     sources = {name: _source_report(health["sources"][name]) for name in daemon.pollers}
     slack_msgs = stack.slack.all_messages()
@@ -103,7 +107,7 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
             "actions": {a: int(n) for a, n in sorted(actions.items())},
             "storms": {"storms": int(storms[0]), "collapsed": int(storms[1])},
         },
-        "outbox": {k: health["outbox"][k] for k in ("sent", "pending", "dead")},
+        "outbox": {**{k: health["outbox"][k] for k in ("sent", "pending", "dead")}, "no_effect": no_effect},
         "healthz": health["status"],
     }
 
