@@ -273,6 +273,14 @@ class Cockpit:
     async def _updates(self, conn: AsyncConnection, ticket_id: int, row_id: int,
                        clicked: Where | None) -> list[NewEffect]:
         """One `slack.update` row per message showing the ticket, rendered from the state at delivery."""
+        # Pending alerts are read BEFORE the registry. On PostgreSQL each statement sees what was committed
+        # when it began, and an alert's delivery commits "sent" and its registry row together: read in
+        # the other order, a delivery landing between the two reads was seen by neither (no update at
+        # all: an escalation never reached the card). In this order it is seen by one, or by both.
+        about = f"ticket:{ticket_id}"
+        pending = (await conn.execute(select(outbox.c.target, outbox.c.lane, outbox.c.priority).where(
+            outbox.c.about == about, outbox.c.kind == "slack.mention", outbox.c.thread_of.is_(None),
+            outbox.c.status == "pending").distinct())).all()
         targets: dict[tuple[str, str], Where] = {}
         if clicked is not None:
             targets[(clicked.channel, clicked.ts)] = clicked
@@ -287,12 +295,9 @@ class Cockpit:
         ]
         # An alert of the ticket still in the outbox may already have been rendered (the state before this
         # action) and be on its way: an update in its thread waits for it, then shows the state now.
-        about = f"ticket:{ticket_id}"
-        pending = await conn.execute(select(outbox.c.target, outbox.c.lane, outbox.c.priority).where(
-            outbox.c.about == about, outbox.c.kind == "slack.mention", outbox.c.thread_of.is_(None),
-            outbox.c.status == "pending").distinct())
-        # When the click was on that very alert, the click's own update (keyed by `action_row`) refreshes
-        # it too: at delivery this row finds that one and does nothing (one chat.update for one click).
+        # When that alert is also a target above (a click on it, or its delivery committed between the two
+        # reads), that target's update (keyed by `action_row`) refreshes it: at delivery this row finds
+        # that one and does nothing (one chat.update for one action).
         out += [NewEffect(f"{UPDATE_KIND}:{about}:{lane}:a{row_id}", UPDATE_KIND, target,
                           {"about": about, "ticket_id": ticket_id, "action_row": row_id},
                           priority=prio, lane=lane, thread_of=about)

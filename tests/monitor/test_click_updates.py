@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from sqlalchemy import select, update
 
 from monitor.cockpit import Where
@@ -70,3 +72,29 @@ async def test_without_a_click_on_it_the_pending_alert_is_still_refreshed(engine
     rendered = await slack.render_update(replace(rows[thread_key], parent=Posted("C0URGENT", "1.000001", None)))
     assert rendered is not None and rendered[:2] == ("C0URGENT", "1.000001")
     assert "Claimed by <@U0ANN>" in str(rendered[2]["blocks"])
+
+
+async def test_a_delivery_committed_between_the_two_reads_still_gets_its_update(engine) -> None:
+    """PostgreSQL reads each statement at its own moment: the alert's delivery (sent + registry row, one
+    commit) lands after the registry was read. The action must still refresh that alert (it once
+    refreshed nothing: an escalation never reached the card)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no statement can land between the reads")
+    from monitor.cockpit import Cockpit
+    from monitor.slack_cockpit import ticket_messages
+
+    mid = await _critical(engine, "903")
+
+    async def registry_then_delivery(conn, ticket_id: int):
+        found = await ticket_messages(conn, ticket_id)
+        await _posted(engine, "slack.mention:x:903", "C0URGENT", "1.000003")  # another connection commits
+        return found
+
+    cockpit = Cockpit(engine, clock=ManualClock(NOW + 5), messages_about=registry_then_delivery)
+    assert (await cockpit.act("claim", mid, "U0ANN")).changed
+    rows = await _update_rows(engine)
+    assert rows, "no update at all: the claim never reaches the alert"
+    slack = _cockpit(engine, ManualClock(NOW + 6))
+    rendered = [await slack.render_update(replace(r, parent=Posted("C0URGENT", "1.000003", None))) for r in rows.values()]
+    assert any(x is not None and x[:2] == ("C0URGENT", "1.000003") and "Claimed by <@U0ANN>" in str(x[2]["blocks"])
+               for x in rendered)
