@@ -2,7 +2,7 @@
 """The reliability matrix: an operator's worst day, on SQLite and on PostgreSQL, with figures per case.
 
     python benchmarks/reliability.py                 # the full run (over half an hour per backend)
-    python benchmarks/reliability.py --quick         # a short version (about 4 minutes per backend)
+    python benchmarks/reliability.py --quick         # a short version (5 minutes per backend on a busy machine; CI runs it)
     python benchmarks/reliability.py --json out.json --backends postgresql --cases kills,failover
 
 Every case runs the real daemon (`python -m monitor run`, as child processes) against the sandbox
