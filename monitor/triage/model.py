@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.triage.words import AsciiWords
+
 FORMAT = "outreach-monitor/triage-model"
 VERSION = 1
 
 _NOISE = re.compile(r"https?://\S+|@\w+|__\w+__")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORDS = AsciiWords(_TOKEN, "abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 class ModelError(ValueError):
@@ -29,7 +32,7 @@ class ModelError(ValueError):
 
 def feature_set(text: str) -> set[str]:
     """The post's words and adjacent word pairs, each once (features are binary)."""
-    toks = _TOKEN.findall(_NOISE.sub(" ", text.lower()))
+    toks = _WORDS.findall(_NOISE.sub(" ", text.lower()))
     feats = set(toks)
     feats.update(map(" ".join, zip(toks, toks[1:])))
     return feats
