@@ -31,8 +31,8 @@ import ahocorasick
 if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
-_SPACES = str.maketrans({"\n": " ", "\t": " ", "\r": " ", "\u00a0": " "})
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
+_ODD = ("\n", "\t", "\r", "\u00a0")  # read as spaces
+_APOSTROPHES = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u201c", '"'), ("\u201d", '"'))
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
 
 
@@ -302,6 +302,9 @@ _QUOTES = re.compile("[\u2019\u2018\u02bc\u00b4\u201c\u201d]")
 _ODD_SPACES = re.compile("[\n\t\r\u00a0]")
 _NONWORD = re.compile(r"\W")
 _PUNCT = re.compile(r"[^\w'\-]")
+# _PUNCT.sub(" ", ascii_text.replace("@", "_")) as a table: ASCII word characters, apostrophe and
+# hyphen kept, "@" made "_", everything else a space
+_PUNCT_ASCII = bytes(c if chr(c).isalnum() or chr(c) in "_'-" else 0x5F if chr(c) == "@" else 0x20 for c in range(128)) + b" " * 128
 
 
 def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
@@ -401,17 +404,24 @@ class Matcher:
         """Evidence per category, quoted words per category, negations and danger."""
         # typographic apostrophes and quotes as typed on phones (can’t) read like ASCII ones; the
         # same length, so offsets stay valid
-        if _QUOTES.search(text):  # a table-driven translate is slow: only when there is one
-            text = text.translate(_APOSTROPHES)
+        if _QUOTES.search(text):  # str.translate with a dict is slower than a few replaces
+            for typed, plain in _APOSTROPHES:
+                text = text.replace(typed, plain)
         lower = text.lower()
         found: list[tuple[int, int, str, tuple[Term, ...]]] = []
         if len(lower) != len(text):
             self._slowly(text, found)  # rare letters ("İ") change length when lower-cased
         else:
-            low = lower.translate(_SPACES) if _ODD_SPACES.search(lower) else lower
+            low = lower
+            if _ODD_SPACES.search(lower):
+                for odd in _ODD:
+                    low = low.replace(odd, " ")
             # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched);
             # with a trailing space, so a hit ends a word when the next character is a space
-            bounded = " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
+            if low.isascii():  # most posts: the same by a 256-byte table, without the regex engine
+                bounded = " " + low.encode("ascii").translate(_PUNCT_ASCII).decode("ascii") + " "
+            else:
+                bounded = " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
             if self._has_phrases:
                 self._phrases(text, low, found, bounded)
             if self._has_triggers:
