@@ -67,3 +67,11 @@ def test_a_batch_gets_the_verdicts_each_post_gets_alone(shipped):
 def test_a_batch_without_the_shipped_model_too():
     rules_only = load_triage(learned=False)
     assert rules_only.classify_texts(POSTS) == [rules_only.classify_text(**p) for p in POSTS]
+
+
+@pytest.mark.parametrize("pattern,start", [
+    ("!{2,}", "!!"), (r"\?{2,}", "??"), (r"\?", "?"), (r"\$\s?\d+", "$"), ("!!!?", "!!"), (r"#\w*fail", "#"),
+    ("(?:£|€)5", None), ("sale!", None), ("#ad", "#"),  # a letter is never required: "s" also matches "ſ"
+])
+def test_the_punctuation_a_pattern_needs_before_it_is_searched(pattern, start):
+    assert matcher.punctuation_start(pattern) == start
