@@ -438,10 +438,12 @@ class Matcher:
         for key, items in keys.items():
             # (word length, then for a hit that is a whole word and for one that starts a longer
             # word: the gates it opens, the entries tried here always (regex match, terms) and the
-            # entries tried here once opened (entry, regex match, terms)), each in the file's order
+            # entries tried here once opened (entry, regex match, terms)), each in the file's order;
+            # an entry reached twice by one hit (its starts "i" and "i am") is tried once: a second
+            # try could only repeat the first
             value: list[object] = [len(key)]
             for hit_whole in (True, False):
-                fits = [(idx, gate) for whole, idx, gate in items if hit_whole or not whole]
+                fits = list({(idx, gate): None for whole, idx, gate in items if hit_whole or not whole})
                 value.append(tuple(idx for idx, gate in fits if gate) or None)
                 value.append(tuple((self._entries[idx][0].match, self._entries[idx][1]) for idx, gate in fits
                                    if not gate and idx not in self._gated) or None)
