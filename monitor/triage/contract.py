@@ -13,6 +13,7 @@ writes instead of 40,000.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any, BinaryIO
@@ -76,8 +77,18 @@ def _line(id_: Any, v: Verdict) -> str:
     reasons = ", ".join(map(_quoted, v.reasons))
     return (f'{{"id": {i}, "urgency": {_quoted(v.urgency)}, "category": {_quoted(v.category)}, '
             f'"complaint": {"true" if v.complaint else "false"}, "actionable": {"true" if v.actionable else "false"}, '
-            f'"sentiment": {_number(round(v.sentiment, 3))}, "score": {_number(v.score)}, '
-            f'"confidence": {_number(round(v.confidence, 3))}, "reasons": [{reasons}]}}')
+            f'"sentiment": {_rounded(v.sentiment)}, "score": {_number(v.score)}, '
+            f'"confidence": {_rounded(v.confidence)}, "reasons": [{reasons}]}}')
+
+
+def _rounded(x: float) -> str:
+    # 0.0 and -0.0 are one key to a cache, two texts to json
+    return _rounded_nonzero(x) if x else _number(round(x, 3))
+
+
+@lru_cache(maxsize=1 << 15)  # few values recur (VADER's have four decimals): each formatted once
+def _rounded_nonzero(x: float) -> str:
+    return _number(round(x, 3))
 
 
 def _number(x: float) -> str:
