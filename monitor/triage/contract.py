@@ -13,6 +13,7 @@ writes instead of 40,000.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any, BinaryIO
@@ -46,22 +47,26 @@ def parse_item(line: str | bytes) -> dict[str, Any]:
     return item
 
 
-def classify_item(triage: Triage, item: dict[str, Any]) -> str:
-    """One parsed input object -> its output line (without the newline)."""
+def text_post(item: dict[str, Any]) -> dict[str, Any]:
+    """One parsed input object -> the keyword arguments of `Triage.classify_text`."""
     author = item.get("author")
     metrics = item.get("metrics")
     prior = item.get("prior_contacts", 0)
     incidents = item.get("open_incidents")
-    v = triage.classify_text(
-        item["text"],
-        author=author if isinstance(author, dict) else None,
-        metrics=metrics if isinstance(metrics, dict) else None,
-        source=str(item.get("source", "")),
-        lang=str(item.get("lang") or ""),
-        prior_contacts=prior if isinstance(prior, int) and not isinstance(prior, bool) else 0,
-        open_incidents=[str(x) for x in incidents if isinstance(x, str)] if isinstance(incidents, list) else (),
-    )
-    return _line(item.get("id"), v)
+    return {
+        "text": item["text"],
+        "author": author if isinstance(author, dict) else None,
+        "metrics": metrics if isinstance(metrics, dict) else None,
+        "source": str(item.get("source", "")),
+        "lang": str(item.get("lang") or ""),
+        "prior_contacts": prior if isinstance(prior, int) and not isinstance(prior, bool) else 0,
+        "open_incidents": [str(x) for x in incidents if isinstance(x, str)] if isinstance(incidents, list) else (),
+    }
+
+
+def classify_item(triage: Triage, item: dict[str, Any]) -> str:
+    """One parsed input object -> its output line (without the newline)."""
+    return _line(item.get("id"), triage.classify_text(**text_post(item)))
 
 
 def _line(id_: Any, v: Verdict) -> str:
@@ -72,8 +77,18 @@ def _line(id_: Any, v: Verdict) -> str:
     reasons = ", ".join(map(_quoted, v.reasons))
     return (f'{{"id": {i}, "urgency": {_quoted(v.urgency)}, "category": {_quoted(v.category)}, '
             f'"complaint": {"true" if v.complaint else "false"}, "actionable": {"true" if v.actionable else "false"}, '
-            f'"sentiment": {_number(round(v.sentiment, 3))}, "score": {_number(v.score)}, '
-            f'"confidence": {_number(round(v.confidence, 3))}, "reasons": [{reasons}]}}')
+            f'"sentiment": {_rounded(v.sentiment)}, "score": {_number(v.score)}, '
+            f'"confidence": {_rounded(v.confidence)}, "reasons": [{reasons}]}}')
+
+
+def _rounded(x: float) -> str:
+    # 0.0 and -0.0 are one key to a cache, two texts to json
+    return _rounded_nonzero(x) if x else _number(round(x, 3))
+
+
+@lru_cache(maxsize=1 << 15)  # few values recur (VADER's have four decimals): each formatted once
+def _rounded_nonzero(x: float) -> str:
+    return _number(round(x, 3))
 
 
 def _number(x: float) -> str:
@@ -91,16 +106,31 @@ def run(triage: Triage, read: Callable[[int], bytes], write: Callable[[bytes], A
         chunk = read(CHUNK)
         lines = (rest + chunk).split(b"\n")
         rest = lines.pop() if chunk else b""
-        out = []
+        # the chunk's good lines are classified together (Triage.classify_texts: the same verdicts,
+        # faster); what is wrong with a line is reported in line order, as it is found
+        parsed: list[tuple[int, dict[str, Any] | str]] = []  # (line number, the object or what is wrong)
         for raw in lines:
             n += 1
             if not raw.strip():
                 continue
             try:
-                out.append(classify_item(triage, parse_item(raw)))
+                parsed.append((n, parse_item(raw)))
+            except ValueError as e:
+                parsed.append((n, str(e)))
+        items = [x for _, x in parsed if type(x) is dict]
+        try:
+            verdicts = iter(triage.classify_texts(map(text_post, items)))
+        except ValueError:
+            verdicts = None  # a post the batch could not take: one by one, to say which
+        out = []
+        for k, x in parsed:
+            try:
+                if type(x) is str:
+                    raise ValueError(x)
+                out.append(_line(x.get("id"), next(verdicts)) if verdicts is not None else classify_item(triage, x))
             except ValueError as e:
                 bad += 1
-                report(f"line {n}: {e}")
+                report(f"line {k}: {e}")
         if out:
             write(("\n".join(out) + "\n").encode("utf-8"))
             flush()

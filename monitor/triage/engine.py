@@ -26,13 +26,13 @@ Pure and fast (no I/O after loading). How a verdict is reached:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
 from monitor.triage import language, signals
-from monitor.triage.model import feature_set
 from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
@@ -42,6 +42,7 @@ REPROACH = {level: reproach_key(level) for level in (1, 2, 3)}
 _R1, _R2, _R3 = REPROACH[1], REPROACH[2], REPROACH[3]
 _LEVELS = dict(enumerate(("no explicit reproach", *REPROACH_LEVELS)))
 _NONE: tuple[float, str | None] = (0.0, None)
+_NOBODY: Mapping[str, Any] = MappingProxyType({})  # an author we know nothing about
 _OTHER = Category("other", "Nothing the rules know about", 15, False, False, None, "low")
 
 
@@ -80,33 +81,74 @@ class Triage:
     def classify_text(self, text: str, *, author: dict | None = None, metrics: dict | None = None,
                       source: str = "", lang: str = "", prior_contacts: int = 0,
                       open_incidents: Sequence[str] = ()) -> Verdict:
-        author = author or {}
-        if _truthy(author, "is_own", "own"):
+        post = self._text_post(text, author, metrics, lang, prior_contacts, open_incidents)
+        return post if type(post) is Verdict else self._judge(*post)
+
+    def classify_texts(self, posts: Iterable[Mapping[str, Any]]) -> list[Verdict]:
+        """`classify_text(**post)` for each post, in order: the same verdicts, faster for a batch.
+
+        Each step of reading (language, tone, rules, the shipped model) runs over the whole batch
+        before the next, so the step's tables stay in the processor's cache instead of evicting
+        each other post after post (about a sixth of the time of a batch of a few hundred)."""
+        todo = [self._text_post(**p) for p in posts]
+        judged = [p for p in todo if type(p) is not Verdict]
+        readings = iter(self._read([p[0] for p in judged], [p[7] for p in judged]))
+        return [p if type(p) is Verdict else self._decide(next(readings), *p[1:7]) for p in todo]
+
+    @staticmethod
+    def _text_post(text: str, author: dict | None = None, metrics: dict | None = None, lang: str = "",
+                   prior_contacts: int = 0, open_incidents: Sequence[str] = (), source: str = "") -> Verdict | tuple:
+        """classify_text's arguments -> a suppressed verdict, or `_judge`'s arguments."""
+        get = (author or _NOBODY).get
+        if get("is_own") or get("own"):
             return _suppressed("own", "our own account")
-        if _truthy(author, "is_bot", "bot"):
+        if get("is_bot") or get("bot"):
             return _suppressed("bot", "bot account (suppressed)")
         if text[:3] == "RT " and text[3:4] == "@":
             return _suppressed("repost", "a repost (suppressed)")
-        pm = author.get("public_metrics") if isinstance(author.get("public_metrics"), Mapping) else {}
-        followers = _int(author.get("followers", author.get("followers_count", pm.get("followers_count", 0))))
-        verified = bool(author.get("verified", False))
-        return self._judge(text, followers, verified, metrics, None, prior_contacts, open_incidents, lang)
+        pm = get("public_metrics")
+        if pm is None or not isinstance(pm, Mapping):
+            pm = _NOBODY
+        followers = get("followers", get("followers_count", pm.get("followers_count", 0)))
+        if type(followers) is not int or followers < 0:
+            followers = _int(followers)
+        verified = bool(get("verified", False))
+        return text, followers, verified, metrics, None, prior_contacts, open_incidents, lang
 
     # -- the decision ------------------------------------------------------------------------
 
     def _judge(self, text: str, followers: int, verified: bool, metrics: Mapping[str, Any] | None,
                age_hours: float | None, prior_contacts: int, open_incidents: Sequence[str], lang: str = "") -> Verdict:
+        return self._decide(self._read([text], [lang])[0], followers, verified, metrics, age_hours, prior_contacts,
+                            open_incidents)
+
+    def _read(self, texts: Sequence[str], langs: Sequence[str]) -> list[tuple]:
+        """What the words say, for each text: (the text read, a reason when it was cut, language,
+        tone, the rules' findings, the shipped model's probability and features or None), each step
+        over every text before the next."""
+        rules = self.rules
+        limit = rules.max_chars
+        packs = self._packs
+        # bounded cost whatever the post: what matters is almost always said first
+        cut = [t if len(t) <= limit else t[:limit] for t in texts]
+        longs = [None if len(t) <= limit else f"long post ({len(t):,} characters): triaged on the first {limit:,}"
+                 for t in texts]
+        langs = [language.resolve(lang, t, packs)[0] for t, lang in zip(cut, langs)]
+        compounds = list(map(self._sentiment.compound, cut))
+        founds = list(map(rules.matches, cut, langs))
+        learned = self.learned
+        # the shipped model reads English posts: (probability, the words to quote when it counts)
+        read = learned.read if learned is not None else None
+        model = [read(t) if read is not None and lang == "en" else None for t, lang in zip(cut, langs)]
+        return list(zip(cut, longs, langs, compounds, founds, model))
+
+    def _decide(self, reading: tuple, followers: int, verified: bool, metrics: Mapping[str, Any] | None,
+                age_hours: float | None, prior_contacts: int, open_incidents: Sequence[str]) -> Verdict:
+        text, long, lang, compound, found, learned = reading
         rules = self.rules
         bands = rules.sentiment
-        reasons: list[str] = []
-        if len(text) > rules.max_chars:
-            # bounded cost whatever the post: what matters is almost always said first
-            reasons.append(f"long post ({len(text):,} characters): triaged on the first {rules.max_chars:,}")
-            text = text[:rules.max_chars]
-        lang, _ = language.resolve(lang, text, self._packs)
+        reasons: list[str] = [long] if long else []
         english = lang == "en"
-        compound = self._sentiment.compound(text)
-        found = rules.matches(text, lang)
         evidence = found.evidence
         cat, runner_up, fallback = self._pick(evidence, compound)
         if found.danger:
@@ -126,8 +168,8 @@ class Triage:
 
         top = evidence.get(cat.id, 0.0)
         complaint = self._rules_complaint(cat, evidence, compound, fallback)
-        if self.learned is not None and english:
-            complaint = self._blend_complaint(text, complaint, found.negations > 0, reasons)
+        if learned is not None:  # the shipped model read this (English) post
+            complaint = self._blend_complaint(*learned, complaint, found.negations > 0, reasons)
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
         cfg = rules.signals
@@ -238,14 +280,13 @@ class Triage:
         # asking is not complaining, unless it is asked angrily or about a let-down
         return cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
 
-    def _blend_complaint(self, text: str, rules_say: bool, negation_seen: bool, reasons: list[str]) -> bool:
-        """The shipped model's view of the wording, blended with the rules' (see model.Blend)."""
-        learned = self.learned
-        feats = feature_set(text)
-        p = learned.probability(feats)
-        decided = learned.blend.decide(rules_say, p, negation_seen)
+    def _blend_complaint(self, p: float, strongest: list[str], rules_say: bool, negation_seen: bool,
+                         reasons: list[str]) -> bool:
+        """The shipped model's view of the wording (probability `p`, its strongest words when p >=
+        0.5: ComplaintModel.read), blended with the rules' (see model.Blend)."""
+        decided = self.learned.blend.decide(rules_say, p, negation_seen)
         if decided and p >= 0.5:
-            shown = ", ".join(f"'{t}'" for t in learned.strongest(feats))
+            shown = ", ".join(f"'{t}'" for t in strongest)
             reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))
         elif not decided and rules_say:
             reasons.append(f"wording unlike known complaints ({p:.2f}): not counted as a complaint")
@@ -265,6 +306,8 @@ class Triage:
             if compound >= rules.sentiment.positive and rules.positive_fallback_category in cats:
                 return cats[rules.positive_fallback_category], 0.0, True
             return _OTHER, 0.0, True
+        if len(ranked) == 1:
+            return cats[ranked[0][0]], 0.0, False  # no rival (and whether topic or intent, it is the one)
         topics = [kv for kv in ranked if not cats[kv[0]].intent]
         intents = [kv for kv in ranked if cats[kv[0]].intent]
         if topics and topics[0][1] >= rules.min_evidence:
@@ -275,8 +318,6 @@ class Triage:
                 best = intents[0]
         else:
             best = ranked[0]
-        if len(ranked) == 1:
-            return cats[best[0]], 0.0, False  # no rival
         # only a rival of the same kind makes the choice doubtful: asking about a refund is both
         kind = cats[best[0]].intent
         runner = max((v for c, v in ranked if c != best[0] and cats[c].intent == kind), default=0.0)
@@ -340,10 +381,6 @@ def _suppressed(category: str, reason: str) -> Verdict:
 def _quote(words: list[str]) -> str:
     # short enough to check at a glance: at most three quotes of at most 40 characters
     return ", ".join(f"'{w}'" if len(w) <= 40 else f"'{w[:39]}…'" for w in words[:3])
-
-
-def _truthy(d: Mapping[str, Any], *keys: str) -> bool:
-    return any(bool(d.get(k)) for k in keys)
 
 
 def _int(v: Any) -> int:

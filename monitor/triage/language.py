@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from monitor.triage.words import AsciiWords
+
 # Platforms' codes for "no language" (X: und, qme = media only, qht = hashtags only, zxx = no text…)
 _UNDETERMINED = {"", "und", "zxx", "qam", "qct", "qht", "qme", "qst", "art", "mul", "xx"}
 
@@ -25,7 +27,7 @@ from there their them me we us any anyone again since because about after before
 # the regex engine finds faster than it tries three alternatives at every position
 _NOISE = re.compile(r"[h@#_](?:(?<=h)ttps?://\S+|(?<=[@#])\w+|(?<=_)_\w+__)")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
-_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")  # _WORD on lower-case ASCII text
+_ASCII_WORD = AsciiWords(re.compile(r"[a-z]+(?:'[a-z]+)?"), "abcdefghijklmnopqrstuvwxyz")  # _WORD on lower-case ASCII text
 
 
 @lru_cache(maxsize=1)

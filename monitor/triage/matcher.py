@@ -31,8 +31,8 @@ import ahocorasick
 if TYPE_CHECKING:
     from monitor.triage.rules import Term
 
-_SPACES = str.maketrans({"\n": " ", "\t": " ", "\r": " ", "\u00a0": " "})
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"'})
+_ODD = ("\n", "\t", "\r", "\u00a0")  # read as spaces
+_APOSTROPHES = (("\u2019", "'"), ("\u2018", "'"), ("\u02bc", "'"), ("\u00b4", "'"), ("\u201c", '"'), ("\u201d", '"'))
 _ZERO_WIDTH = {sre_parse.AT, sre_parse.ASSERT, sre_parse.ASSERT_NOT}
 
 
@@ -168,6 +168,33 @@ def _starts(items: list) -> set[tuple[str, bool]] | None:  # type: ignore[type-a
     return {(prefix, False)} if prefix else None
 
 
+def punctuation_start(regex: str) -> str | None:
+    """The ASCII punctuation and digits every match begins with, repeats counted (`!{2,}` -> "!!"):
+    a post without them is not searched. None when the pattern starts otherwise. Letters are left
+    out: with re.IGNORECASE "s" also matches "ſ", which lower-casing a post does not make "s"."""
+    try:
+        items = list(sre_parse.parse(regex, re.IGNORECASE))
+    except re.error:
+        return None
+    out = ""
+    for op, av in items:
+        if op is sre_parse.LITERAL and _punctuation_or_digit(chr(av)):
+            out += chr(av)
+            continue
+        if op in (sre_parse.MAX_REPEAT, sre_parse.MIN_REPEAT) and av[0] >= 1:
+            sub = list(av[2])
+            if len(sub) == 1 and sub[0][0] is sre_parse.LITERAL and _punctuation_or_digit(chr(sub[0][1])):
+                out += chr(sub[0][1]) * av[0]
+                if av[0] == av[1]:
+                    continue
+        break
+    return out or None
+
+
+def _punctuation_or_digit(ch: str) -> bool:
+    return ch.isascii() and not ch.isalpha() and not ch.isspace()
+
+
 _CLASSES = {sre_parse.CATEGORY_DIGIT: r"\d", sre_parse.CATEGORY_NOT_DIGIT: r"\D", sre_parse.CATEGORY_SPACE: r"\s",
             sre_parse.CATEGORY_NOT_SPACE: r"\S", sre_parse.CATEGORY_WORD: r"\w", sre_parse.CATEGORY_NOT_WORD: r"\W"}
 
@@ -299,9 +326,35 @@ def _literal_forms(t: Term) -> list[tuple[str, bool]] | None:
 
 _RUNS = re.compile(r" {2,}")
 _QUOTES = re.compile("[\u2019\u2018\u02bc\u00b4\u201c\u201d]")
-_ODD_SPACES = re.compile("[\n\t\r\u00a0]")
 _NONWORD = re.compile(r"\W")
 _PUNCT = re.compile(r"[^\w'\-]")
+# _PUNCT.sub(" ", ascii_text.replace("@", "_")) as a table: ASCII word characters, apostrophe and
+# hyphen kept, "@" made "_", everything else a space
+_PUNCT_ASCII = bytes(c if chr(c).isalnum() or chr(c) in "_'-" else 0x5F if chr(c) == "@" else 0x20 for c in range(128)) + b" " * 128
+
+
+def _prepare(text: str) -> tuple[str, str, str | None, str]:
+    """(the post with typographic quotes made ASCII, lower-cased, lower-cased with odd spaces made
+    spaces, that with punctuation made spaces and a space before and after); the last two are None
+    and "" when lower-casing changed the length (rare letters such as "İ": offsets would not hold)."""
+    # typographic apostrophes and quotes as typed on phones (can’t) read like ASCII ones; the
+    # same length, so offsets stay valid
+    plain = text.isascii()
+    if not plain and _QUOTES.search(text):  # str.translate with a dict is slower than a few replaces
+        for typed, ascii in _APOSTROPHES:
+            text = text.replace(typed, ascii)
+    lower = text.lower()
+    if len(lower) != len(text):
+        return text, lower, None, ""
+    low = lower
+    if "\n" in lower or "\t" in lower or "\r" in lower or not plain and "\u00a0" in lower:
+        for odd in _ODD:
+            low = low.replace(odd, " ")
+    # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched); with a
+    # trailing space, so a hit ends a word when the next character is a space
+    if low.isascii():  # most posts: the same by a 256-byte table, without the regex engine
+        return text, lower, low, " " + low.encode("ascii").translate(_PUNCT_ASCII).decode("ascii") + " "
+    return text, lower, low, " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
 
 
 def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
@@ -355,7 +408,8 @@ class Matcher:
 
         self._entries: list[tuple[re.Pattern[str], tuple[Term, ...]]] = []
         self._gated: dict[int, bool] = {}  # entry -> True: searched once its gate word is seen; False: tried at its starts
-        self._substring: dict[str, list[int]] = {}  # start with punctuation -> entries
+        # start with punctuation -> (entry, a longer text every match has, as "!!" for `!{2,}`, or None)
+        self._substring: dict[str, list[tuple[int, str | None]]] = {}
         self._always: list[tuple[int, re.Pattern[str] | None]] = []  # (entry, what its first character must be)
         keys: dict[str, list[tuple[bool, int, bool]]] = {}  # word start -> (whole word, entry, is a gate)
         for rx, ts in by_regex.items():
@@ -364,8 +418,9 @@ class Matcher:
             first = literal_starts(rx)
             rare = required_starts(rx)
             if first is not None and any(not p.isalnum() for p, _ in first):
+                need = punctuation_start(rx)
                 for p, _ in first:
-                    self._substring.setdefault(p, []).append(idx)
+                    self._substring.setdefault(p, []).append((idx, need if need and len(need) > len(p) else None))
                 continue
             if rare is not None and (first is None or min(map(len, (p for p, _ in rare))) > min(len(p) for p, _ in first)):
                 self._gated[idx] = first is None
@@ -383,10 +438,12 @@ class Matcher:
         for key, items in keys.items():
             # (word length, then for a hit that is a whole word and for one that starts a longer
             # word: the gates it opens, the entries tried here always (regex match, terms) and the
-            # entries tried here once opened (entry, regex match, terms)), each in the file's order
+            # entries tried here once opened (entry, regex match, terms)), each in the file's order;
+            # an entry reached twice by one hit (its starts "i" and "i am") is tried once: a second
+            # try could only repeat the first
             value: list[object] = [len(key)]
             for hit_whole in (True, False):
-                fits = [(idx, gate) for whole, idx, gate in items if hit_whole or not whole]
+                fits = list({(idx, gate): None for whole, idx, gate in items if hit_whole or not whole})
                 value.append(tuple(idx for idx, gate in fits if gate) or None)
                 value.append(tuple((self._entries[idx][0].match, self._entries[idx][1]) for idx, gate in fits
                                    if not gate and idx not in self._gated) or None)
@@ -399,31 +456,17 @@ class Matcher:
 
     def matches(self, text: str) -> Found:
         """Evidence per category, quoted words per category, negations and danger."""
-        # typographic apostrophes and quotes as typed on phones (can’t) read like ASCII ones; the
-        # same length, so offsets stay valid
-        if _QUOTES.search(text):  # a table-driven translate is slow: only when there is one
-            text = text.translate(_APOSTROPHES)
-        lower = text.lower()
+        text, lower, low, bounded = _prepare(text)
         found: list[tuple[int, int, str, tuple[Term, ...]]] = []
-        if len(lower) != len(text):
+        if low is None:
             self._slowly(text, found)  # rare letters ("İ") change length when lower-cased
         else:
-            low = lower.translate(_SPACES) if _ODD_SPACES.search(lower) else lower
-            # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched);
-            # with a trailing space, so a hit ends a word when the next character is a space
-            bounded = " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
             if self._has_phrases:
                 self._phrases(text, low, found, bounded)
             if self._has_triggers:
                 # every non-word character a space (_PUNCT keeps apostrophes and hyphens)
                 self._patterns(text, bounded.replace("'", " ").replace("-", " "), found)
-        for sub, idxs in self._substring.items():
-            if sub in lower:
-                for idx in idxs:
-                    self._search(idx, text, found)
-        for idx, first in self._always:
-            if first is None or first.search(text):
-                self._search(idx, text, found)
+        self._searched(text, lower, found)
         hits: list[tuple[int, int, str, Term]] = []
         negations: list[tuple[int, int, str, Term]] = []
         for start, end, said, terms in found:
@@ -432,9 +475,23 @@ class Matcher:
                 (negations if t.negation else hits).append((start, end, said, t))
         return _settle(hits, negations)
 
-    def _search(self, idx: int, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+    def _searched(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]]) -> None:
+        """The patterns searched over the post: those starting with punctuation where it occurs,
+        those with no literal start at all from their first possible character."""
+        for sub, idxs in self._substring.items():
+            if sub in lower:
+                for idx, need in idxs:
+                    if need is None or need in lower:
+                        self._search(idx, text, found)
+        for idx, first in self._always:
+            if first is None:
+                self._search(idx, text, found)
+            elif m := first.search(text):
+                self._search(idx, text, found, m.start())  # no match starts before that character
+
+    def _search(self, idx: int, text: str, found: list[tuple[int, int, str, tuple[Term, ...]]], pos: int = 0) -> None:
         rx, terms = self._entries[idx]
-        for m in rx.finditer(text):
+        for m in rx.finditer(text, pos):  # from `pos`, still reading the text before it (\b, lookbehind)
             if m.start() == 0 or text[m.start() - 1] != "@":
                 found.append((m.start(), m.end(), m.group(0), terms))
 
@@ -479,7 +536,7 @@ class Matcher:
             for m in rx.finditer(text):
                 found.append((m.start(), m.end(), m.group(0), (t,)))
         for idx in range(len(self._entries)):
-            if not any(idx in v for v in self._substring.values()) and all(idx != i for i, _ in self._always):
+            if not any(idx == i for v in self._substring.values() for i, _ in v) and all(idx != i for i, _ in self._always):
                 self._search(idx, text, found)
 
     def _phrases(self, text: str, lower: str, found: list[tuple[int, int, str, tuple[Term, ...]]],

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from monitor.triage.words import AsciiWords
+
 FORMAT = "outreach-monitor/triage-model"
 VERSION = 1
 
 _NOISE = re.compile(r"https?://\S+|@\w+|__\w+__")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_WORDS = AsciiWords(_TOKEN, "abcdefghijklmnopqrstuvwxyz0123456789")
 
 
 class ModelError(ValueError):
@@ -29,7 +32,7 @@ class ModelError(ValueError):
 
 def feature_set(text: str) -> set[str]:
     """The post's words and adjacent word pairs, each once (features are binary)."""
-    toks = _TOKEN.findall(_NOISE.sub(" ", text.lower()))
+    toks = _WORDS.findall(_NOISE.sub(" ", text.lower()))
     feats = set(toks)
     feats.update(map(" ".join, zip(toks, toks[1:])))
     return feats
@@ -184,7 +187,7 @@ class ComplaintModel:
     def __post_init__(self) -> None:
         self._weights = {f: r[0] for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
         # the words worth quoting as a reason: found in a post by one C-speed set intersection
-        self._strong = {f: w for f, w in self._weights.items() if w > 0.3}
+        self._strong = {f: (w, f) for f, w in self._weights.items() if w > 0.3}  # what `strongest` sorts
 
     def probability(self, feats: Iterable[str]) -> float:
         z = self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats)))
@@ -192,14 +195,19 @@ class ComplaintModel:
 
     def strongest(self, feats: Iterable[str], k: int = 3) -> list[str]:
         """The words present that pushed towards "complaint" most, strongest first."""
-        w = self._strong
-        pushing = sorted(((w[f], f) for f in w.keys() & feats), reverse=True)
+        pushing = sorted(filter(None, map(self._strong.get, feats)), reverse=True)
         return [f for _, f in pushing[:k]]
+
+    def read(self, text: str, quote_from: float = 0.5) -> tuple[float, list[str]]:
+        """(probability of a complaint, its strongest words when the probability is at least
+        `quote_from`, else []): one post's features read once, while they are in the cache."""
+        feats = feature_set(text)
+        p = self.probability(feats)
+        return p, self.strongest(feats) if p >= quote_from else []
 
     def complaint(self, text: str) -> tuple[float, list[str]]:
         """(probability of a complaint, the words present that pushed it up most, strongest first)."""
-        feats = feature_set(text)
-        return self.probability(feats), self.strongest(feats)
+        return self.read(text, quote_from=0.0)
 
     def save(self, path: Path) -> None:
         doc = {

@@ -6,6 +6,7 @@ reads ("author has 48k followers"), or no reason when it adds nothing.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Mapping, Sequence
 
 from monitor.triage.rules import SentimentBands, Signals
@@ -27,9 +28,19 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def signed(x: float) -> str:
+    """+0.52, −0.24 (a real minus sign)."""
+    return _signed(x) if x else f"{x:+.2f}".replace("-", "−")  # 0.0 and -0.0: one cache key, two texts
+
+
+@lru_cache(maxsize=1 << 15)  # VADER's scores have four decimals: formatting them once each is enough
+def _signed(x: float) -> str:
+    return f"{x:+.2f}".replace("-", "−")
+
+
 def tone(compound: float, bands: SentimentBands, cfg: Signals) -> tuple[float, str | None]:
     """Negative tone raises urgency (up to `sentiment_points`); a positive one lowers it a little."""
-    c = f"{compound:+.2f}".replace("-", "−")
+    c = signed(compound)
     if compound <= bands.very_negative:
         return cfg.sentiment_points * min(1.0, -compound), f"very negative tone ({c})"
     if compound <= bands.negative:
