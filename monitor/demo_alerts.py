@@ -18,7 +18,7 @@ def pick(messages: list[dict[str, Any]], channel_names: dict[str, str], *, limit
     alerts = [m for m in messages if _header(m) and not m.get("thread_ts")
               and channel_names.get(m.get("channel", ""), "") != "care-ops"]
     rank = {"critical": 0, "high": 1, "normal": 2, "low": 3}
-    alerts.sort(key=lambda m: (rank.get(_urgency(m), 9), float(m.get("ts", 0))))
+    alerts.sort(key=lambda m: (rank.get(urgency(m), 9), float(m.get("ts", 0))))
     return alerts[:limit]
 
 
@@ -50,7 +50,8 @@ def _header(m: dict[str, Any]) -> str:
     return ""
 
 
-def _urgency(m: dict[str, Any]) -> str:
+def urgency(m: dict[str, Any]) -> str:
+    """The urgency an alert's header shows ('critical', 'high', …), or ''."""
     words = re.findall(r"[a-z]+", _header(m).lower())
     return next((w for w in words if w in ("critical", "high", "normal", "low")), "")
 

@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.demo_alerts import urgency
 from monitor.sandbox.slack_api import SlackWorkspace
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Teammate:
                 self._seen.add(alert["ts"])
                 user, what = SCRIPT[turn % len(SCRIPT)]
                 turn += 1
+                if what != "claim" and urgency(alert) == "critical":
+                    what = "claim"  # nobody relabels a safety report "high, delivery" or closes it unread
                 try:
                     await self.act(user, what, alert)
                     self.done[what] += 1
