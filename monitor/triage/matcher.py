@@ -330,6 +330,7 @@ _NONWORD = re.compile(r"\W")
 _PUNCT = re.compile(r"[^\w'\-]")
 # _PUNCT.sub(" ", ascii_text.replace("@", "_")) as a table: ASCII word characters, apostrophe and
 # hyphen kept, "@" made "_", everything else a space
+_FOREIGN_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")
 _PUNCT_ASCII = bytes(c if chr(c).isalnum() or chr(c) in "_'-" else 0x5F if chr(c) == "@" else 0x20 for c in range(128)) + b" " * 128
 
 
@@ -352,8 +353,12 @@ def _prepare(text: str) -> tuple[str, str, str | None, str]:
             low = low.replace(odd, " ")
     # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched); with a
     # trailing space, so a hit ends a word when the next character is a space
-    if low.isascii():  # most posts: the same by a 256-byte table, without the regex engine
+    # most posts: the same by a 256-byte table, without the regex engine; a character outside ASCII
+    # that is no letter or digit (an emoji, a dash) is punctuation like "?", which it is encoded as
+    if low.isascii():
         return text, lower, low, " " + low.encode("ascii").translate(_PUNCT_ASCII).decode("ascii") + " "
+    if not _FOREIGN_WORD_CHAR.search(low):
+        return text, lower, low, " " + low.encode("ascii", "replace").translate(_PUNCT_ASCII).decode("ascii") + " "
     return text, lower, low, " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
 
 
