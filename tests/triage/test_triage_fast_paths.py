@@ -88,3 +88,18 @@ def test_a_batch_without_the_shipped_model_too():
 ])
 def test_the_punctuation_a_pattern_needs_before_it_is_searched(pattern, start):
     assert matcher.punctuation_start(pattern) == start
+
+
+WORDS = ["charged", "twice", "double", "my", "card", "was", "not", "down", "@acme", "@ac_me", "#fail", "never", "again",
+         "flight", "cancelled", "refund", "please", "!!", "?", ",", "'", "-", "5", "hours", "late", "can't", "log", "in"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from([" ", "  ", "   ", ", ", " ,  ", "\n "])), max_size=12))
+def test_runs_of_spaces_no_phrase_can_span_are_left_alone(shipped, pieces):
+    text = "".join(w + sep for w, sep in pieces)
+    m = shipped.rules.matcher
+    fast = m.matches(text)
+    with pytest.MonkeyPatch.context() as p:
+        p.setattr(matcher, "_spannable_run", lambda lower, bounded: True)  # always squeeze
+        assert m.matches(text) == fast
