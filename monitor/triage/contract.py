@@ -23,6 +23,7 @@ from monitor.triage.engine import Triage
 
 CHUNK = 1 << 16
 _loads = json.loads
+_scan = json.JSONDecoder().scan_once  # what json.loads parses with (default settings)
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 _quoted = encode_basestring  # what _dumps escapes a string with (ensure_ascii=False): the C one
 
@@ -33,7 +34,18 @@ def parse_item(line: str | bytes) -> dict[str, Any]:
         # and not NUL its guess is UTF-8, decoded the same way here without the guessing
         if type(line) is bytes and line[:4].isascii() and b"\0" not in line[:4]:
             line = line.decode("utf-8", "surrogatepass")
-        item = _loads(line)
+        if line[:1] == "{":
+            # json.loads is its scanner plus two whitespace regexes and an "extra data" check: a line
+            # that is one object and nothing else needs only the scanner; anything else (spaces
+            # around it, more after it, an error) goes to json.loads for its exact answer or message
+            try:
+                item, end = _scan(line, 0)
+            except (ValueError, StopIteration):
+                end = -1
+            if end != len(line):
+                item = _loads(line)
+        else:
+            item = _loads(line)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
     except UnicodeDecodeError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import islice
 
 from monitor.triage.words import AsciiWords
 
@@ -27,6 +28,7 @@ from there their them me we us any anyone again since because about after before
 # the regex engine finds faster than it tries three alternatives at every position
 _NOISE = re.compile(r"[h@#_](?:(?<=h)ttps?://\S+|(?<=[@#])\w+|(?<=_)_\w+__)")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_FOREIGN_LETTER = re.compile(r"[^\W\x00-\x7f]")  # a word character that is not ASCII
 _ASCII_WORD = AsciiWords(re.compile(r"[a-z]+(?:'[a-z]+)?"), "abcdefghijklmnopqrstuvwxyz")  # _WORD on lower-case ASCII text
 
 
@@ -58,10 +60,12 @@ def detect(text: str, packs: frozenset[str] | set[str] = frozenset()) -> str:
     if clean.isascii():  # most posts: the same words, by a simpler pattern
         words = _ASCII_WORD.findall(clean.lower())
     else:
-        words = _WORD.findall(clean.lower().replace("’", "'"))
+        low = clean.lower().replace("’", "'")
+        # no letter outside ASCII (emojis, typographic quotes): the other characters only separate words
+        words = _WORD.findall(low) if _FOREIGN_LETTER.search(low) else _ASCII_WORD.findall(low)
     if not words:
         return "en"
-    english = sum(map(_ENGLISH.__contains__, words))
+    english = len(list(islice(filter(_ENGLISH.__contains__, words), 3)))  # counting stops at 3
     if english >= 3 or english / len(words) >= 0.25:
         return "en"
     lang, prob = _identifier().classify(clean)

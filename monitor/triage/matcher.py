@@ -330,6 +330,7 @@ _NONWORD = re.compile(r"\W")
 _PUNCT = re.compile(r"[^\w'\-]")
 # _PUNCT.sub(" ", ascii_text.replace("@", "_")) as a table: ASCII word characters, apostrophe and
 # hyphen kept, "@" made "_", everything else a space
+_FOREIGN_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")
 _PUNCT_ASCII = bytes(c if chr(c).isalnum() or chr(c) in "_'-" else 0x5F if chr(c) == "@" else 0x20 for c in range(128)) + b" " * 128
 
 
@@ -352,9 +353,33 @@ def _prepare(text: str) -> tuple[str, str, str | None, str]:
             low = low.replace(odd, " ")
     # punctuation made spaces ("@" joins the handle it starts, so no word in it is matched); with a
     # trailing space, so a hit ends a word when the next character is a space
-    if low.isascii():  # most posts: the same by a 256-byte table, without the regex engine
+    # most posts: the same by a 256-byte table, without the regex engine; a character outside ASCII
+    # that is no letter or digit (an emoji, a dash) is punctuation like "?", which it is encoded as
+    if low.isascii():
         return text, lower, low, " " + low.encode("ascii").translate(_PUNCT_ASCII).decode("ascii") + " "
+    if not _FOREIGN_WORD_CHAR.search(low):
+        return text, lower, low, " " + low.encode("ascii", "replace").translate(_PUNCT_ASCII).decode("ascii") + " "
     return text, lower, low, " " + _PUNCT.sub(" ", low.replace("@", "_")) + " "
+
+
+def _spannable_run(lower: str, bounded: str) -> bool:
+    """Whether a phrase could span one of the runs of spaces in `lower` ("charged  twice"), so the
+    runs must be squeezed before the phrase pass. A phrase's words are letters, digits, apostrophes
+    and hyphens, one space apart: it cannot span a run that follows punctuation (a space in
+    `bounded`) or a word with "_" in it (an @handle: "@acme  my order"), nor one that punctuation
+    or "_" follows. Unsqueezed, those runs change no hit and no offset."""
+    n = len(lower)
+    i = lower.find("  ")
+    while i >= 0:
+        j = i + 2
+        while j < n and lower[j] == " ":
+            j += 1
+        # bounded[k + 1] is lower[k] made ready: bounded[i] is the character before the run
+        before, after = bounded[i], bounded[j + 1]
+        if before != " " and after != " " and after != "_" and "_" not in bounded[bounded.rfind(" ", 0, i):i + 1]:
+            return True
+        i = lower.find("  ", j)
+    return False
 
 
 def _unsqueeze(squeezed: list[tuple[int, int]], pos: int) -> int:
@@ -543,13 +568,14 @@ class Matcher:
                  bounded: str) -> None:
         """Every plain phrase in one Aho-Corasick pass, kept where it starts and ends a word.
 
-        A phrase's words may be apart by several spaces ("charged  twice"): runs of spaces are
-        squeezed to one for the pass, and the few hits are mapped back to the post's offsets.
+        A phrase's words may be apart by several spaces ("charged  twice"): runs of spaces a phrase
+        could span are squeezed to one for the pass, and the few hits are mapped back to the
+        post's offsets.
         `bounded` is `lower` made ready for the pass: punctuation made spaces, "@" made "_" (it joins
         its handle: never matched), a space before and after.
         """
         squeezed: list[tuple[int, int]] = []  # (offset in the squeezed text, spaces removed before it)
-        if "  " in lower:
+        if "  " in lower and _spannable_run(lower, bounded):
             removed = 0
             kept: list[str] = []
             kept_bounded = [" "]

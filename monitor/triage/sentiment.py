@@ -125,12 +125,16 @@ class Sentiment:
             valence = lex[low] * _N_SCALAR
         if is_cap_diff and words[i].isupper():
             valence = valence + _C_INCR if valence > 0 else valence - _C_INCR
+        # _scalar adds 0 unless the word is a booster: it is called only for those (adding 0 could
+        # only turn -0.0 into 0.0, which no later step tells apart)
         if i > 0 and (w1 := lw[i - 1]) not in lex:
-            valence = valence + self._scalar(words, w1, i - 1, valence, is_cap_diff)
+            if w1 in _BOOST:
+                valence = valence + self._scalar(words, w1, i - 1, valence, is_cap_diff)
             if w1 in _NEGATE or "n't" in w1:
                 valence = valence * _N_SCALAR
         if i > 1 and (w2 := lw[i - 2]) not in lex:
-            valence = valence + self._scalar(words, w2, i - 2, valence, is_cap_diff) * 0.95  # 0 stays 0
+            if w2 in _BOOST:
+                valence = valence + self._scalar(words, w2, i - 2, valence, is_cap_diff) * 0.95
             w1 = lw[i - 1]
             if w2 == "never" and (w1 == "so" or w1 == "this"):
                 valence = valence * 1.25
@@ -139,7 +143,8 @@ class Sentiment:
             elif w2 in _NEGATE or "n't" in w2:
                 valence = valence * _N_SCALAR
         if i > 2 and (w3 := lw[i - 3]) not in lex:
-            valence = valence + self._scalar(words, w3, i - 3, valence, is_cap_diff) * 0.9  # 0 stays 0
+            if w3 in _BOOST:
+                valence = valence + self._scalar(words, w3, i - 3, valence, is_cap_diff) * 0.9
             w2, w1 = lw[i - 2], lw[i - 1]
             # the original's precedence, kept: (never and so/this) or (so/this right before)
             if w3 == "never" and (w2 == "so" or w2 == "this") or (w1 == "so" or w1 == "this"):

@@ -1,9 +1,11 @@
-"""Splitting a post into words fast: the same words as a regex gives, without the regex on ASCII text.
+"""Splitting a post into words fast: the same words as a regex gives, without the regex engine.
 
-Python's regex engine costs about 40 ns a character; most posts are plain ASCII, and for those a
-256-byte translation table (one pass in C) turns every character that cannot be in a word into a
-space, and `split()` cuts there. Only the few pieces with an apostrophe go through the regex, as
-`X+(?:'[a-z]+)?` ("don't", but "rock'n'roll" is "rock'n" and "roll") needs it.
+Python's regex engine costs about 40 ns a character. For a pattern whose word characters are
+ASCII, every other character only separates words: the post is encoded to ASCII with each
+non-ASCII character made "?", a 256-byte translation table (one pass in C) turns every character
+that cannot be in a word into a space, and `split()` cuts there. Only the few pieces with an
+apostrophe go through the regex, as `X+(?:'[a-z]+)?` ("don't", but "rock'n'roll" is "rock'n"
+and "roll") needs it.
 
 Why that gives the regex's words: a word never contains a space, so the regex scanning the whole
 text finds, in each space-free piece, exactly what it finds scanning that piece alone; a piece
@@ -19,15 +21,15 @@ class AsciiWords:
     word characters `chars` are ASCII."""
 
     def __init__(self, pattern: re.Pattern[str], chars: str) -> None:
+        assert chars.isascii() and "?" not in chars and "'" not in chars
         keep = set(chars.encode("ascii")) | {ord("'")}
         self._table = bytes(c if c in keep else 0x20 for c in range(256))
         self.pattern = pattern
 
     def findall(self, low: str) -> list[str]:
-        """The words of `low`, a lower-cased text, in order (the regex's answer, faster when ASCII)."""
-        if not low.isascii():
-            return self.pattern.findall(low)
-        pieces = low.encode("ascii").translate(self._table).decode("ascii").split()
+        """The words of `low`, a lower-cased text, in order (the regex's answer)."""
+        raw = low.encode("ascii") if low.isascii() else low.encode("ascii", "replace")  # é -> "?", a separator
+        pieces = raw.translate(self._table).decode("ascii").split()
         if "'" not in low:
             return pieces
         find = self.pattern.findall
