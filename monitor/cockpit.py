@@ -147,6 +147,11 @@ async def suppressed(conn: AsyncConnection, source: str, author_ids: Iterable[st
 # -- acting -------------------------------------------------------------------------------------
 
 
+def update_key(channel: str, ts: str, action_row: int) -> str:
+    """The outbox key of the update an action queues for one message it shows on."""
+    return f"{UPDATE_KIND}:{channel}:{ts}:{action_row}"
+
+
 class Cockpit:
     """Applies the team's clicks. `messages_about` (the message registry) finds every alert of a ticket."""
 
@@ -245,7 +250,7 @@ class Cockpit:
                 return None
             row_id = await _log(conn, int(tid), action, user, now, detail=note)
             if clicked is not None:
-                await enqueue(conn, [NewEffect(f"{UPDATE_KIND}:{clicked.channel}:{clicked.ts}:{row_id}", UPDATE_KIND,
+                await enqueue(conn, [NewEffect(update_key(clicked.channel, clicked.ts, row_id), UPDATE_KIND,
                                             clicked.channel, {"channel": clicked.channel, "ts": clicked.ts,
                                                               "reply_id": reply_id}, priority=1)], now=now)
             return int(tid)
@@ -288,7 +293,7 @@ class Cockpit:
             for w in await self._messages_about(conn, ticket_id):
                 targets.setdefault((w.channel, w.ts), w)
         out = [
-            NewEffect(f"{UPDATE_KIND}:{w.channel}:{w.ts}:{row_id}", UPDATE_KIND, w.channel,
+            NewEffect(update_key(w.channel, w.ts, row_id), UPDATE_KIND, w.channel,
                    {"channel": w.channel, "ts": w.ts, "mention_id": w.mention_id, "ticket_id": ticket_id},
                    priority=1, about=f"ticket:{ticket_id}")
             for w in targets.values()

@@ -27,7 +27,7 @@ from alerts.slack_delivery import SlackDelivery, make_slack_client
 from alerts.storm import StormRule, storm_parent
 from monitor import incidents, leases, outbox, slack_registry, switches
 from monitor.alert_flow import STORM_KIND, newest_members, storm_step
-from monitor.cockpit import Cockpit, UnknownMention, Where, card, view_of
+from monitor.cockpit import Cockpit, UnknownMention, Where, card, update_key, view_of
 from monitor.config import SlackConfig
 from monitor.delivery import DeliveryHandler, OutboxItem
 from monitor.socket_health import SocketHealth
@@ -317,7 +317,7 @@ async def _clicked_update_exists(conn: Any, channel: str, ts: str, action_row: A
     """Whether the action that queued a thread-parent update also queued one for the clicked message."""
     if action_row is None:
         return False
-    key = f"{UPDATE_KIND}:{channel}:{ts}:{int(action_row)}"
+    key = update_key(channel, ts, int(action_row))
     status = (await conn.execute(select(outbox_table.c.status).where(outbox_table.c.key == key))).scalar()
     return status in ("pending", "sent")
 
