@@ -258,7 +258,8 @@ class Daemon:
         task = asyncio.current_task()
         if task is not None:
             self._running_polls.add(task)
-        renew = asyncio.create_task(self._renew_lease(f"poll:{name}"))
+        polled = asyncio.Event()
+        renew = asyncio.create_task(self._renew_lease(f"poll:{name}", polled))
         try:
             await self.pollers[name].poll()
             self.storage.progress()
@@ -266,7 +267,10 @@ class Daemon:
         except Exception as e:  # a failure must not kill the job; the next tick tries again
             self._job_failed("poll", name, e)
         finally:
-            renew.cancel()
+            # Let a renewal that is mid-query finish rather than cancel it: a query cancelled in the
+            # driver's thread can outlive the event loop ("Event loop is closed" at shutdown).
+            polled.set()
+            await renew
             if task is not None:
                 self._running_polls.discard(task)
 
@@ -276,10 +280,14 @@ class Daemon:
         rec.observe(p.health, p.source.gaps)
         await rec.flush()
 
-    async def _renew_lease(self, name: str) -> None:
+    async def _renew_lease(self, name: str, polled: asyncio.Event) -> None:
         """While a poll runs, keep its lease (it lasts only `hold` seconds, so a dead daemon's lapses fast)."""
         while True:
-            await asyncio.sleep(self.hold / 4)
+            try:
+                await asyncio.wait_for(polled.wait(), self.hold / 4)
+                return
+            except TimeoutError:
+                pass
             try:
                 await leases.renew(self.engine, name, self.instance, ttl=self.hold, now=self.clock())
             except Exception as e:

@@ -9,9 +9,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from monitor.sandbox.core import Recorder, Server
+from monitor.sandbox.core import Server
 from monitor.sandbox.reddit_api import RedditWorld, make_reddit_app
 from monitor.sandbox.scenario import Scenario
 from monitor.sandbox.slack_api import SlackWorkspace, make_slack_app
@@ -27,6 +27,12 @@ CHANNELS = {"critical": "#care-urgent", "high": "#care-urgent", "normal": "#care
 def brand_query(brand: str) -> str:
     """One search stream for mentions of the brand by others AND the brand's replies (one request, not two)."""
     return f"({brand} -is:retweet -from:{brand}) OR (from:{brand} is:reply)"
+
+
+class Listenable(Protocol):
+    """A sandbox server that calls back on traffic (core.Recorder, smtp.SandboxSMTP)."""
+
+    def listen(self, on_traffic: Callable[[], None], /) -> None: ...
 
 
 @dataclass
@@ -57,9 +63,10 @@ class SandboxStack:
             await s.start()
         return self.urls
 
-    def watch(self, recorder: Recorder) -> None:
-        """Count another sandbox server's answers as activity (a helpdesk a test started beside the stack)."""
-        recorder.listen(self._activity.set)
+    def watch(self, server: Listenable) -> None:
+        """Count another sandbox server's traffic as activity: a helpdesk's recorder, or the SMTP sandbox
+        (each accepted message), that a test started beside the stack."""
+        server.listen(self._activity.set)
 
     async def activity(self, timeout: float) -> None:
         """Return once any sandbox server has answered a request since the last call, or after `timeout`."""

@@ -16,15 +16,6 @@ DELAY = {"id": "d-7", "service": "delivery", "region": "north", "expected_delay_
                       {"customer": "c-2", "email": "bo@example.net", "order": "A-101"}]}
 
 
-async def _until(cond, what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_polled_delay_feed_tells_each_customer_once_per_version(stack, db_url) -> None:
     world = HealthWorld()
     world.delays = {"delays": [DELAY]}
@@ -32,6 +23,7 @@ async def test_polled_delay_feed_tells_each_customer_once_per_version(stack, db_
     await server.start()
     smtp = SandboxSMTP()
     await smtp.start()
+    stack.watch(smtp)  # the waits below re-check on each accepted e-mail
     cfg = stack.config(brand="acme", db_url=db_url, x_interval=30, slack_min_interval=0, overrides={
         "services": [{"name": "delivery", "public_name": "Delivery"}],
         "delay_feeds": [{"name": "parcels", "url": f"{server.url}/delays", "interval": 5}],
@@ -47,14 +39,14 @@ async def test_polled_delay_feed_tells_each_customer_once_per_version(stack, db_
     # some of them beside the scheduled one (the notices' keys must hold either way)
     (poll,) = [fn for name, fn, _ in daemon.health_runner.extra_jobs if name == "delays:parcels"]
     try:
-        await _until(lambda: len(smtp.messages) >= 3, "the first delay notices")
+        await stack.wait_until(lambda: len(smtp.messages) >= 3, timeout=60, what="the first delay notices")
         start = polled()
         await asyncio.gather(poll(), poll())
         await poll()
         assert polled() >= start + 3
         world.delays = {"delays": [{**DELAY, "eta": "2026-12-01T18:00:00Z", "expected_delay_minutes": None}]}
         await poll()
-        await _until(lambda: len(smtp.messages) >= 6, "the updated ETA")
+        await stack.wait_until(lambda: len(smtp.messages) >= 6, timeout=60, what="the updated ETA")
         await asyncio.gather(poll(), poll())
     finally:
         await daemon.stop()

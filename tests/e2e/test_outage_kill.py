@@ -6,7 +6,6 @@ first notice and one all-clear, the complainer one acknowledgement and one follo
 thread, and the incident must end resolved."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections import Counter
@@ -25,16 +24,6 @@ from monitor.storage.schema import incidents
 pytestmark = pytest.mark.slow
 
 
-async def _until(cond, what: str, timeout: float = 60.0) -> None:
-    """Poll a condition that a local server flips (no sandbox traffic event covers SMTP and probes)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
     from test_outage import outage_config
 
@@ -44,6 +33,8 @@ async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
     world.url = server.url  # type: ignore[attr-defined]
     smtp = SandboxSMTP()
     await smtp.start()
+    stack.watch(smtp)  # conditions below are re-checked on each e-mail, webhook and platform request
+    stack.watch(world.recorder)
     stack.slack.add_channel("incidents")
     stack.slack.faults.add("/api/chat.postMessage", Fault("timeout", times=10**9, delay=0.15))
     db_url = f"sqlite:///{tmp_path / 'kill.db'}"
@@ -63,15 +54,21 @@ async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
     def collapsed() -> list[dict]:
         return [m for m in stack.slack.messages("#incidents")
                 if "Mentions about incident #1" in m["text"] or "in this storm" in m["text"]]
+    async def until(cond, what: str, d: DaemonProcess | None = None) -> None:  # type: ignore[no-untyped-def]
+        """Re-checked on each request the sandbox servers answer; fails at once if the daemon `d` died."""
+        await stack.wait_until(cond, timeout=60, what=what, alive=(lambda: d.running) if d else None)
+
+    def emails() -> int:
+        return len({m.message["Message-ID"] for m in smtp.messages})
     try:
         async with DaemonProcess(path, log_path=log, name="life-1") as d:
             await d.start()
             world.set_mode("checkout", "down")
-            await _until(lambda: posted() >= 1, "the incident's first Slack message")
+            await until(lambda: posted() >= 1, "the incident's first Slack message", d)
             await d.kill()
         async with DaemonProcess(path, log_path=log, name="life-2") as d:
             await d.start()
-            await _until(lambda: len(smtp.messages) >= 1, "the first e-mail")
+            await until(lambda: len(smtp.messages) >= 1, "the first e-mail", d)
             await d.kill()
         async with DaemonProcess(path, log_path=log, name="life-3") as d:
             # X keeps the acknowledgement but answers late; the daemon dies the instant X receives it
@@ -85,18 +82,16 @@ async def test_outage_survives_kill_minus_nine(stack, tmp_path) -> None:
             stack.x.recorder.listen_received(kill_on_post)
             await d.start()
             complaint = stack.x.post("carla", "@acme checkout is down, I cannot pay for my order!")
-            await _until(lambda: bool(tweeted), "the acknowledgement reaching X")
+            await until(lambda: bool(tweeted), "the acknowledgement reaching X")
             await d.reap()
         async with DaemonProcess(path, log_path=log, name="life-4") as d:
             await d.start()
-            await _until(lambda: len({m.message["Message-ID"] for m in smtp.messages}) >= 2
-                         and len(world.hooks) >= 1, "the first notice to everyone")
-            await _until(lambda: len(ours()) >= 1, "the acknowledgement kept by X")
+            await until(lambda: emails() >= 2 and len(world.hooks) >= 1, "the first notice to everyone", d)
+            await until(lambda: len(ours()) >= 1, "the acknowledgement kept by X", d)
             world.set_mode("checkout", "up")
-            await _until(lambda: len({m.message["Message-ID"] for m in smtp.messages}) >= 4
-                         and len(world.hooks) >= 2 and len(ours()) >= 2
-                         and len(stack.slack.messages("#incidents")) - len(collapsed()) >= 4,
-                         "the all-clear and the follow-up, and the team told of both in the thread")
+            await until(lambda: emails() >= 4 and len(world.hooks) >= 2 and len(ours()) >= 2
+                        and len(stack.slack.messages("#incidents")) - len(collapsed()) >= 4,
+                        "the all-clear and the follow-up, and the team told of both in the thread", d)
             assert await d.terminate() == 0
     finally:
         await smtp.stop()

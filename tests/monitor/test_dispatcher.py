@@ -27,12 +27,14 @@ class Handler:
     min_interval: float = 0.0
     delivered: list[str] = field(default_factory=list)
     reconciled: list[str] = field(default_factory=list)
+    delivery: asyncio.Event = field(default_factory=asyncio.Event)  # set on each delivery, for tests that wait
 
     async def deliver(self, item: OutboxItem) -> str:
         step = self.script.pop(0) if self.script else "ok"
         if isinstance(step, Exception):
             raise step
         self.delivered.append(item.key)
+        self.delivery.set()
         self.landed.add(item.key)
         return f"ts-{item.key}"
 
@@ -197,16 +199,14 @@ async def test_unknown_kind_is_dead_lettered(engine) -> None:
     assert (await rows(engine))["z"].status == "dead"
 
 
-async def _run_until(engine, dispatchers: list[Dispatcher], done) -> None:  # type: ignore[no-untyped-def]
+async def _run_until(dispatchers: list[Dispatcher], handler: Handler, done) -> None:  # type: ignore[no-untyped-def]
+    """Run the dispatchers until `done()` holds, re-checking it after each delivery the handler makes."""
     tasks = [asyncio.create_task(d.run()) for d in dispatchers]
     try:
-        # 60 s is a failure bound for a busy machine, not an expectation (these runs take a second or two)
-        end = asyncio.get_running_loop().time() + 60
-        while not done() and asyncio.get_running_loop().time() < end:
-            for d in dispatchers:
-                d.wake()
-            await asyncio.sleep(0.05)
-        assert done()
+        while not done():
+            handler.delivery.clear()
+            # 60 s is a failure bound for a busy machine, not an expectation (deliveries come within a second)
+            await asyncio.wait_for(handler.delivery.wait(), timeout=60)
     finally:
         for d in dispatchers:
             d.stop()
@@ -226,7 +226,7 @@ async def test_paces_each_channel_but_not_across_channels_even_with_two_daemons(
     await add(engine, "b1", "b2", target="#b")
     # two daemons on one database share each channel's pace (the lane row), not just one process
     ds = [Dispatcher(engine, {"slack.message": h}, worker=w, clock=time.time, idle_wait=0.05) for w in ("d1", "d2")]
-    await _run_until(engine, ds, lambda: len(h.delivered) == 5)
+    await _run_until(ds, h, lambda: len(h.delivered) == 5)
     assert [k for k in h.delivered if k.startswith("a")] == ["a1", "a2", "a3"]
     a = [sent_at[k] for k in ("a1", "a2", "a3")]
     assert all(later - earlier >= 0.2 for earlier, later in zip(a, a[1:])), a

@@ -9,11 +9,16 @@ from sqlalchemy.exc import OperationalError
 from monitor.supervisor import TaskHealth, supervise
 
 
-async def until(cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    async def loop() -> None:
-        while not cond():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(loop(), timeout)
+class WatchedHealth(TaskHealth):
+    """TaskHealth that says when the supervisor has recorded a failure, so a test waits on that, not on a timer."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.failing = asyncio.Event()
+
+    def failed(self, e: BaseException) -> None:
+        super().failed(e)
+        self.failing.set()
 
 
 def storage_down() -> OperationalError:
@@ -21,7 +26,7 @@ def storage_down() -> OperationalError:
 
 
 async def test_a_task_failed_on_storage_restarts_as_soon_as_storage_is_back() -> None:
-    health, stopping, back = TaskHealth("dispatcher"), asyncio.Event(), asyncio.Event()
+    health, stopping, back = WatchedHealth("dispatcher"), asyncio.Event(), asyncio.Event()
     starts: list[int] = []
     running = asyncio.Event()
 
@@ -37,7 +42,8 @@ async def test_a_task_failed_on_storage_restarts_as_soon_as_storage_is_back() ->
     task = asyncio.create_task(supervise(health, run, stopping=stopping, base_backoff=600, max_backoff=600,
                                          retry_now=back))
     try:
-        await until(lambda: health.state == "failing")
+        await asyncio.wait_for(health.failing.wait(), timeout=30)
+        assert health.state == "failing"
         back.set()  # a poll found the database answering
         await asyncio.wait_for(running.wait(), timeout=30)
         assert len(starts) == 2 and health.state == "running" and health.restarts == 1
@@ -48,7 +54,7 @@ async def test_a_task_failed_on_storage_restarts_as_soon_as_storage_is_back() ->
 
 
 async def test_a_bug_is_not_retried_early_by_the_storage_signal() -> None:
-    health, stopping, back = TaskHealth("dispatcher"), asyncio.Event(), asyncio.Event()
+    health, stopping, back = WatchedHealth("dispatcher"), asyncio.Event(), asyncio.Event()
     starts: list[int] = []
 
     async def run() -> None:
@@ -58,7 +64,8 @@ async def test_a_bug_is_not_retried_early_by_the_storage_signal() -> None:
     task = asyncio.create_task(supervise(health, run, stopping=stopping, base_backoff=600, max_backoff=600,
                                          retry_now=back))
     try:
-        await until(lambda: health.state == "failing")
+        await asyncio.wait_for(health.failing.wait(), timeout=30)
+        assert health.state == "failing"
         back.set()
         for _ in range(20):  # give a wrongly woken supervisor every chance to start it again
             await asyncio.sleep(0)
