@@ -135,6 +135,24 @@ def status_text(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def reply_heading(status: str, ticket_id: int, *, subject: str | None = None, decided_by: str | None = None,
+                  ref: str | None = None) -> str:
+    """What a public reply's Slack message says it is and where it stands, in mrkdwn: the draft in the
+    ticket's thread (outreach.replies) and every later refresh of it (reply_message) say it the same way.
+    `decided_by` is the teammate who approved or skipped it; "policy" (or none) is the reply policy's automatic approval."""
+    what = escape_mrkdwn(subject) if subject else f"Reply for ticket #{ticket_id}"
+    who = user_mention(decided_by) if decided_by else "someone"
+    if status == "approved" and decided_by in (None, "policy"):
+        return f"{what} will be posted automatically"
+    return {
+        "held": f"{what} waits for approval",
+        "approved": f":white_check_mark: {what} approved by {who}; it is posted once",
+        "sent": f":white_check_mark: {what} posted" + (f" ({escape_mrkdwn(ref)})" if ref else ""),
+        "skipped": f":no_entry_sign: {what} skipped by {who}; nothing is posted",
+        "dry_run": f"{what} (dry run: not posted)" if subject else f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
+    }.get(status, f"{what}: {escape_mrkdwn(status)}")
+
+
 def reply_message(reply_id: int, ticket_id: int, text: str, status: str, decided_by: str | None,
                   ref: str | None = None, *, subject: str | None = None) -> dict[str, Any]:
     """A public reply's message in Slack after someone acted on it; buttons only while it still waits.
@@ -145,15 +163,7 @@ def reply_message(reply_id: int, ticket_id: int, text: str, status: str, decided
     """
     from alerts.actions import REPLY_APPROVE, REPLY_EDIT, REPLY_SKIP
 
-    who = user_mention(decided_by) if decided_by else "someone"
-    what = escape_mrkdwn(subject) if subject else f"Reply for ticket #{ticket_id}"
-    head = {
-        "held": f"{what} waits for approval",
-        "approved": f":white_check_mark: {what} approved by {who}; it is posted once",
-        "sent": f":white_check_mark: {what} posted" + (f" ({escape_mrkdwn(ref)})" if ref else ""),
-        "skipped": f":no_entry_sign: {what} skipped by {who}; nothing is posted",
-        "dry_run": f"{what} (dry run: not posted)" if subject else f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
-    }.get(status, f"{what}: {escape_mrkdwn(status)}")
+    head = reply_heading(status, ticket_id, subject=subject, decided_by=decided_by, ref=ref)
     quoted = "\n".join("> " + escape_mrkdwn(line) for line in text.splitlines()) or "> _(empty)_"
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn(f"*{head}*\n{quoted}"[:3000])},

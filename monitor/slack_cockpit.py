@@ -124,14 +124,16 @@ class SlackCockpit:
                     return None  # not posted yet (or dead-lettered): when it is, it renders the counter itself
                 return posted.channel_id, posted.ts, await self._storm_message(conn, int(p["storm_id"]))
             if "reply_id" in p:
-                r = (await conn.execute(select(replies).where(replies.c.id == int(p["reply_id"])))).first()
+                # a status post has no mention (mention_id 0): hence the outer join
+                r = (await conn.execute(
+                    select(replies, mentions.c.author_username)
+                    .select_from(replies.outerjoin(mentions, mentions.c.id == replies.c.mention_id))
+                    .where(replies.c.id == int(p["reply_id"])))).first()
                 if r is None:
                     return None
-                username = (await conn.execute(select(mentions.c.author_username).where(
-                    mentions.c.id == r.mention_id))).scalar() or ""
                 return str(p["channel"]), str(p["ts"]), reply_message(
                     r.id, r.ticket_id, r.text, r.status, r.decided_by, r.ref,
-                    subject=subject(r.thread_key, r.ticket_id, username=username, source=r.source))
+                    subject=subject(r.thread_key, r.ticket_id, username=r.author_username or "", source=r.source))
             if p.get("channel") and p.get("ts"):
                 channel, ts, mention_id = str(p["channel"]), str(p["ts"]), p.get("mention_id")
             elif item.parent is not None:

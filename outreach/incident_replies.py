@@ -224,7 +224,7 @@ class IncidentAcks:
         effects = desk.reply_effects(m.source, key, rid, 2, tid, dm=False) if status == "approved" else []
         if self.slack_channel:
             effects.append(NewEffect(f"slack.reply:{rid}", desk.SLACK_KIND, self.slack_channel,
-                                     desk.draft_message(rid, tid, text, status, d.reason, head=head),
+                                     desk.draft_message(rid, tid, text, status, d.reason, subject=head),
                                      priority=2, about=f"reply:{rid}", thread_of=f"incident:{iid}"))
         await enqueue(conn, effects, now=now)
         await conn.execute(insert_for(conn, ticket_events).values(

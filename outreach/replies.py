@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from alerts.cockpit_messages import reply_heading
 from monitor.alert_flow import ticket_thread_channel
 from monitor.models import Mention, Verdict
 from monitor.outbox import PRIORITY, NewEffect, enqueue
@@ -82,18 +83,10 @@ def render(voice: Voice, m: Mention, category: str, ticket_id: int) -> tuple[str
 
 
 def draft_message(reply_id: int, ticket_id: int, text: str, status: str, reason: str, *,
-                  head: str | None = None) -> dict[str, Any]:
+                  subject: str | None = None) -> dict[str, Any]:
     """The Slack message in the ticket's thread. `text` is ours (a template), not the customer's.
-    `head` names what the reply is about when it is not the ticket (an incident's acknowledgement)."""
-    if head:
-        head += {"dry_run": " (dry run: not posted)", "held": " waits for approval",
-                 "approved": " will be posted automatically"}[status]
-    else:
-        head = {
-            "dry_run": f"Draft reply for ticket #{ticket_id} (dry run: not posted)",
-            "held": f"Reply for ticket #{ticket_id} waits for approval",
-            "approved": f"Reply for ticket #{ticket_id} will be posted automatically",
-        }[status]
+    `subject` names what the reply is about when it is not the ticket (an incident's acknowledgement)."""
+    head = reply_heading(status, ticket_id, subject=subject)
     # a teammate's edit is free text: escaped like any text shown in Slack (no <!channel>)
     safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     quoted = "\n".join("> " + line for line in safe.splitlines())

@@ -156,7 +156,7 @@ class StatusPosts:
         if self.slack_channel:
             head = subject(key, NO_TICKET, source=self.source)
             await enqueue(conn, [NewEffect(f"slack.reply:{rid}", desk.SLACK_KIND, self.slack_channel,
-                                           desk.draft_message(rid, NO_TICKET, text, "held", reason, head=head),
+                                           desk.draft_message(rid, NO_TICKET, text, "held", reason, subject=head),
                                            priority=1, about=f"reply:{rid}", thread_of=f"incident:{iid}")], now=now)
         self.held += 1
         log.info("status_post.held", incident=iid, reply=rid, state=inc["status"])

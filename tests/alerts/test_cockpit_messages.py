@@ -10,11 +10,13 @@ from alerts.cockpit_messages import (
     group_mention,
     relabel_choice,
     relabel_modal,
+    reply_heading,
     reply_message,
     status_text,
 )
 from alerts.mention_alert import MentionView
 from alerts.storm import StormMember, StormRule, route, storm_parent, storm_summary, window
+from outreach.replies import draft_message
 
 HOSTILE = "<!channel> refund me <@U123> <https://evil.example|click>"
 VIEW = MentionView(mention_id=5, source="x", external_id="1", text=HOSTILE, urgency="critical", category="safety",
@@ -61,6 +63,25 @@ def test_reply_message_has_buttons_only_while_it_waits(status, buttons, words) -
     actions = [b for b in msg["blocks"] if b["type"] == "actions"]
     assert sum(len(b["elements"]) for b in actions) == buttons
     assert words in msg["blocks"][0]["text"]["text"] and "<!here>" not in json.dumps(msg)
+
+
+@pytest.mark.parametrize("status, decided_by, subject, heading", [
+    ("held", None, None, "Reply for ticket #9 waits for approval"),
+    ("approved", "policy", None, "Reply for ticket #9 will be posted automatically"),
+    ("approved", None, "Status post", "Status post will be posted automatically"),
+    ("approved", "U0CAT", None, ":white_check_mark: Reply for ticket #9 approved by <@U0CAT>; it is posted once"),
+    ("skipped", "U0CAT", "Acknowledgement", ":no_entry_sign: Acknowledgement skipped by <@U0CAT>; nothing is posted"),
+    ("dry_run", None, None, "Draft reply for ticket #9 (dry run: not posted)"),
+    ("dry_run", None, "Status post", "Status post (dry run: not posted)"),
+    ("sent", "U0CAT", None, ":white_check_mark: Reply for ticket #9 posted"),
+])
+def test_a_reply_reads_the_same_as_a_draft_and_after_every_refresh(status, decided_by, subject, heading) -> None:
+    assert reply_heading(status, 9, subject=subject, decided_by=decided_by) == heading
+    refreshed = reply_message(3, 9, "Sorry!", status, decided_by, subject=subject)["blocks"][0]["text"]["text"]
+    assert refreshed.startswith(f"*{heading}*")
+    if status in ("held", "approved", "dry_run") and decided_by in (None, "policy"):  # what a draft can be
+        drafted = draft_message(3, 9, "Sorry!", status, "why", subject=subject)["blocks"][0]["text"]["text"]
+        assert drafted.startswith(f"*{heading}*")
 
 
 def test_status_text() -> None:
