@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh")
+FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more")
 LABELS_DIR = Path(__file__).resolve().with_name("labels")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,8 @@ def load(path: Path, fmt: str) -> list[Example]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     return {"airline": airline, "asapp": asapp, "kechtel": kechtel, "jsonl": jsonl,
-            "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh}[fmt](path)
+            "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh,
+            "ibm-more": ibm_more}[fmt](path)
 
 
 # -- twitter-us-airline-sentiment.csv ---------------------------------------------------------
@@ -199,6 +200,11 @@ def ibm_fresh(path: Path) -> list[Example]:
     """The fresh test sample of the same file (shuffle positions 320..619, labels/README.md): labelled
     before anything was changed for it and never trained or tuned on; scored once at the end."""
     return _labelled(_ibm_first_posts(path), _labels("ibm-care-fresh.csv"))
+
+
+def ibm_more(path: Path) -> list[Example]:
+    """More training posts from the same file (shuffle positions 620 to the end, labels/README.md)."""
+    return _labelled(_ibm_first_posts(path), _labels("ibm-care-more.csv"))
 
 
 def kechtel_labelled(path: Path) -> list[Example]:
