@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more")
+FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more", "kechtel-more")
 LABELS_DIR = Path(__file__).resolve().with_name("labels")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,7 @@ def load(path: Path, fmt: str) -> list[Example]:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     return {"airline": airline, "asapp": asapp, "kechtel": kechtel, "jsonl": jsonl,
             "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh,
-            "ibm-more": ibm_more}[fmt](path)
+            "ibm-more": ibm_more, "kechtel-more": kechtel_more}[fmt](path)
 
 
 # -- twitter-us-airline-sentiment.csv ---------------------------------------------------------
@@ -212,6 +212,13 @@ def kechtel_labelled(path: Path) -> list[Example]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
     return _labelled(rows, _labels("kechtel-sample.csv"))
+
+
+def kechtel_more(path: Path) -> list[Example]:
+    """More training posts from the same file (shuffle positions 230..599, labels/README.md)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
+    return _labelled(rows, _labels("kechtel-more.csv"))
 
 
 def airline_complaints(path: Path) -> list[tuple[str, bool]]:

@@ -198,6 +198,14 @@ class ComplaintModel:
         sev = self.severity
         self._sev = {f: r[0] for f, r in sev.rows.items()} if sev is not None else None
         self._sev0 = sev.intercept[0] if sev is not None else 0.0
+        # both heads in one C-speed sum: complaint weight + 1j * severity weight (an absent part
+        # adds 0.0, which changes no sum); the two sums cost about what one did
+        self._both: dict[str, complex] | None = None
+        if self._sev is not None:
+            both = {f: complex(w, 0.0) for f, w in self._weights.items()}
+            for f, w in self._sev.items():
+                both[f] = complex(both[f].real if f in both else 0.0, w)
+            self._both = both
 
     def severity_of(self, feats: Iterable[str]) -> float | None:
         """The reproach level the wording reads as, 0-3 (None without a severity head)."""
@@ -220,8 +228,15 @@ class ComplaintModel:
         `quote_from`, else [], the reproach level of the wording or None): one post's features read
         once, while they are in the cache."""
         feats = feature_set(text)
-        p = self.probability(feats)
-        return p, self.strongest(feats) if p >= quote_from else [], self.severity_of(feats)
+        both = self._both
+        if both is None:
+            p = self.probability(feats)
+            return p, self.strongest(feats) if p >= quote_from else [], None
+        z = sum(filter(None, map(both.get, feats)), 0j)
+        p = 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, self.head.intercept[0] + z.real))))
+        sev = self._sev0 + z.imag
+        sev = 0.0 if sev < 0.0 else SEVERITY_MAX if sev > SEVERITY_MAX else sev
+        return p, self.strongest(feats) if p >= quote_from else [], sev
 
     def complaint(self, text: str) -> tuple[float, list[str]]:
         """(probability of a complaint, the words present that pushed it up most, strongest first)."""

@@ -45,9 +45,10 @@ SEVERITY_ALPHA = 10.0  # ridge penalty of the severity head (5, 10, 20 tried: mu
 VETOES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 ADDS = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 AIRLINE = "twitter-us-airline-sentiment.csv"
-SAMPLES = (("kechtel-labelled", "twcs-kechtel-inbound-topics-labelled.csv", "Amazon/Apple/Spotify"),
+SAMPLES = (("kechtel-labelled", "twcs-kechtel-inbound-topics-labelled.csv", "Amazon/Apple/Spotify, sample 1"),
            ("ibm-labelled", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, sample 1"),
-           ("ibm-more", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, sample 2"))
+           ("ibm-more", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, sample 2"),
+           ("kechtel-more", "twcs-kechtel-inbound-topics-labelled.csv", "Amazon/Apple/Spotify, sample 2"))
 FRESH = ("ibm-fresh", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, FRESH (never tuned on)")
 
 
