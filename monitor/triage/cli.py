@@ -98,7 +98,8 @@ def evaluate(
     model: Optional[Path] = _MODEL,
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also print the VADER-only baseline."),
     learned: bool = typer.Option(True, "--learned/--rules-only", help="Blend the shipped complaint model (default) or use the rules alone."),
-    cross_industry: bool = typer.Option(False, "--cross-industry", help="Train on airlines, test on other industries: rules alone, model alone, blend, VADER alone, TF-IDF side by side."),
+    cross_industry: bool = typer.Option(False, "--cross-industry", help="Hold each labelled sample out in turn (train on airlines + the others): rules alone, model alone, blend, VADER alone, TF-IDF side by side; then the fresh sample with the shipped model."),
+    fresh: bool = typer.Option(True, "--fresh/--no-fresh", help="With --cross-industry: also score the fresh test sample (labels/README.md) with the shipped model."),
 ) -> None:
     from monitor.triage import datasets, evaluation
 
@@ -108,7 +109,10 @@ def evaluate(
         folder = data or datasets.shared_data_dir()
         if not (folder / "twitter-us-airline-sentiment.csv").is_file():
             _fail(f"{folder}: not the shared data folder (no twitter-us-airline-sentiment.csv); pass --data or set OUTREACH_SHARED_DATA")
-        typer.echo(shipped_model.cross_industry(folder, _triage_from(config, rules, model, False)).text())
+        from monitor.triage.model import SHIPPED_COMPLAINT_MODEL, load_complaint_model
+
+        shipped = load_complaint_model() if fresh and SHIPPED_COMPLAINT_MODEL.is_file() else None
+        typer.echo(shipped_model.cross_industry(folder, _triage_from(config, rules, model, False), shipped).text())
         return
     if data is None or format is None:
         _fail("give --data and --format (or --cross-industry)")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled")
+FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more", "kechtel-more")
 LABELS_DIR = Path(__file__).resolve().with_name("labels")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,8 @@ def load(path: Path, fmt: str) -> list[Example]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     return {"airline": airline, "asapp": asapp, "kechtel": kechtel, "jsonl": jsonl,
-            "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled}[fmt](path)
+            "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh,
+            "ibm-more": ibm_more, "kechtel-more": kechtel_more}[fmt](path)
 
 
 # -- twitter-us-airline-sentiment.csv ---------------------------------------------------------
@@ -183,13 +184,27 @@ def _labelled(rows: list[tuple[str, str, str]], labels: dict[str, tuple[bool, in
     return out
 
 
+def _ibm_first_posts(path: Path) -> list[tuple[str, str, str]]:
+    with bz2.open(path, "rt", newline="", encoding="utf-8") as f:
+        return [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)
+                if r["role"] == "customer" and r["turn"] == "0"]
+
+
 def ibm_labelled(path: Path) -> list[Example]:
     """Our labelled sample of first customer posts in `ibm-care-conversations-25-brands.csv.bz2`
     (games, software, electronics, streaming, banking, telecoms, retail; 2020)."""
-    with bz2.open(path, "rt", newline="", encoding="utf-8") as f:
-        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)
-                if r["role"] == "customer" and r["turn"] == "0"]
-    return _labelled(rows, _labels("ibm-care-sample.csv"))
+    return _labelled(_ibm_first_posts(path), _labels("ibm-care-sample.csv"))
+
+
+def ibm_fresh(path: Path) -> list[Example]:
+    """The fresh test sample of the same file (shuffle positions 320..619, labels/README.md): labelled
+    before anything was changed for it and never trained or tuned on; scored once at the end."""
+    return _labelled(_ibm_first_posts(path), _labels("ibm-care-fresh.csv"))
+
+
+def ibm_more(path: Path) -> list[Example]:
+    """More training posts from the same file (shuffle positions 620 to the end, labels/README.md)."""
+    return _labelled(_ibm_first_posts(path), _labels("ibm-care-more.csv"))
 
 
 def kechtel_labelled(path: Path) -> list[Example]:
@@ -197,6 +212,13 @@ def kechtel_labelled(path: Path) -> list[Example]:
     with open(path, newline="", encoding="utf-8") as f:
         rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
     return _labelled(rows, _labels("kechtel-sample.csv"))
+
+
+def kechtel_more(path: Path) -> list[Example]:
+    """More training posts from the same file (shuffle positions 230..599, labels/README.md)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
+    return _labelled(rows, _labels("kechtel-more.csv"))
 
 
 def airline_complaints(path: Path) -> list[tuple[str, bool]]:

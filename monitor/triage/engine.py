@@ -169,7 +169,7 @@ class Triage:
         top = evidence.get(cat.id, 0.0)
         complaint = self._rules_complaint(cat, evidence, compound, fallback)
         if learned is not None:  # the shipped model read this (English) post
-            complaint = self._blend_complaint(*learned, complaint, found.negations > 0, reasons)
+            complaint = self._blend_complaint(learned[0], learned[1], complaint, found.negations > 0, reasons)
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
         cfg = rules.signals
@@ -180,6 +180,12 @@ class Triage:
             if cat.harm:
                 score += cfg.harm_points
                 reasons.append(f"harm: {cat.harm}")
+            if learned is not None and learned[2] is not None:
+                # how severe the wording reads to the shipped model (0-3, the reproach scale)
+                sev = learned[2]
+                score += cfg.learned_severity_points * sev
+                if sev >= 0.5:
+                    reasons.append(f"wording like {_LEVELS[min(3, int(sev + 0.5))]} ({sev:.1f} of 3)")
         else:
             score = float(cat.base)
             if top > 1:

@@ -176,18 +176,43 @@ class Blend:
         return p >= self.add and not negation_seen
 
 
+SEVERITY_KIND = "severity"
+SEVERITY_MAX = 3.0  # the reproach scale: 0 no explicit reproach, 1 disapproval, 2 accusation, 3 blame
+
+
 @dataclass
 class ComplaintModel:
-    """A linear model of "is this a complaint?" over words and word pairs, and how to blend it."""
+    """A linear model of "is this a complaint?" over words and word pairs, and how to blend it;
+    optionally a second linear head (a regression over the same features) reading how severe a
+    complaint's wording is on the four-level reproach scale."""
 
     head: Head  # two classes, "no" and "yes" (scikit-learn's two-class form: one weight per feature)
     blend: Blend = field(default_factory=Blend)
     meta: dict[str, Any] = field(default_factory=dict)
+    severity: Head | None = None  # one class, "severity": intercept + the weights of the features present
 
     def __post_init__(self) -> None:
         self._weights = {f: r[0] for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
         # the words worth quoting as a reason: found in a post by one C-speed set intersection
         self._strong = {f: (w, f) for f, w in self._weights.items() if w > 0.3}  # what `strongest` sorts
+        sev = self.severity
+        self._sev = {f: r[0] for f, r in sev.rows.items()} if sev is not None else None
+        self._sev0 = sev.intercept[0] if sev is not None else 0.0
+        # both heads in one C-speed sum: complaint weight + 1j * severity weight (an absent part
+        # adds 0.0, which changes no sum); the two sums cost about what one did
+        self._both: dict[str, complex] | None = None
+        if self._sev is not None:
+            both = {f: complex(w, 0.0) for f, w in self._weights.items()}
+            for f, w in self._sev.items():
+                both[f] = complex(both[f].real if f in both else 0.0, w)
+            self._both = both
+
+    def severity_of(self, feats: Iterable[str]) -> float | None:
+        """The reproach level the wording reads as, 0-3 (None without a severity head)."""
+        if self._sev is None:
+            return None
+        z = self._sev0 + sum(filter(None, map(self._sev.get, feats)))
+        return 0.0 if z < 0.0 else SEVERITY_MAX if z > SEVERITY_MAX else z
 
     def probability(self, feats: Iterable[str]) -> float:
         z = self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats)))
@@ -198,16 +223,25 @@ class ComplaintModel:
         pushing = sorted(filter(None, map(self._strong.get, feats)), reverse=True)
         return [f for _, f in pushing[:k]]
 
-    def read(self, text: str, quote_from: float = 0.5) -> tuple[float, list[str]]:
+    def read(self, text: str, quote_from: float = 0.5) -> tuple[float, list[str], float | None]:
         """(probability of a complaint, its strongest words when the probability is at least
-        `quote_from`, else []): one post's features read once, while they are in the cache."""
+        `quote_from`, else [], the reproach level of the wording or None): one post's features read
+        once, while they are in the cache."""
         feats = feature_set(text)
-        p = self.probability(feats)
-        return p, self.strongest(feats) if p >= quote_from else []
+        both = self._both
+        if both is None:
+            p = self.probability(feats)
+            return p, self.strongest(feats) if p >= quote_from else [], None
+        z = sum(filter(None, map(both.get, feats)), 0j)
+        p = 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, self.head.intercept[0] + z.real))))
+        sev = self._sev0 + z.imag
+        sev = 0.0 if sev < 0.0 else SEVERITY_MAX if sev > SEVERITY_MAX else sev
+        return p, self.strongest(feats) if p >= quote_from else [], sev
 
     def complaint(self, text: str) -> tuple[float, list[str]]:
         """(probability of a complaint, the words present that pushed it up most, strongest first)."""
-        return self.read(text, quote_from=0.0)
+        p, words, _ = self.read(text, quote_from=0.0)
+        return p, words
 
     def save(self, path: Path) -> None:
         doc = {
@@ -217,7 +251,8 @@ class ComplaintModel:
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "blend": {"veto": self.blend.veto, "add": self.blend.add},
             "meta": self.meta,
-            "heads": {COMPLAINT_KIND: self.head.to_json()},
+            "heads": {COMPLAINT_KIND: self.head.to_json(),
+                      **({SEVERITY_KIND: self.severity.to_json()} if self.severity is not None else {})},
         }
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
@@ -242,6 +277,11 @@ def load_complaint_model(path: Path | None = None) -> ComplaintModel:
         if len(head.classes) != 2 or len(head.intercept) != 1:
             raise ValueError("a complaint head has two classes")
         blend = Blend(float(doc["blend"]["veto"]), float(doc["blend"]["add"]))
-        return ComplaintModel(head, blend, dict(doc.get("meta", {})))
+        severity = None
+        if SEVERITY_KIND in doc["heads"]:
+            severity = Head.from_json(doc["heads"][SEVERITY_KIND])
+            if len(severity.classes) != 1 or len(severity.intercept) != 1:
+                raise ValueError("a severity head has one output")
+        return ComplaintModel(head, blend, dict(doc.get("meta", {})), severity)
     except (KeyError, TypeError, ValueError) as e:
         raise ModelError(f"{path}: damaged model file ({e})") from None

@@ -83,3 +83,37 @@ def test_bad_model_files_are_refused_clearly(tmp_path, content, fragment):
 def test_the_shipped_file_is_plain_json_and_loads_fast_enough_to_ship():
     doc = json.loads(SHIPPED_COMPLAINT_MODEL.read_text())
     assert doc["kind"] == "complaint" and len(doc["heads"]["complaint"]["weights"]) > 1000
+
+
+def test_severity_head_round_trips_and_is_clipped_to_the_scale(tmp_path):
+    sev = Head(["severity"], (0.5,), {"scam": (3.0,), "thanks": (-2.0,)})
+    m = ComplaintModel(Head(["no", "yes"], (-1.0,), {"refund": (2.0,)}), Blend(0.1, 0.7), {"enabled": True}, sev)
+    path = tmp_path / "m.json"
+    m.save(path)
+    back = load_complaint_model(path)
+    assert back.severity is not None
+    assert back.read("refund please")[2] == pytest.approx(0.5)
+    assert back.read("what a scam")[2] == 3.0  # 3.5, clipped to blame
+    assert back.read("thanks")[2] == 0.0  # -1.5, clipped to no explicit reproach
+    assert ComplaintModel(m.head).read("what a scam")[2] is None  # no severity head: nothing read
+
+
+def test_the_learned_severity_ranks_complaints_and_says_so(rules_only):
+    """A complaint's score gains `learned_severity_points` per level the wording reads as."""
+    sev = Head(["severity"], (0.0,), {"scam": (3.0,)})
+    model = ComplaintModel(Head(["no", "yes"], (0.0,), {"charged": (3.0,), "scam": (3.0,)}), Blend(0.1, 0.7), {}, sev)
+    t = Triage(rules_only.rules, learned=model)
+    mild = t.classify_text("you charged me twice for one order")
+    harsh = t.classify_text("you charged me twice for one order, scam")
+    assert mild.complaint and harsh.complaint
+    assert not any(r.startswith("wording like blame") for r in mild.reasons)
+    assert any(r.startswith("wording like blame (3.0 of 3)") for r in harsh.reasons)
+    base = rules_only.classify_text("you charged me twice for one order, scam").score
+    assert harsh.score >= min(100, base + 3 * rules_only.rules.signals.learned_severity_points) - 1
+
+
+def test_the_shipped_model_reads_severity(blended):
+    assert blended.learned.severity is not None
+    calm = blended.classify_text("my order hasn't arrived yet, can you check?").score
+    angry = blended.classify_text("you people are thieves, you charged me twice and ignore me, worst company ever").score
+    assert angry > calm
