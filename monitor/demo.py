@@ -244,8 +244,11 @@ async def run_demo(
         await teammate_task
         await approver_task
         await _drain(daemon)
+        health = await daemon.health()  # what /healthz said at the end, while the daemon still ran
         await daemon.stop()
         report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
+        # read after the stop, /healthz would always say "down" (the dispatcher is gone)
+        report["healthz"], report["healthz_problems"] = health["status"], health["problems"]
         report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
         await outage.stop()

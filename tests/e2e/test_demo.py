@@ -30,6 +30,8 @@ def test_demo_reports_mentions_alerts_and_no_dead_rows(tmp_path) -> None:
             + r["replies"]["sent"] + n["public"] + r["outbox"]["no_effect"] == r["outbox"]["sent"] > 0)
     assert r["outbox"]["no_effect"] <= r["slack"]["updates"]
     assert r["digests"] == {"built": 1, "slack": 1, "slack_charts": 1, "email": 1}
+    # /healthz as the daemon ended, while it still ran: never "the dispatcher is not delivering"
+    assert not any("dispatcher" in p for p in r["healthz_problems"]), r["healthz_problems"]
     # tickets follow customers; replies were held, approved in Slack and posted once; billing went private
     t, rp = r["tickets"], r["replies"]
     assert t["opened"] > 0 and t["joined"] >= 1 and t["moved_private"] >= 1 and t["first_response_p50_s"] > 0
