@@ -22,7 +22,6 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts.mention_delivery import KIND as MENTION_ALERT
 from alerts.mention_delivery import MentionAlertDelivery
@@ -42,6 +41,7 @@ from connectors.helpdesk import build_helpdesk
 from monitor.helpdesk_sync import HelpdeskSync
 from monitor.health_jobs import HealthRunner, add_health_handlers, start_health
 from monitor.ingest import AlertPolicy
+from monitor.job_scheduler import DrainingScheduler
 from monitor.metrics import Metrics
 from monitor.outbox import NewEffect
 from monitor.poller import Poller
@@ -85,7 +85,7 @@ class Daemon:
         self.coverage: dict[str, coverage.CoverageRecorder] = {}
         self.digests: Digests | None = None
         self.dispatcher: Dispatcher | None = None
-        self.scheduler: AsyncIOScheduler | None = None
+        self.scheduler: DrainingScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
         self._running_polls: set[asyncio.Task[Any]] = set()
         self._web: web.AppRunner | None = None
@@ -187,7 +187,7 @@ class Daemon:
             )
             self.coverage[sc.name] = coverage.CoverageRecorder(self.engine, sc.name, self.clock)
 
-        self.scheduler = AsyncIOScheduler()
+        self.scheduler = DrainingScheduler()
         self.health_runner = await start_health(self, handlers)
         for sc in cfg.sources:
             # The job only ticks; the budget planner decides which streams (if any) are due at each tick.
@@ -554,6 +554,8 @@ class Daemon:
             await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
         if self._running_polls:
             await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
+        if self.scheduler is not None:  # the other jobs (ticket sweep, helpdesk, digests, cockpit timers)
+            await self.scheduler.drain(deadline - time.monotonic())
         if self.health_runner is not None:
             await self.health_runner.drain(deadline - time.monotonic())
         if self.dispatcher is not None and self._dispatch_task is not None:
