@@ -64,7 +64,7 @@ class Signals:
     reproach_points: float = 8
     reproach_max: float = 5
     harm_points: float = 20
-    learned_severity_points: float = 12  # per level of reproach the shipped model reads (0-3)
+    learned_severity_points: float = 6  # per level of reproach the shipped model reads (0-3)
     reach_points_per_decade: float = 6
     reach_max: float = 20
     reach_min_followers: int = 2000
