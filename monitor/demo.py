@@ -66,7 +66,8 @@ def _progress(daemon: Daemon, stack: SandboxStack, elapsed: float, duration: flo
     return t
 
 
-async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dict[str, Any]:
+async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float, health: dict[str, Any]) -> dict[str, Any]:
+    """`health`: what /healthz said as the daemon ended (read after the stop, it is always "down")."""
     async with daemon.engine.connect() as conn:
         stored = (await conn.execute(select(func.count()).select_from(mentions))).scalar_one()
         by_urgency = dict(
@@ -83,7 +84,6 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         no_effect = (await conn.execute(select(func.count()).where(
             outbox.c.status == "sent", outbox.c.result == NOTHING_TO_UPDATE))).scalar_one()
     queued = await outbox_backlog(daemon.engine)
-    health = await daemon.health()
     sources = {name: _source_report(health["sources"][name]) for name in daemon.pollers}
     slack_msgs = stack.slack.all_messages()
     per_channel: dict[str, int] = {}
@@ -114,6 +114,7 @@ async def _report(daemon: Daemon, stack: SandboxStack, duration_s: float) -> dic
         },
         "outbox": {"sent": queued.sent, "pending": queued.pending, "dead": queued.dead, "no_effect": no_effect},
         "healthz": health["status"],
+        "healthz_problems": health["problems"],
     }
 
 
@@ -246,9 +247,7 @@ async def run_demo(
         await _drain(daemon)
         health = await daemon.health()  # what /healthz said at the end, while the daemon still ran
         await daemon.stop()
-        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage)
-        # read after the stop, /healthz would always say "down" (the dispatcher is gone)
-        report["healthz"], report["healthz_problems"] = health["status"], health["problems"]
+        report = await _report_after_stop(daemon, stack, time.monotonic() - started, cfg, outage, health)
         report["digests"] = await _digests_report(cfg, stack, smtp)
     finally:
         await outage.stop()
@@ -295,7 +294,7 @@ async def _drain(daemon: Daemon) -> None:
 
 
 async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: float, cfg: Any,
-                             outage: OutageDemo) -> dict[str, Any]:
+                             outage: OutageDemo, health: dict[str, Any]) -> dict[str, Any]:
     # the daemon disposed its engine on stop; a fresh one reads the final state
     from monitor.storage.engine import create_engine
 
@@ -303,7 +302,7 @@ async def _report_after_stop(daemon: Daemon, stack: SandboxStack, duration_s: fl
     try:
         posts = [r.json() for r in stack.x.recorder.requests if r.method == "POST" and r.path == "/2/tweets"
                  and r.status == 201]  # what X accepted from the daemon
-        return {**await _report(daemon, stack, duration_s), **await outage.report(daemon.engine, posts)}
+        return {**await _report(daemon, stack, duration_s, health), **await outage.report(daemon.engine, posts)}
     finally:
         await daemon.engine.dispose()
 
