@@ -180,6 +180,10 @@ SEVERITY_KIND = "severity"
 SEVERITY_MAX = 3.0  # the reproach scale: 0 no explicit reproach, 1 disapproval, 2 accusation, 3 blame
 
 
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
+
+
 @dataclass
 class ComplaintModel:
     """A linear model of "is this a complaint?" over words and word pairs, and how to blend it;
@@ -207,16 +211,8 @@ class ComplaintModel:
                 both[f] = complex(both[f].real if f in both else 0.0, w)
             self._both = both
 
-    def severity_of(self, feats: Iterable[str]) -> float | None:
-        """The reproach level the wording reads as, 0-3 (None without a severity head)."""
-        if self._sev is None:
-            return None
-        z = self._sev0 + sum(filter(None, map(self._sev.get, feats)))
-        return 0.0 if z < 0.0 else SEVERITY_MAX if z > SEVERITY_MAX else z
-
     def probability(self, feats: Iterable[str]) -> float:
-        z = self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats)))
-        return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
+        return _sigmoid(self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats))))
 
     def strongest(self, feats: Iterable[str], k: int = 3) -> list[str]:
         """The words present that pushed towards "complaint" most, strongest first."""
@@ -233,9 +229,8 @@ class ComplaintModel:
             p = self.probability(feats)
             return p, self.strongest(feats) if p >= quote_from else [], None
         z = sum(filter(None, map(both.get, feats)), 0j)
-        p = 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, self.head.intercept[0] + z.real))))
-        sev = self._sev0 + z.imag
-        sev = 0.0 if sev < 0.0 else SEVERITY_MAX if sev > SEVERITY_MAX else sev
+        p = _sigmoid(self.head.intercept[0] + z.real)
+        sev = min(SEVERITY_MAX, max(0.0, self._sev0 + z.imag))
         return p, self.strongest(feats) if p >= quote_from else [], sev
 
     def complaint(self, text: str) -> tuple[float, list[str]]:
