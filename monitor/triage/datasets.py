@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more", "kechtel-more")
+FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more", "kechtel-more", "ibm-followups", "kaggle-inbound")
 LABELS_DIR = Path(__file__).resolve().with_name("labels")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,8 @@ def load(path: Path, fmt: str) -> list[Example]:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     return {"airline": airline, "asapp": asapp, "kechtel": kechtel, "jsonl": jsonl,
             "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh,
-            "ibm-more": ibm_more, "kechtel-more": kechtel_more}[fmt](path)
+            "ibm-more": ibm_more, "kechtel-more": kechtel_more, "ibm-followups": ibm_followups,
+            "kaggle-inbound": kaggle_inbound}[fmt](path)
 
 
 # -- twitter-us-airline-sentiment.csv ---------------------------------------------------------
@@ -205,6 +206,23 @@ def ibm_fresh(path: Path) -> list[Example]:
 def ibm_more(path: Path) -> list[Example]:
     """More training posts from the same file (shuffle positions 620 to the end, labels/README.md)."""
     return _labelled(_ibm_first_posts(path), _labels("ibm-care-more.csv"))
+
+
+def ibm_followups(path: Path) -> list[Example]:
+    """Second fresh test sample, part 1: every later customer post of the same file (turn > 0),
+    labelled from its own text (labels/README.md); never trained or tuned on."""
+    with bz2.open(path, "rt", newline="", encoding="utf-8") as f:
+        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)
+                if r["role"] == "customer" and r["turn"] != "0"]
+    return _labelled(rows, _labels("ibm-care-followups.csv"))
+
+
+def kaggle_inbound(path: Path) -> list[Example]:
+    """Second fresh test sample, part 2: every customer post of `twcs-kaggle-sample.csv` (posts to
+    banks, trains, phones, shops…), labelled the same way; never trained or tuned on."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [(r["tweet_id"], r["author_id"], r["text"]) for r in csv.DictReader(f) if r["inbound"] == "True"]
+    return _labelled(rows, _labels("kaggle-inbound.csv"))
 
 
 def kechtel_labelled(path: Path) -> list[Example]:

@@ -49,7 +49,13 @@ SAMPLES = (("kechtel-labelled", "twcs-kechtel-inbound-topics-labelled.csv", "Ama
            ("ibm-labelled", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, sample 1"),
            ("ibm-more", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, sample 2"),
            ("kechtel-more", "twcs-kechtel-inbound-topics-labelled.csv", "Amazon/Apple/Spotify, sample 2"))
-FRESH = ("ibm-fresh", "ibm-care-conversations-25-brands.csv.bz2", "25 brands, FRESH (never tuned on)")
+# Test samples never trained or tuned on, each (label file, [(format, shared file)], name): scored with
+# the shipped rules and model file only, once before a round of changes and once after.
+FRESH = (("ibm-care-fresh.csv", [("ibm-fresh", "ibm-care-conversations-25-brands.csv.bz2")],
+          "25 brands, FRESH (never tuned on)"),
+         ("ibm-care-followups.csv", [("ibm-followups", "ibm-care-conversations-25-brands.csv.bz2"),
+                                     ("kaggle-inbound", "twcs-kaggle-sample.csv")],
+          "later posts + twcs sample, FRESH 2"))
 
 
 def fit_complaint_head(texts: Sequence[str], labels: Sequence[bool], weights: Sequence[float] | None = None,
@@ -250,14 +256,18 @@ def cross_industry(data_dir: Path, rules_only: Triage, shipped: ComplaintModel |
 
 def fresh_lines(data_dir: Path, rules_only: Triage, shipped: ComplaintModel, tfidf: Callable[[list[str]], list[float]],
                 figures: dict[str, dict[str, float]]) -> list[str]:
-    """The fresh test sample, scored with the shipped rules and model (its blend): never trained or tuned on."""
-    if not (datasets.LABELS_DIR / "ibm-care-fresh.csv").is_file():
+    """The fresh test samples, scored with the shipped rules and model (its blend): never trained or tuned on."""
+    lines: list[str] = []
+    for labels, parts, label in FRESH:
+        if not (datasets.LABELS_DIR / labels).is_file():
+            continue
+        examples = [e for fmt, file in parts if (data_dir / file).is_file() for e in datasets.load(data_dir / file, fmt)]
+        s = _score_sample(label, examples, rules_only, shipped, tfidf)
+        rows, figures[label] = _judge(s, shipped.blend, rules_only, shipped, [e.text for e in examples])
+        lines += rows
+    if not lines:
         return []
-    fmt, file, label = FRESH
-    examples = datasets.load(data_dir / file, fmt)
-    s = _score_sample(label, examples, rules_only, shipped, tfidf)
-    rows, figures[label] = _judge(s, shipped.blend, rules_only, shipped, [e.text for e in examples])
-    return ["", "The fresh sample, with the shipped rules and the shipped model file (its own thresholds):", _header(), *rows]
+    return ["", "The fresh samples, with the shipped rules and the shipped model file (its own thresholds):", _header(), *lines]
 
 
 def build(data_dir: Path, rules_only: Triage, fresh: bool = True) -> tuple[ComplaintModel, Report]:

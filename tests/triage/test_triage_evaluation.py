@@ -83,6 +83,30 @@ def test_shared_sets_load_with_their_mappings(fmt, name, n):
 
 
 @needs_data
+@pytest.mark.parametrize("fmt,name,labels", [
+    ("ibm-labelled", "ibm-care-conversations-25-brands.csv.bz2", "ibm-care-sample.csv"),
+    ("ibm-more", "ibm-care-conversations-25-brands.csv.bz2", "ibm-care-more.csv"),
+    ("ibm-fresh", "ibm-care-conversations-25-brands.csv.bz2", "ibm-care-fresh.csv"),
+    ("ibm-followups", "ibm-care-conversations-25-brands.csv.bz2", "ibm-care-followups.csv"),
+    ("kechtel-labelled", "twcs-kechtel-inbound-topics-labelled.csv", "kechtel-sample.csv"),
+    ("kechtel-more", "twcs-kechtel-inbound-topics-labelled.csv", "kechtel-more.csv"),
+    ("kaggle-inbound", "twcs-kaggle-sample.csv", "kaggle-inbound.csv"),
+])
+def test_every_post_we_labelled_is_found_in_the_shared_data(fmt, name, labels):
+    """A label whose post the loader does not find (a wrong id, a wrong filter) silently shrinks a
+    test set; every labelled id must come back, once, with its text and a severity for complaints
+    (ibm-care-sample.csv lists one id twice, the same label both times: labels/README.md)."""
+    with open(datasets.LABELS_DIR / labels, newline="", encoding="utf-8") as f:
+        rows = [(row["tweet_id"], row["complaint"], row["severity"]) for row in csv.DictReader(f)]
+    ids = {i for i, _, _ in rows}
+    assert len(ids) == len(set(rows))  # an id listed twice has the same label both times
+    ex = datasets.load(DATA / name, fmt)
+    assert sorted(e.id for e in ex) == sorted(ids)
+    assert all(e.text.strip() for e in ex)
+    assert all(e.gold.get("severity") in (0, 1, 2, 3) for e in ex if e.gold["complaint"])
+
+
+@needs_data
 def test_triage_beats_vader_alone_on_held_out_airline_complaints():
     ex = datasets.split(datasets.load(DATA / "twitter-us-airline-sentiment.csv", "airline"), "test")
     ex = random.Random(0).sample(ex, 1500)  # a sample keeps the test fast; `eval` runs them all
