@@ -16,8 +16,8 @@ EDIT_REPLY_CALLBACK = "outreach_edit_reply"
 URGENCY_BLOCK, URGENCY_ACTION = "urgency", "pick_urgency"
 CATEGORY_BLOCK, CATEGORY_ACTION = "category", "pick_category"
 REPLY_BLOCK, REPLY_ACTION = "reply", "reply_text"
-CATEGORIES = ("outage", "security", "safety", "legal", "billing", "delivery", "churn", "question", "praise",
-              "spam", "other")
+CATEGORIES = ("outage", "security", "safety", "legal", "billing", "delivery", "churn", "question", "suggestion",
+              "praise", "spam", "other")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 

@@ -38,6 +38,7 @@ from monitor.triage.sentiment import Sentiment
 
 LOW_CONFIDENCE = 0.5
 PROBLEM = "problem"  # rules.yaml's category of "something did not work or did not happen"
+SUGGESTION = "suggestion"  # … and of a wish for a feature or a change, which is not a complaint
 REPROACH = {level: reproach_key(level) for level in (1, 2, 3)}
 _R1, _R2, _R3 = REPROACH[1], REPROACH[2], REPROACH[3]
 _LEVELS = dict(enumerate(("no explicit reproach", *REPROACH_LEVELS)))
@@ -169,7 +170,10 @@ class Triage:
         top = evidence.get(cat.id, 0.0)
         complaint = self._rules_complaint(cat, evidence, compound, fallback)
         if learned is not None:  # the shipped model read this (English) post
-            complaint = self._blend_complaint(learned[0], learned[1], complaint, found.negations > 0, reasons)
+            complaint = self._blend_complaint(learned[0], learned[1], complaint, self.held_back(found), reasons)
+            if not complaint and learned[0] >= self.learned.blend.add and self._only_a_wish(evidence):
+                reasons.append(f"wording like known complaints ({learned[0]:.2f}), but a wish with no problem described: "
+                               "not counted as a complaint")
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
         cfg = rules.signals
@@ -286,11 +290,21 @@ class Triage:
         # asking is not complaining, unless it is asked angrily or about a let-down
         return cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
 
-    def _blend_complaint(self, p: float, strongest: list[str], rules_say: bool, negation_seen: bool,
+    def held_back(self, found: Any) -> bool:
+        """Whether the shipped model may not add a complaint the rules did not find (model.Blend):
+        the rules read a negation, or the post only asks for a feature."""
+        return found.negations > 0 or self._only_a_wish(found.evidence)
+
+    def _only_a_wish(self, evidence: Mapping[str, float]) -> bool:
+        least = self.rules.min_evidence
+        return evidence.get(SUGGESTION, 0.0) >= least and evidence.get(PROBLEM, 0.0) < least
+
+    def _blend_complaint(self, p: float, strongest: list[str], rules_say: bool, held_back: bool,
                          reasons: list[str]) -> bool:
         """The shipped model's view of the wording (probability `p`, its strongest words when p >=
-        0.5: ComplaintModel.read), blended with the rules' (see model.Blend)."""
-        decided = self.learned.blend.decide(rules_say, p, negation_seen)
+        0.5: ComplaintModel.read), blended with the rules' (see model.Blend); `held_back`: the model
+        may not add a complaint the rules did not find here."""
+        decided = self.learned.blend.decide(rules_say, p, held_back)
         if decided and p >= 0.5:
             shown = ", ".join(f"'{t}'" for t in strongest)
             reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))

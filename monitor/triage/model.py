@@ -168,12 +168,14 @@ class Blend:
     veto: float = 0.2
     add: float = 0.6
 
-    def decide(self, rules_say: bool, p: float, negation_seen: bool = False) -> bool:
-        """Where the rules read a negation ("not down anymore", "no problem"), the model may not add
-        a complaint: it learned that "not" is a complaint word, and cannot tell what was negated."""
+    def decide(self, rules_say: bool, p: float, held_back: bool = False) -> bool:
+        """`held_back`: the model may not add a complaint the rules did not find. The engine holds it
+        back where the rules read a negation ("not down anymore", "no problem": the model learned
+        that "not" is a complaint word, and cannot tell what was negated), and where the post asks
+        for a feature and describes no problem (a wish is worded like a grievance: "please add…")."""
         if rules_say:
             return p >= self.veto
-        return p >= self.add and not negation_seen
+        return p >= self.add and not held_back
 
 
 SEVERITY_KIND = "severity"

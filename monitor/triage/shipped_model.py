@@ -132,10 +132,10 @@ class Scored:
     p: list[float]  # the held-out model's probabilities
     vader: list[float]
     tfidf: list[float]
-    negation: list[bool]  # the rules read a negation (the blend then does not add a complaint)
+    held_back: list[bool]  # the model may not add a complaint here (Triage.held_back: a negation, a wish)
 
     def blended(self, b: Blend) -> list[bool]:
-        return [b.decide(r, p, n) for r, p, n in zip(self.rules, self.p, self.negation)]
+        return [b.decide(r, p, h) for r, p, h in zip(self.rules, self.p, self.held_back)]
 
 
 def _score_sample(name: str, examples: Sequence[datasets.Example], rules_only: Triage, model: ComplaintModel,
@@ -145,7 +145,7 @@ def _score_sample(name: str, examples: Sequence[datasets.Example], rules_only: T
     return Scored(
         name, [bool(e.gold["complaint"]) for e in examples], [e.gold.get("severity") for e in examples],  # type: ignore[misc]
         [v.complaint for v in verdicts], [v.score for v in verdicts], [model.complaint(t)[0] for t in texts],
-        [v.sentiment for v in verdicts], tfidf(texts), [rules_only.rules.matches(t).negations > 0 for t in texts],
+        [v.sentiment for v in verdicts], tfidf(texts), [rules_only.held_back(rules_only.rules.matches(t)) for t in texts],
     )
 
 
@@ -158,9 +158,9 @@ def _tfidf_baseline(texts: list[str], labels: list[bool]) -> Callable[[list[str]
     return lambda ts: [float(p) for p in clf.predict_proba(vec.transform(ts))[:, 1]]
 
 
-def _best_blend(gold: Sequence[bool], rules: Sequence[bool], p: Sequence[float], negation: Sequence[bool]) -> Blend:
+def _best_blend(gold: Sequence[bool], rules: Sequence[bool], p: Sequence[float], held_back: Sequence[bool]) -> Blend:
     def f1(b: Blend) -> float:
-        return macro_f1(gold, [b.decide(r, q, n) for r, q, n in zip(rules, p, negation)])
+        return macro_f1(gold, [b.decide(r, q, h) for r, q, h in zip(rules, p, held_back)])
     return max((Blend(v, a) for v in VETOES for a in ADDS), key=lambda b: (f1(b), -abs(b.add - 0.6)))
 
 
@@ -236,13 +236,13 @@ def cross_industry(data_dir: Path, rules_only: Triage, shipped: ComplaintModel |
             inner["gold"] += s_o.gold
             inner["rules"] += s_o.rules
             inner["p"] += s_o.p
-            inner["neg"] += s_o.negation
+            inner["neg"] += s_o.held_back
         b = _best_blend(inner["gold"], inner["rules"], inner["p"], inner["neg"])
         s = _score_sample(name, samples[name], rules_only, model, tfidf)
         pooled["gold"] += s.gold
         pooled["rules"] += s.rules
         pooled["p"] += s.p
-        pooled["neg"] += s.negation
+        pooled["neg"] += s.held_back
         rows, figures[name] = _judge(s, b, rules_only, model, [e.text for e in samples[name]])
         lines += rows + [f"  blend thresholds chosen on the other samples: veto {b.veto}, add {b.add}"]
     enabled = all(figures[n]["blend"] > figures[n]["rules alone"] for n in names)

@@ -46,6 +46,14 @@ CASES = [
     ("thinking of porting my number to another network", None, {"normal", "high"}, "churn", True, True, "churn"),
     ("I was charged an overdraft fee even though my salary landed yesterday", None, {"normal", "high"}, "billing", True, True, "billing"),
     ("the staff at your Camden store were brilliant today, thank you!", None, {"low"}, "praise", False, False, "praise"),
+    # a wish for a feature is feedback, not a complaint (rules.yaml's definition), however it is worded …
+    ("please add a dark mode to the app", None, {"low", "normal"}, "suggestion", False, False, "suggestion"),
+    ("it would be great if I could pay with Apple Pay at checkout", None, {"low", "normal"}, "suggestion", False, False, "suggestion"),
+    ("you should add an option to skip the intro of every episode", None, {"low", "normal"}, "suggestion", False, False, "suggestion"),
+    ("feature request: let us export our playlists to a file", None, {"low", "normal"}, "suggestion", False, False, "suggestion"),
+    # … unless the post also describes a problem, or the wish is about one
+    ("please add a way to reset my password, I can't log in since Monday", None, {"normal", "high"}, "outage", True, True, "'can't log in'"),
+    ("any suggestions? the app keeps crashing when I upload a video", None, {"normal", "high"}, "outage", True, True, "'app keeps crashing'"),
 ]
 
 
@@ -150,3 +158,13 @@ def test_long_posts_get_a_verdict(triage, text):
     # No timing here: speed is measured by benchmarks/triage.py, never asserted in a unit test.
     v = triage.classify_text(text)
     assert 0 <= v.score <= 100
+
+
+def test_a_wish_worded_like_a_grievance_is_held_back_from_the_model_and_says_why(triage):
+    """The shipped model reads "please allow…" and "it's missing" as complaint wording; where the rules
+    find only a wish, it may not add a complaint, and the verdict says so."""
+    text = "would be nice if the app let me save my card so I do not have to type it in every time"
+    assert triage.learned is not None and triage.learned.complaint(text)[0] >= triage.learned.blend.add
+    v = triage.classify_text(text)
+    assert (v.category, v.complaint) == ("suggestion", False), v
+    assert any("a wish with no problem described" in r for r in v.reasons), v.reasons
