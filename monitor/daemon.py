@@ -87,7 +87,8 @@ class Daemon:
         self.dispatcher: Dispatcher | None = None
         self.scheduler: DrainingScheduler | None = None
         self._dispatch_task: asyncio.Task[None] | None = None
-        self._running_polls: set[asyncio.Task[Any]] = set()
+        self._polls: set[asyncio.Task[Any]] = set()  # polls running now: what a reload waits for
+        self._background: set[asyncio.Task[Any]] = set()  # reloads, and ops messages sent from callbacks
         self._web: web.AppRunner | None = None
         self.health_runner: HealthRunner | None = None
         self.http_port: int | None = None
@@ -254,10 +255,15 @@ class Daemon:
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
+    def running_polls(self) -> list[asyncio.Task[Any]]:
+        """The polls running now, other than the caller (a reload waits for them before swapping sources)."""
+        me = asyncio.current_task()
+        return [t for t in self._polls if t is not me]
+
     async def _poll_job(self, name: str) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._running_polls.add(task)
+            self._polls.add(task)
         polled = asyncio.Event()
         renew = asyncio.create_task(self._renew_lease(f"poll:{name}", polled))
         try:
@@ -272,7 +278,7 @@ class Daemon:
             polled.set()
             await renew
             if task is not None:
-                self._running_polls.discard(task)
+                self._polls.discard(task)
 
     async def _record_coverage(self, name: str) -> None:
         """Persist the episodes (paused, failing, throttled, gap) this poll began or ended."""
@@ -354,8 +360,8 @@ class Daemon:
     def _tell_later(self, key: str, payload: dict[str, Any]) -> None:
         """From sync code (callbacks); the message goes through the outbox once storage works."""
         task = asyncio.ensure_future(self._tell_quietly(key, payload))
-        self._running_polls.add(task)
-        task.add_done_callback(self._running_polls.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _tell_quietly(self, key: str, payload: dict[str, Any]) -> None:
         try:
@@ -523,8 +529,8 @@ class Daemon:
         A config that does not load is refused with its error; the old one keeps running.
         Returns the task (True when the new config was taken), for tests to await."""
         task = asyncio.ensure_future(self._reload())
-        self._running_polls.add(task)
-        task.add_done_callback(self._running_polls.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return task
 
     async def _reload(self) -> bool:
@@ -552,12 +558,10 @@ class Daemon:
             self.scheduler.pause()  # no new polls; shutdown() would cancel the running ones
         if self.cockpit is not None:
             await self.cockpit.stop()  # no new clicks; an unacked one is redelivered to the next daemon
-        if self._running_polls:
-            await asyncio.wait(list(self._running_polls), timeout=max(0.1, deadline - time.monotonic()))
-        if self.scheduler is not None:  # the other jobs (ticket sweep, helpdesk, digests, cockpit timers)
+        if self.scheduler is not None:  # every scheduled job: polls, health probes, ticket sweep, digests…
             await self.scheduler.drain(deadline - time.monotonic())
-        if self.health_runner is not None:
-            await self.health_runner.drain(deadline - time.monotonic())
+        if self._background:  # a reload, and the ops messages those jobs sent on their way out
+            await asyncio.wait(list(self._background), timeout=max(0.1, deadline - time.monotonic()))
         if self.dispatcher is not None and self._dispatch_task is not None:
             self._stopping_dispatch.set()
             self.dispatcher.stop()

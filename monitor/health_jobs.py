@@ -59,7 +59,6 @@ class HealthRunner:
     extra_jobs: list[tuple[str, Callable[[], Any], float]] = field(default_factory=list)
     _starters: list[Callable[[], Any]] = field(default_factory=list)
     _closers: list[Callable[[], Any]] = field(default_factory=list)
-    _running: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
     def from_config(cls, cfg: Any, engine: AsyncEngine, *, holder: str, clock: Callable[[], float] = time.time,
@@ -99,6 +98,8 @@ class HealthRunner:
         self._closers.append(close)
 
     def register(self, scheduler: AsyncIOScheduler) -> None:
+        """On the daemon's scheduler (job_scheduler.DrainingScheduler), which lets a running probe or
+        job finish before it shuts down: a stop does not cut a write short."""
         if not self.active:
             return
         now_dt = datetime.now(UTC)
@@ -132,21 +133,9 @@ class HealthRunner:
         self.holding = held
         return held
 
-    async def drain(self, timeout: float) -> None:
-        """Let running probes and jobs finish (the scheduler is paused): a stop does not cut a write short."""
-        if self._running:
-            await asyncio.wait(list(self._running), timeout=max(0.1, timeout))
-
-    def _track(self) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-
     async def run_probe(self, name: str) -> None:
         if not self.holding:
             return
-        self._track()
         probe, _ = self.probes[name]
         try:
             readings = await probe.probe()
@@ -170,7 +159,6 @@ class HealthRunner:
     async def _guarded(self, name: str, fn: Callable[[], Any]) -> None:
         if not self.holding:
             return
-        self._track()
         try:
             await fn()
         except Exception:

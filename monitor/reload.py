@@ -50,7 +50,7 @@ async def apply_config(daemon: Daemon, path: str | os.PathLike[str]) -> bool:
         if scheduler is not None:
             scheduler.pause()  # no poll starts while sources are swapped
         try:
-            running = [t for t in daemon._running_polls if t is not asyncio.current_task()]
+            running = daemon.running_polls()
             if running:
                 await asyncio.wait(running, timeout=POLL_DRAIN_S)
             for sc in changed:
