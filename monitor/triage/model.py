@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from math import fsum
 import re
 import time
 from collections.abc import Iterable
@@ -39,7 +40,8 @@ def feature_set(text: str) -> set[str]:
 
 
 def features(text: str) -> list[str]:
-    return list(feature_set(text))
+    """feature_set in a fixed order: a sum of float weights over them is then the same in every process."""
+    return sorted(feature_set(text))
 
 
 @dataclass
@@ -204,17 +206,11 @@ class ComplaintModel:
         sev = self.severity
         self._sev = {f: r[0] for f, r in sev.rows.items()} if sev is not None else None
         self._sev0 = sev.intercept[0] if sev is not None else 0.0
-        # both heads in one C-speed sum: complaint weight + 1j * severity weight (an absent part
-        # adds 0.0, which changes no sum); the two sums cost about what one did
-        self._both: dict[str, complex] | None = None
-        if self._sev is not None:
-            both = {f: complex(w, 0.0) for f, w in self._weights.items()}
-            for f, w in self._sev.items():
-                both[f] = complex(both[f].real if f in both else 0.0, w)
-            self._both = both
 
     def probability(self, feats: Iterable[str]) -> float:
-        return _sigmoid(self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats))))
+        # fsum, not sum: a post's features are a set, whose order changes from one process to the
+        # next; fsum's exactly rounded total does not, so the same post always gets the same verdict
+        return _sigmoid(self.head.intercept[0] + fsum(filter(None, map(self._weights.get, feats))))
 
     def strongest(self, feats: Iterable[str], k: int = 3) -> list[str]:
         """The words present that pushed towards "complaint" most, strongest first."""
@@ -226,13 +222,10 @@ class ComplaintModel:
         `quote_from`, else [], the reproach level of the wording or None): one post's features read
         once, while they are in the cache."""
         feats = feature_set(text)
-        both = self._both
-        if both is None:
-            p = self.probability(feats)
+        p = self.probability(feats)
+        if self._sev is None:
             return p, self.strongest(feats) if p >= quote_from else [], None
-        z = sum(filter(None, map(both.get, feats)), 0j)
-        p = _sigmoid(self.head.intercept[0] + z.real)
-        sev = min(SEVERITY_MAX, max(0.0, self._sev0 + z.imag))
+        sev = min(SEVERITY_MAX, max(0.0, self._sev0 + fsum(filter(None, map(self._sev.get, feats)))))
         return p, self.strongest(feats) if p >= quote_from else [], sev
 
     def complaint(self, text: str) -> tuple[float, list[str]]:

@@ -117,3 +117,32 @@ def test_the_shipped_model_reads_severity(blended):
     calm = blended.classify_text("my order hasn't arrived yet, can you check?").score
     angry = blended.classify_text("you people are thieves, you charged me twice and ignore me, worst company ever").score
     assert angry > calm
+
+
+_READ_RANDOM_POSTS = """
+import random
+from monitor.triage.model import load_complaint_model
+m = load_complaint_model()
+words = sorted(m.head.rows)[:5000]
+rng = random.Random(7)
+for _ in range(300):
+    p, _, sev = m.read(" ".join(rng.choice(words) for _ in range(25)))
+    print(repr(p), repr(sev))
+"""
+
+
+def test_the_same_post_reads_the_same_in_every_process():
+    """A post's features are a set, whose order follows the process's string hashing; a plain float
+    sum over them differed in the last bits from one run to the next (about half of these posts), and
+    now and then a verdict with it ("1.5 of 3" or "1.6 of 3"). Two processes with different hash seeds
+    must read every post identically, to the last bit."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for seed in ("1", "2"):
+        done = subprocess.run([sys.executable, "-c", _READ_RANDOM_POSTS], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONHASHSEED": seed}, check=True)
+        outs.append(done.stdout)
+    assert outs[0].count("\n") == 300 and outs[0] == outs[1]
