@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from math import fsum
 import re
 import time
 from collections.abc import Iterable
@@ -184,6 +183,14 @@ SEVERITY_KIND = "severity"
 SEVERITY_MAX = 3.0  # the reproach scale: 0 no explicit reproach, 1 disapproval, 2 accusation, 3 blame
 
 
+_GRID = float(2 ** 20)
+
+
+def _on_grid(w: float) -> float:
+    """`w` to the nearest multiple of 2**-20: any sum of up to millions of these is exact."""
+    return round(w * _GRID) / _GRID
+
+
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
 
@@ -200,17 +207,28 @@ class ComplaintModel:
     severity: Head | None = None  # one class, "severity": intercept + the weights of the features present
 
     def __post_init__(self) -> None:
-        self._weights = {f: r[0] for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
+        # Each weight on a grid of 2**-20: sums of such numbers are exact in a float, so they do not
+        # depend on the order of a post's features (a set, whose order changes with the process's
+        # string hashing; plain weights made the same post read differently in the last bits from
+        # one run to the next, and now and then changed a verdict). 2**-20 is far finer than the
+        # file's four decimals.
+        self._weights = {f: _on_grid(r[0]) for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
         # the words worth quoting as a reason: found in a post by one C-speed set intersection
         self._strong = {f: (w, f) for f, w in self._weights.items() if w > 0.3}  # what `strongest` sorts
         sev = self.severity
-        self._sev = {f: r[0] for f, r in sev.rows.items()} if sev is not None else None
+        self._sev = {f: _on_grid(r[0]) for f, r in sev.rows.items()} if sev is not None else None
         self._sev0 = sev.intercept[0] if sev is not None else 0.0
+        # both heads in one C-speed sum: complaint weight + 1j * severity weight (an absent part
+        # adds 0.0, which changes no sum); the two sums cost about what one did
+        self._both: dict[str, complex] | None = None
+        if self._sev is not None:
+            both = {f: complex(w, 0.0) for f, w in self._weights.items()}
+            for f, w in self._sev.items():
+                both[f] = complex(both[f].real if f in both else 0.0, w)
+            self._both = both
 
     def probability(self, feats: Iterable[str]) -> float:
-        # fsum, not sum: a post's features are a set, whose order changes from one process to the
-        # next; fsum's exactly rounded total does not, so the same post always gets the same verdict
-        return _sigmoid(self.head.intercept[0] + fsum(filter(None, map(self._weights.get, feats))))
+        return _sigmoid(self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats))))
 
     def strongest(self, feats: Iterable[str], k: int = 3) -> list[str]:
         """The words present that pushed towards "complaint" most, strongest first."""
@@ -222,10 +240,13 @@ class ComplaintModel:
         `quote_from`, else [], the reproach level of the wording or None): one post's features read
         once, while they are in the cache."""
         feats = feature_set(text)
-        p = self.probability(feats)
-        if self._sev is None:
+        both = self._both
+        if both is None:
+            p = self.probability(feats)
             return p, self.strongest(feats) if p >= quote_from else [], None
-        sev = min(SEVERITY_MAX, max(0.0, self._sev0 + fsum(filter(None, map(self._sev.get, feats)))))
+        z = sum(filter(None, map(both.get, feats)), 0j)
+        p = _sigmoid(self.head.intercept[0] + z.real)
+        sev = min(SEVERITY_MAX, max(0.0, self._sev0 + z.imag))
         return p, self.strongest(feats) if p >= quote_from else [], sev
 
     def complaint(self, text: str) -> tuple[float, list[str]]:
