@@ -33,6 +33,7 @@ from typing import Any
 
 from monitor.models import URGENCIES, Mention, Verdict
 from monitor.triage import language, signals
+from monitor.triage.matcher import Found
 from monitor.triage.rules import REPROACH_LEVELS, URGENCY_RANK, Category, Rules, reproach_key
 from monitor.triage.sentiment import Sentiment
 
@@ -290,7 +291,7 @@ class Triage:
         # asking is not complaining, unless it is asked angrily or about a let-down
         return cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
 
-    def held_back(self, found: Any) -> bool:
+    def held_back(self, found: Found) -> bool:
         """Whether the shipped model may not add a complaint the rules did not find (model.Blend):
         the rules read a negation, or the post only asks for a feature."""
         return found.negations > 0 or self._only_a_wish(found.evidence)
