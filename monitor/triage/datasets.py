@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FORMATS = ("airline", "asapp", "kechtel", "jsonl", "ibm-labelled", "kechtel-labelled", "ibm-fresh", "ibm-more", "kechtel-more", "ibm-followups", "kaggle-inbound")
 LABELS_DIR = Path(__file__).resolve().with_name("labels")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,10 +56,7 @@ def split(examples: list[Example], which: str) -> list[Example]:
 def load(path: Path, fmt: str) -> list[Example]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
-    return {"airline": airline, "asapp": asapp, "kechtel": kechtel, "jsonl": jsonl,
-            "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh,
-            "ibm-more": ibm_more, "kechtel-more": kechtel_more, "ibm-followups": ibm_followups,
-            "kaggle-inbound": kaggle_inbound}[fmt](path)
+    return _LOADERS[fmt](path)
 
 
 # -- twitter-us-airline-sentiment.csv ---------------------------------------------------------
@@ -185,36 +181,39 @@ def _labelled(rows: list[tuple[str, str, str]], labels: dict[str, tuple[bool, in
     return out
 
 
-def _ibm_first_posts(path: Path) -> list[tuple[str, str, str]]:
+def _ibm_customer_posts(path: Path, *, first: bool = True) -> list[tuple[str, str, str]]:
+    """(tweet id, brand, text) of the customers' first posts, or (`first=False`) of their later ones."""
     with bz2.open(path, "rt", newline="", encoding="utf-8") as f:
         return [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)
-                if r["role"] == "customer" and r["turn"] == "0"]
+                if r["role"] == "customer" and (r["turn"] == "0") is first]
+
+
+def _kechtel_posts(path: Path) -> list[tuple[str, str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
 
 
 def ibm_labelled(path: Path) -> list[Example]:
     """Our labelled sample of first customer posts in `ibm-care-conversations-25-brands.csv.bz2`
     (games, software, electronics, streaming, banking, telecoms, retail; 2020)."""
-    return _labelled(_ibm_first_posts(path), _labels("ibm-care-sample.csv"))
+    return _labelled(_ibm_customer_posts(path), _labels("ibm-care-sample.csv"))
 
 
 def ibm_fresh(path: Path) -> list[Example]:
     """The fresh test sample of the same file (shuffle positions 320..619, labels/README.md): labelled
     before anything was changed for it and never trained or tuned on; scored once at the end."""
-    return _labelled(_ibm_first_posts(path), _labels("ibm-care-fresh.csv"))
+    return _labelled(_ibm_customer_posts(path), _labels("ibm-care-fresh.csv"))
 
 
 def ibm_more(path: Path) -> list[Example]:
     """More training posts from the same file (shuffle positions 620 to the end, labels/README.md)."""
-    return _labelled(_ibm_first_posts(path), _labels("ibm-care-more.csv"))
+    return _labelled(_ibm_customer_posts(path), _labels("ibm-care-more.csv"))
 
 
 def ibm_followups(path: Path) -> list[Example]:
     """Second fresh test sample, part 1: every later customer post of the same file (turn > 0),
     labelled from its own text (labels/README.md); never trained or tuned on."""
-    with bz2.open(path, "rt", newline="", encoding="utf-8") as f:
-        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)
-                if r["role"] == "customer" and r["turn"] != "0"]
-    return _labelled(rows, _labels("ibm-care-followups.csv"))
+    return _labelled(_ibm_customer_posts(path, first=False), _labels("ibm-care-followups.csv"))
 
 
 def kaggle_inbound(path: Path) -> list[Example]:
@@ -227,16 +226,12 @@ def kaggle_inbound(path: Path) -> list[Example]:
 
 def kechtel_labelled(path: Path) -> list[Example]:
     """Our labelled sample of `twcs-kechtel-inbound-topics-labelled.csv` (Amazon, Apple, Spotify)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
-    return _labelled(rows, _labels("kechtel-sample.csv"))
+    return _labelled(_kechtel_posts(path), _labels("kechtel-sample.csv"))
 
 
 def kechtel_more(path: Path) -> list[Example]:
     """More training posts from the same file (shuffle positions 230..599, labels/README.md)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [(r["tweet_id"], r["company"], r["text"]) for r in csv.DictReader(f)]
-    return _labelled(rows, _labels("kechtel-more.csv"))
+    return _labelled(_kechtel_posts(path), _labels("kechtel-more.csv"))
 
 
 def airline_complaints(path: Path) -> list[tuple[str, bool]]:
@@ -285,3 +280,12 @@ def training_examples(data_dir: Path) -> list[tuple[str, str]]:
             if cat in _TRAINABLE:
                 out.append((e.text, str(cat)))
     return out
+
+
+# --format name -> loader (`eval --format`, shipped_model.SAMPLES and FRESH)
+_LOADERS: dict[str, Callable[[Path], list[Example]]] = {
+    "airline": airline, "asapp": asapp, "kechtel": kechtel, "jsonl": jsonl,
+    "ibm-labelled": ibm_labelled, "kechtel-labelled": kechtel_labelled, "ibm-fresh": ibm_fresh,
+    "ibm-more": ibm_more, "kechtel-more": kechtel_more, "ibm-followups": ibm_followups,
+    "kaggle-inbound": kaggle_inbound}
+FORMATS = tuple(_LOADERS)

@@ -40,6 +40,7 @@ from monitor.triage.sentiment import Sentiment
 LOW_CONFIDENCE = 0.5
 PROBLEM = "problem"  # rules.yaml's category of "something did not work or did not happen"
 SUGGESTION = "suggestion"  # … and of a wish for a feature or a change, which is not a complaint
+WISH = "a wish with no problem described"
 REPROACH = {level: reproach_key(level) for level in (1, 2, 3)}
 _R1, _R2, _R3 = REPROACH[1], REPROACH[2], REPROACH[3]
 _LEVELS = dict(enumerate(("no explicit reproach", *REPROACH_LEVELS)))
@@ -172,9 +173,6 @@ class Triage:
         complaint = self._rules_complaint(cat, evidence, compound, fallback)
         if learned is not None:  # the shipped model read this (English) post
             complaint = self._blend_complaint(learned[0], learned[1], complaint, self.held_back(found), reasons)
-            if not complaint and learned[0] >= self.learned.blend.add and self._only_a_wish(evidence):
-                reasons.append(f"wording like known complaints ({learned[0]:.2f}), but a wish with no problem described: "
-                               "not counted as a complaint")
         actionable = (cat.actionable or complaint or bool(found.danger)) and cat.max_urgency != "ignore"
 
         cfg = rules.signals
@@ -291,26 +289,29 @@ class Triage:
         # asking is not complaining, unless it is asked angrily or about a let-down
         return cat.actionable and (compound <= bands.negative or grievance >= rules.min_evidence)
 
-    def held_back(self, found: Found) -> bool:
-        """Whether the shipped model may not add a complaint the rules did not find (model.Blend):
-        the rules read a negation, or the post only asks for a feature."""
-        return found.negations > 0 or self._only_a_wish(found.evidence)
-
-    def _only_a_wish(self, evidence: Mapping[str, float]) -> bool:
+    def held_back(self, found: Found) -> str | None:
+        """Why the shipped model may not add a complaint the rules did not find (model.Blend), or None:
+        the post only asks for a feature, or the rules read a negation."""
         least = self.rules.min_evidence
-        return evidence.get(SUGGESTION, 0.0) >= least and evidence.get(PROBLEM, 0.0) < least
+        evidence = found.evidence
+        if evidence.get(SUGGESTION, 0.0) >= least and evidence.get(PROBLEM, 0.0) < least:
+            return WISH
+        return "a negation" if found.negations > 0 else None
 
-    def _blend_complaint(self, p: float, strongest: list[str], rules_say: bool, held_back: bool,
+    def _blend_complaint(self, p: float, strongest: list[str], rules_say: bool, held_back: str | None,
                          reasons: list[str]) -> bool:
         """The shipped model's view of the wording (probability `p`, its strongest words when p >=
-        0.5: ComplaintModel.read), blended with the rules' (see model.Blend); `held_back`: the model
-        may not add a complaint the rules did not find here."""
-        decided = self.learned.blend.decide(rules_say, p, held_back)
+        0.5: ComplaintModel.read), blended with the rules' (see model.Blend); `held_back`: why the
+        model may not add a complaint the rules did not find here (Triage.held_back), or None."""
+        blend = self.learned.blend
+        decided = blend.decide(rules_say, p, held_back is not None)
         if decided and p >= 0.5:
             shown = ", ".join(f"'{t}'" for t in strongest)
             reasons.append(f"wording like known complaints ({p:.2f})" + (f": {shown}" if shown else ""))
         elif not decided and rules_say:
             reasons.append(f"wording unlike known complaints ({p:.2f}): not counted as a complaint")
+        elif not decided and held_back == WISH and p >= blend.add:
+            reasons.append(f"wording like known complaints ({p:.2f}), but {WISH}: not counted as a complaint")
         return decided
 
     def _pick(self, evidence: dict[str, float], compound: float) -> tuple[Category, float, bool]:

@@ -212,23 +212,14 @@ class ComplaintModel:
         # string hashing; plain weights made the same post read differently in the last bits from
         # one run to the next, and now and then changed a verdict). 2**-20 is far finer than the
         # file's four decimals.
-        self._weights = {f: _on_grid(r[0]) for f, r in self.head.rows.items()}  # one float per word: a C-speed sum
-        # the words worth quoting as a reason: found in a post by one C-speed set intersection
-        self._strong = {f: (w, f) for f, w in self._weights.items() if w > 0.3}  # what `strongest` sorts
-        sev = self.severity
-        self._sev = {f: _on_grid(r[0]) for f, r in sev.rows.items()} if sev is not None else None
-        self._sev0 = sev.intercept[0] if sev is not None else 0.0
+        weights = {f: _on_grid(r[0]) for f, r in self.head.rows.items()}
+        severity = {f: _on_grid(r[0]) for f, r in self.severity.rows.items()} if self.severity is not None else {}
         # both heads in one C-speed sum: complaint weight + 1j * severity weight (an absent part
         # adds 0.0, which changes no sum); the two sums cost about what one did
-        self._both: dict[str, complex] | None = None
-        if self._sev is not None:
-            both = {f: complex(w, 0.0) for f, w in self._weights.items()}
-            for f, w in self._sev.items():
-                both[f] = complex(both[f].real if f in both else 0.0, w)
-            self._both = both
-
-    def probability(self, feats: Iterable[str]) -> float:
-        return _sigmoid(self.head.intercept[0] + sum(filter(None, map(self._weights.get, feats))))
+        self._both = {f: complex(weights.get(f, 0.0), severity.get(f, 0.0)) for f in weights.keys() | severity.keys()}
+        self._sev0 = self.severity.intercept[0] if self.severity is not None else None
+        # the words worth quoting as a reason: found in a post by one C-speed set intersection
+        self._strong = {f: (w, f) for f, w in weights.items() if w > 0.3}  # what `strongest` sorts
 
     def strongest(self, feats: Iterable[str], k: int = 3) -> list[str]:
         """The words present that pushed towards "complaint" most, strongest first."""
@@ -240,13 +231,9 @@ class ComplaintModel:
         `quote_from`, else [], the reproach level of the wording or None): one post's features read
         once, while they are in the cache."""
         feats = feature_set(text)
-        both = self._both
-        if both is None:
-            p = self.probability(feats)
-            return p, self.strongest(feats) if p >= quote_from else [], None
-        z = sum(filter(None, map(both.get, feats)), 0j)
+        z = sum(filter(None, map(self._both.get, feats)), 0j)
         p = _sigmoid(self.head.intercept[0] + z.real)
-        sev = min(SEVERITY_MAX, max(0.0, self._sev0 + z.imag))
+        sev = None if self._sev0 is None else min(SEVERITY_MAX, max(0.0, self._sev0 + z.imag))
         return p, self.strongest(feats) if p >= quote_from else [], sev
 
     def complaint(self, text: str) -> tuple[float, list[str]]:

@@ -145,7 +145,7 @@ def _score_sample(name: str, examples: Sequence[datasets.Example], rules_only: T
     return Scored(
         name, [bool(e.gold["complaint"]) for e in examples], [e.gold.get("severity") for e in examples],  # type: ignore[misc]
         [v.complaint for v in verdicts], [v.score for v in verdicts], [model.complaint(t)[0] for t in texts],
-        [v.sentiment for v in verdicts], tfidf(texts), [rules_only.held_back(rules_only.rules.matches(t)) for t in texts],
+        [v.sentiment for v in verdicts], tfidf(texts), [rules_only.held_back(rules_only.rules.matches(t)) is not None for t in texts],
     )
 
 
@@ -158,9 +158,12 @@ def _tfidf_baseline(texts: list[str], labels: list[bool]) -> Callable[[list[str]
     return lambda ts: [float(p) for p in clf.predict_proba(vec.transform(ts))[:, 1]]
 
 
-def _best_blend(gold: Sequence[bool], rules: Sequence[bool], p: Sequence[float], held_back: Sequence[bool]) -> Blend:
+def _best_blend(scored: Sequence[Scored]) -> Blend:
+    """The thresholds that give the best complaint macro-F1 on these samples together."""
+    gold = [g for s in scored for g in s.gold]
+
     def f1(b: Blend) -> float:
-        return macro_f1(gold, [b.decide(r, q, h) for r, q, h in zip(rules, p, held_back)])
+        return macro_f1(gold, [x for s in scored for x in s.blended(b)])
     return max((Blend(v, a) for v in VETOES for a in ADDS), key=lambda b: (f1(b), -abs(b.add - 0.6)))
 
 
@@ -224,29 +227,22 @@ def cross_industry(data_dir: Path, rules_only: Triage, shipped: ComplaintModel |
              "Complaint macro-F1 (P/R of complaints) and Spearman rho of score with the 4-level severity (complaints only).", "",
              _header()]
     figures: dict[str, dict[str, float]] = {}
-    pooled: dict[str, list] = {"gold": [], "rules": [], "p": [], "neg": []}
+    pooled: list[Scored] = []
     for name in names:
         rest = [n for n in names if n != name]
         model = fit_model(air, [e for n in rest for e in samples[n]])
         # the thresholds: predictions for each other sample from a model fitted without it
-        inner = {"gold": [], "rules": [], "p": [], "neg": []}
-        for other in rest:
-            m = fit_model(air, [e for n in rest if n != other for e in samples[n]])
-            s_o = _score_sample(other, samples[other], rules_only, m, lambda ts: [0.0] * len(ts))
-            inner["gold"] += s_o.gold
-            inner["rules"] += s_o.rules
-            inner["p"] += s_o.p
-            inner["neg"] += s_o.held_back
-        b = _best_blend(inner["gold"], inner["rules"], inner["p"], inner["neg"])
+        inner = [_score_sample(other, samples[other], rules_only,
+                               fit_model(air, [e for n in rest if n != other for e in samples[n]]),
+                               lambda ts: [0.0] * len(ts))
+                 for other in rest]
+        b = _best_blend(inner)
         s = _score_sample(name, samples[name], rules_only, model, tfidf)
-        pooled["gold"] += s.gold
-        pooled["rules"] += s.rules
-        pooled["p"] += s.p
-        pooled["neg"] += s.held_back
+        pooled.append(s)
         rows, figures[name] = _judge(s, b, rules_only, model, [e.text for e in samples[name]])
         lines += rows + [f"  blend thresholds chosen on the other samples: veto {b.veto}, add {b.add}"]
     enabled = all(figures[n]["blend"] > figures[n]["rules alone"] for n in names)
-    blend = _best_blend(pooled["gold"], pooled["rules"], pooled["p"], pooled["neg"])
+    blend = _best_blend(pooled)
     lines += ["", f"blend beats rules alone on every held-out sample: {'yes -> the model is ON by default' if enabled else 'no -> the model stays OFF'}",
               f"shipped thresholds (best on every held-out prediction together): veto {blend.veto}, add {blend.add}"]
     if shipped is not None:
