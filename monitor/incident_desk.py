@@ -74,7 +74,8 @@ class IncidentDesk:
         """(changed, note for the clicker)."""
         now = self.clock()
         async with self.engine.begin() as conn:
-            current = await inc.get(conn, incident_id)
+            # locked: a double click's two presses arrive together, and the second must see the first's change
+            current = await inc.get(conn, incident_id, lock=True)
             if current is None:
                 return False, f"There is no incident #{incident_id}."
             acked = (await conn.execute(select(incident_updates.c.by).where(

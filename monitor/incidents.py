@@ -74,8 +74,11 @@ def _slack(key: str, channel: str, payload: dict[str, Any], incident_id: int, *,
                      thread_of=None if root else about)
 
 
-async def get(conn: AsyncConnection, incident_id: int) -> Incident | None:
-    row = (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).mappings().first()
+async def get(conn: AsyncConnection, incident_id: int, *, lock: bool = False) -> Incident | None:
+    """`lock`: hold the incident's row until the transaction ends (PostgreSQL; SQLite serialises
+    writers anyway), so a decision read here is still true when it is written."""
+    query = select(incidents).where(incidents.c.id == incident_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).mappings().first()
     return Incident.from_row(row) if row else None
 
 

@@ -2,6 +2,8 @@
 the team's Slack thread → each subscriber told once (SMTP, signed webhook) → recovery → all-clear once."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from helpers import wait_for
 from sqlalchemy import select
@@ -77,8 +79,8 @@ async def test_outage_is_told_once_and_the_all_clear_once(stack, world, db_url) 
         # a teammate acknowledges from the incident's first message (twice: a double click does one thing)
         await wait_for(stack, lambda: stack.slack.socket.connected.is_set(), what="the cockpit on Socket Mode")
         (root,) = stack.slack.messages("#incidents")
-        for _ in range(2):
-            await stack.slack.socket.click("U0ANN", "#incidents", root["ts"], "incident_ack")
+        await asyncio.gather(*(stack.slack.socket.click("U0ANN", "#incidents", root["ts"], "incident_ack")
+                               for _ in range(2)))
 
         health.set_mode("checkout", "up")
         await wait_for(stack, lambda: len(smtp.messages) >= 4 and len(ops()) >= 2 and len(chat()) >= 2, timeout=30,
@@ -168,9 +170,9 @@ async def test_complainers_acknowledged_once_with_the_link_and_told_once_when_it
         first_ts = {m["ts"] for m in held}  # approved: their buttons are gone
         later = lambda: [m for m in _approve_buttons(stack) if m["ts"] not in first_ts]  # noqa: E731
         await wait_for(stack, lambda: len(later()) == 2, what="two follow-ups held in Slack")
-        for m in later():
-            await stack.slack.socket.click(CAT, m["channel"], m["ts"], "reply_approve")
-            await stack.slack.socket.click(CAT, m["channel"], m["ts"], "reply_approve")  # a double click
+        for m in later():  # a double click: two presses from the same view, before its buttons go
+            await asyncio.gather(*(stack.slack.socket.click(CAT, m["channel"], m["ts"], "reply_approve")
+                                   for _ in range(2)))
         await wait_for(stack, lambda: len(ours()) >= 4, what="both follow-ups on X")
 
         async def recorded() -> list:

@@ -60,3 +60,21 @@ async def test_clicks_change_the_incident_once_and_say_who(engine) -> None:
                      ("monitoring", "A fix for Checkout is in place and we are watching it closely.", "slack:U0BOB"),
                      ("resolved", "Checkout is working normally again. Thank you for your patience.", "slack:U0CAT")]
     assert thread == [f"incident:{i.id}"] * 3  # each in the incident's thread
+
+
+@pytest.mark.parametrize("action", [ACTION_ACK, ACTION_RESOLVE])
+async def test_a_double_click_sent_at_once_changes_the_incident_once(engine, action) -> None:
+    """Two presses from the same view arrive together: each click's transaction reads the incident, and
+    on PostgreSQL both read it before either wrote, so both acknowledged (two notes, two Slack posts)
+    until the click locked the incident's row."""
+    import asyncio
+
+    async with engine.begin() as conn:
+        i, _ = await inc.open_incident(conn, service="checkout", title="Checkout fails", message="Checkout fails.",
+                                       by="check:c", now=100.0, slack_channel="#incidents")
+    desk = IncidentDesk(engine, channel="#incidents", public_names={"checkout": "Checkout"}, clock=lambda: 200.0)
+    results = await asyncio.gather(*(desk.click(action, i.id, "U0ANN") for _ in range(2)))
+    assert sorted(changed for changed, _ in results) == [False, True]
+    async with engine.connect() as conn:
+        steps = await inc.timeline(conn, i.id)
+    assert len(steps) == 2  # the opening, and one change
