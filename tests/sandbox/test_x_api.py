@@ -405,6 +405,19 @@ def test_builtin_texts_cover_the_kinds_the_demo_needs() -> None:
     assert texts == BUILTIN
 
 
+COMPLAINT_KINDS = {"outage", "billing", "delay", "security", "safety", "complaint", "hostile"}
+
+
+@pytest.mark.parametrize("sample", BUILTIN, ids=[t.text[:40] for t in BUILTIN])
+def test_triage_reads_each_builtin_text_as_its_kind(sample) -> None:
+    """Without the shared data, the demo plays these: a complaint the shipped triage missed would open
+    no ticket (the demo's thread then shows no follow-up joining it); nothing else may read as one."""
+    from monitor.triage import load_triage
+
+    v = load_triage().classify_text(render(sample, "acme"))
+    assert v.complaint is (sample.kind in COMPLAINT_KINDS), (sample.kind, v)
+
+
 @pytest.mark.parametrize(("raw", "expected"), [
     ("<cust__ __company__ why was my bag lost __cust>".replace("<cust__", "").replace("__cust>", ""),
      "@__brand__ why was my bag lost"),
