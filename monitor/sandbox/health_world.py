@@ -24,9 +24,9 @@ import aiohttp
 from aiohttp import web
 
 from monitor.sandbox.core import Recorder, json_response
+from monitor.sandbox.texts import shared_data_dir
 
 Mode = Literal["up", "down", "slow", "flapping"]
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
 
 
 def _default_summary() -> dict[str, Any]:
@@ -164,5 +164,20 @@ async def post_alertmanager(url: str, payload: dict[str, Any], *, secret: str | 
         return r.status, await r.text()
 
 
+def shared_fixtures_dir() -> Path | None:
+    """`fixtures/` beside the shared data folder (texts.shared_data_dir), or None where it is absent."""
+    data = shared_data_dir()
+    fixtures = (data.parent if data is not None else Path(__file__).resolve().parents[3] / "shared") / "fixtures"
+    return fixtures if fixtures.is_dir() else None
+
+
+def shared_fixture(name: str) -> bytes:
+    """One of the shared payload examples (Statuspage, Alertmanager), as bytes."""
+    folder = shared_fixtures_dir()
+    if folder is None:
+        raise FileNotFoundError(f"the shared fixtures folder is absent: {name} cannot be read")
+    return (folder / name).read_bytes()
+
+
 def alertmanager_fixture() -> dict[str, Any]:
-    return json.loads((FIXTURES / "alertmanager_webhook.json").read_text())
+    return json.loads(shared_fixture("alertmanager_webhook.json"))
